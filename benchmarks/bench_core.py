@@ -1,0 +1,190 @@
+"""The feed path: one raw ORDER_TRADE_UPDATE frame through ``await manager.on_order_update``.
+
+Yardstick in the same run: ``orjson.loads`` of the same frame alone (issue 7's targets: compiled
+<= 0.5x that, and >= 5x faster than the pure twin). Also a whole NEW/PARTIAL/FILLED life with a
+callback, and bytes per live tracked order at 100k orders (tracemalloc and RSS, fresh process).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+
+import orjson
+import pytest
+
+from trading_engine_python.orders.manager import OrderManager
+
+from .conftest import QUICK
+
+
+class _NoExchange:
+    async def place_order(self, *a: object, **k: object) -> dict[str, object]:
+        return {}
+
+
+def _frame(cid: str, status: str = "PARTIALLY_FILLED", z: str = "0.0001") -> bytes:
+    # The documented shape (docs-examples/ws_order_trade_update.json): every key Binance sends.
+    return orjson.dumps(
+        {
+            "e": "ORDER_TRADE_UPDATE",
+            "E": 1568879465651,
+            "T": 1568879465650,
+            "o": {
+                "s": "BTCUSDT",
+                "c": cid,
+                "S": "SELL",
+                "o": "LIMIT",
+                "f": "GTC",
+                "q": "0.001",
+                "p": "65000.1",
+                "ap": "65000.1",
+                "sp": "0",
+                "x": "TRADE",
+                "X": status,
+                "i": 8389765739703625592,
+                "l": "0.0001",
+                "z": z,
+                "L": "65000.1",
+                "N": "USDT",
+                "n": "0.00260000",
+                "T": 1568879465650,
+                "t": 12345678901,
+                "b": "0",
+                "a": "65.0001",
+                "m": True,
+                "R": False,
+                "wt": "CONTRACT_PRICE",
+                "ot": "LIMIT",
+                "ps": "BOTH",
+                "cp": False,
+                "rp": "0",
+                "pP": False,
+                "si": 0,
+                "ss": 0,
+                "V": "EXPIRE_TAKER",
+                "pm": "NONE",
+                "gtd": 0,
+                "er": "0",
+            },
+        }
+    )
+
+
+def _manager_with_order(impl: str) -> tuple[OrderManager, str]:
+    async def setup() -> tuple[OrderManager, str]:
+        m = OrderManager(_NoExchange(), implementation=impl, stuck_timeout=0)
+        o = await m.place_limit_order("sub1", "BTCUSDT", "SELL", "1000", "65000.1")
+        return m, o.client_order_id
+
+    return asyncio.run(setup())
+
+
+@pytest.mark.benchmark(group="feed-frame")
+def test_orjson_loads_yardstick(benchmark: pytest.FixtureRequest) -> None:
+    frame = _frame("PMSsub1_LMT_hoqop1c0k2aj")
+    benchmark.extra_info["frame_bytes"] = len(frame)
+    benchmark(orjson.loads, frame)
+
+
+@pytest.mark.benchmark(group="feed-frame")
+def test_on_order_update_raw_frame(benchmark: pytest.FixtureRequest, impl: str) -> None:
+    """``await manager.on_order_update(frame)`` from a running coroutine, per frame.
+
+    Each frame is a fill increase (z grows) so every call does the full transition, not the
+    stale shortcut; the loop runs inside one coroutine so the await is what is measured.
+    """
+    n = 2_000 if QUICK else 20_000
+    loop = asyncio.new_event_loop()
+    state: dict[str, object] = {}
+
+    def setup() -> None:
+        # A fresh order each round, so that z keeps increasing (not timed).
+        m, cid = _manager_with_order(impl)
+        state["upd"] = m.on_order_update
+        state["frames"] = [_frame(cid, z=f"{(i + 1) / 10000:.4f}") for i in range(n)]
+
+    async def run(upd: object, frames: list[bytes]) -> None:
+        for f in frames:
+            await upd(f)  # type: ignore[operator]
+
+    def target() -> None:
+        loop.run_until_complete(run(state["upd"], state["frames"]))  # type: ignore[arg-type]
+
+    benchmark.pedantic(target, setup=setup, rounds=3 if QUICK else 10, iterations=1)
+    benchmark.extra_info["frame_bytes"] = len(state["frames"][0])  # type: ignore[index]
+    benchmark.extra_info["frames_per_round"] = n
+    benchmark.extra_info["ns_per_frame"] = benchmark.stats.stats.median / n * 1e9
+    loop.close()
+
+
+@pytest.mark.benchmark(group="order-life")
+def test_lifecycle_new_partial_filled(benchmark: pytest.FixtureRequest, impl: str) -> None:
+    """Register + NEW + PARTIALLY_FILLED + FILLED with plain callbacks, per order."""
+    n = 500 if QUICK else 5_000
+    loop = asyncio.new_event_loop()
+    hits = [0]
+
+    def cb(order: object) -> None:
+        hits[0] += 1
+
+    async def run() -> None:
+        m = OrderManager(_NoExchange(), implementation=impl, stuck_timeout=0)
+        for _ in range(n):
+            o = await m.place_limit_order(
+                "sub1", "BTCUSDT", "SELL", "0.002", "65000.1", on_fill=cb, on_partial=cb
+            )
+            cid = o.client_order_id
+            m.feed(_frame(cid, "NEW", "0"))
+            m.feed(_frame(cid, "PARTIALLY_FILLED", "0.001"))
+            m.feed(_frame(cid, "FILLED", "0.002"))
+
+    benchmark.pedantic(lambda: loop.run_until_complete(run()), rounds=3, iterations=1)
+    benchmark.extra_info["us_per_order"] = benchmark.stats.stats.median / n * 1e6
+    loop.close()
+
+
+_MEMORY_PROBE = r"""
+import gc, json, sys, tracemalloc
+impl, n = sys.argv[1], int(sys.argv[2])
+from trading_engine_python.orders._core import load
+def rss():
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * 4096
+Core = load(impl)
+core = Core(600.0, 100_000)
+gc.collect()
+tracemalloc.start()
+before_t = tracemalloc.get_traced_memory()[0]
+before_r = rss()
+for i in range(n):
+    core.add(f"PMSsub{i % 50:05d}_LMT_{i:016d}", f"sub{i % 50:05d}", ("BTCUSDT", "ETHUSDT")[i % 2],
+             i % 2, 0, 100000, 6500010000000, "SCALPER", f"parent{i // 10}", 1, False, "GTC")
+gc.collect()
+after_t = tracemalloc.get_traced_memory()[0]
+after_r = rss()
+print(json.dumps({"tracemalloc": (after_t - before_t) / n, "rss": (after_r - before_r) / n}))
+"""
+
+
+@pytest.mark.benchmark(group="memory")
+def test_bytes_per_live_order(benchmark: pytest.FixtureRequest, impl: str) -> None:
+    """Bytes per live tracked order at 100k orders (10 orders per parent, 50 sub-accounts).
+
+    A fresh process per measurement: tracemalloc sees Python allocations only, RSS sees malloc too.
+    The number of interest is in extra_info; the timing is the cost of the measurement itself.
+    """
+    n = 100_000
+
+    def measure() -> dict[str, float]:
+        out = subprocess.run(
+            [sys.executable, "-c", _MEMORY_PROBE, impl, str(n)], capture_output=True, text=True, check=True
+        )
+        return dict(json.loads(out.stdout))
+
+    result = benchmark.pedantic(measure, rounds=1, iterations=1)
+    benchmark.extra_info["orders"] = n
+    benchmark.extra_info["bytes_per_order_tracemalloc"] = round(result["tracemalloc"], 1)
+    benchmark.extra_info["bytes_per_order_rss"] = round(result["rss"], 1)

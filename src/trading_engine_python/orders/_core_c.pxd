@@ -1,0 +1,219 @@
+# Table of contents of the compiled order core (_core_c.pyx), the twin of _core_py.py.
+#
+# Every tracked order is one fixed-layout Rec in pages of PAGE_SIZE records (a page never moves,
+# so a Rec* stays valid while the tracker grows); a slot number names a record, and its
+# generation counter tells a view whether the slot still holds its order.
+from libc.stdint cimport int32_t, int64_t, uint8_t, uint32_t, uint64_t
+
+from trading_engine_python.orders._decode_c cimport Update
+
+
+cdef enum:
+    # Order states: the values of _states.py (checked when the module is imported).
+    S_IDLE = 0
+    S_PLACING = 1
+    S_ACTIVE = 2
+    S_CANCELLING = 3
+    S_FILLED = 4
+    S_CANCELLED = 5
+    S_EXPIRED = 6
+    S_REJECTED = 7
+    S_FAILED = 8
+    S_FIRST_TERMINAL = 4
+
+cdef enum:
+    # Transition flags: the F_* of _states.py (checked at import).
+    F_ACTIVATED = 1
+    F_FILL = 2
+    F_PARTIAL = 4
+    F_FILLED = 8
+    F_CLOSED = 16
+    F_LATE_FILL = 32
+    F_UNKNOWN_STATUS = 64
+    F_STALE = 128
+    F_UNKNOWN_ID = 256
+    F_MALFORMED = 512
+    F_OTHER_EVENT = 1024
+    F_HOOKED = 2048
+
+cdef enum:
+    # Rec.flags bits.
+    RF_ACKED = 1            # the exchange has acknowledged the order (any feed status but unknown)
+    RF_REDUCE_ONLY = 2
+    RF_OID = 4              # Rec.oid holds Binance's orderId
+    RF_VIEW = 8             # an OrderState view of this slot is registered in OrderCore._views
+    RF_ERROR = 16           # OrderCore._errors holds (code, msg) for this slot
+    RF_HOOKED = 32          # the shell watches this order (set_hooked): results carry F_HOOKED
+
+cdef enum:
+    # Live lists (intrusive, doubly linked): Rec.link[2 * list] = previous, [2 * list + 1] = next.
+    L_ALL = 0
+    L_SUB = 1
+    L_SYM = 2
+    L_PAIR = 3
+    L_PARENT = 4
+    N_LISTS = 5
+    # Roles of an interned string that heads a live list (StrEnt.head/tail index).
+    ROLE_SUB = 0
+    ROLE_SYM = 1
+    ROLE_PARENT = 2
+
+cdef enum:
+    PAGE_SHIFT = 10
+    PAGE_SIZE = 1024
+    PAGE_MASK = 1023
+    CID_CAP = 36            # Binance's newClientOrderId limit (-4015)
+
+cdef enum:
+    # Indexes into OrderCore._cnt, in the order of COUNTERS.
+    C_ADDED = 0
+    C_FRAMES = 1
+    C_MALFORMED = 2
+    C_OTHER_EVENTS = 3
+    C_UNKNOWN_IDS = 4
+    C_UNKNOWN_STATUS = 5
+    C_STALE = 6
+    C_FILLS = 7
+    C_LATE_FILLS = 8
+    C_TERMINAL = 9
+    C_EVICTED = 10
+    N_COUNTERS = 11
+
+cdef enum:
+    # Update.present bit the decoder never sets: a dict input gave "z": None explicitly (the pure
+    # core's f.get("z", qty) then sees None, not the default).
+    P_Z_NULL = 0x40000000
+
+
+ctypedef struct Rec:
+    int64_t oid             # exchange order id (valid when RF_OID)
+    int64_t qty             # fixed point 1e8, as every amount below
+    int64_t price           # 0: none (market)
+    int64_t filled
+    int64_t avg
+    int64_t last_qty
+    int64_t last_price
+    double terminal_at      # clock seconds when it became terminal
+    int32_t pair            # index into OrderCore._pairs: (sub-account, symbol)
+    int32_t origin          # interned string index
+    int32_t parent          # interned string index, -1: none
+    int32_t tif             # interned string index, -1: none
+    int32_t leverage
+    uint32_t gen            # bumped when the slot is freed
+    int32_t link[10]        # live lists; link[0] chains the free list of unused slots
+    uint8_t side
+    uint8_t otype
+    uint8_t state
+    uint8_t flags           # RF_*
+    uint8_t cid_len
+    char cid[36]            # UTF-8 bytes, not NUL-terminated
+
+
+ctypedef struct Bucket:
+    int32_t slot            # -1: empty
+    uint32_t tag            # low 32 bits of the key's hash; the home bucket is tag & mask
+
+
+ctypedef struct HTab:
+    # Open addressing, linear probing, backward-shift deletion (no tombstones).
+    Bucket* b
+    uint32_t mask
+    uint32_t count
+    uint32_t limit          # grow before count reaches this (load factor 0.7)
+
+
+ctypedef struct StrEnt:
+    int32_t refs            # records and pairs using the string; 0: free (head[0] chains the free list)
+    int32_t head[3]         # live lists headed by this string, per ROLE_*
+    int32_t tail[3]
+
+
+ctypedef struct PairEnt:
+    int32_t sub             # interned string indexes; the pair holds one reference on each
+    int32_t sym
+    int32_t refs            # records of this pair; 0: free (head chains the free list)
+    int32_t head
+    int32_t tail
+
+
+cdef class OrderCore:
+    cdef Rec** _pages
+    cdef int32_t _npages
+    cdef int32_t _pages_cap
+    cdef int32_t _hwm               # slots handed out at least once
+    cdef int32_t _free              # free slot list head, -1: none
+    cdef Py_ssize_t _n_tracked
+    cdef Py_ssize_t _n_live
+    cdef int32_t _all_head
+    cdef int32_t _all_tail
+    cdef HTab _by_cid
+    cdef HTab _by_oid
+    cdef int32_t* _ring             # terminal slots, oldest first (retention FIFO)
+    cdef Py_ssize_t _ring_cap       # a power of two
+    cdef Py_ssize_t _ring_head
+    cdef Py_ssize_t _ring_len
+    cdef StrEnt* _strs
+    cdef int32_t _strs_cap
+    cdef int32_t _strs_used
+    cdef int32_t _strs_free
+    cdef PairEnt* _pairs
+    cdef int32_t _pairs_cap
+    cdef int32_t _pairs_used
+    cdef int32_t _pairs_free
+    cdef dict _str_idx              # interned object -> index
+    cdef list _str_obj              # index -> interned object (None when free)
+    cdef dict _pair_idx             # (sub << 32) | sym -> pair index
+    cdef dict _views                # slot -> address of its live OrderState (borrowed; see OrderState)
+    cdef dict _errors               # slot -> (code, msg)
+    cdef double _ttl
+    cdef Py_ssize_t _max
+    cdef object _clock
+    cdef bint _mono                 # the clock is time.monotonic: read it in C
+    cdef uint64_t _seed
+    cdef int64_t _cnt[11]
+    cdef int32_t _last_slot
+    cdef object _last_frozen
+    cdef int64_t _last_event_time
+    cdef bint _ready
+
+    cdef double _now(self) except? -1.0
+    cdef int _expire(self) except -1
+    cdef int _evict(self, int32_t slot) except -1
+    cdef int32_t _find_cid(self, const char* cid, Py_ssize_t n) noexcept
+    cdef int32_t _find_oid(self, int64_t oid) noexcept
+    cdef int32_t _slot_of(self, object client_order_id) except -2
+    cdef int _set_oid(self, int32_t slot, Rec* r, int64_t oid) except -1
+    cdef int _feed_update(self, int result, Update* u) except -1
+    cdef int _apply(self, int32_t slot, Rec* r, const Update* u) except -1
+    cdef int _fill(self, Rec* r, int64_t z, const Update* u) except -1
+    cdef int _set_state(self, int32_t slot, Rec* r, int new) except -1
+    cdef void _link_live(self, int32_t slot, Rec* r) noexcept
+    cdef void _unlink_live(self, int32_t slot, Rec* r) noexcept
+    cdef int32_t _alloc_slot(self) except -1
+    cdef int _reserve(self) except -1
+    cdef int32_t _intern(self, object obj) except -2
+    cdef void _release(self, int32_t idx) noexcept
+    cdef int32_t _pair(self, int32_t sub, int32_t sym) except -2
+    cdef void _release_pair(self, int32_t idx) noexcept
+    cdef object _view(self, int32_t slot)
+    cdef int _freeze(self, OrderState v) except -1
+    cdef list _walk(self, int32_t head, int lst)
+
+
+cdef class OrderState:
+    cdef OrderCore _core            # None once frozen (or when restored from a copy/pickle)
+    cdef int32_t _slot
+    cdef uint32_t _gen
+    cdef Rec* _snap                 # owned copy of the record once frozen
+    cdef tuple _strs                # once frozen: (sub, symbol, origin, parent, tif, error)
+
+    cdef const Rec* _rec(self) except NULL
+    cdef object _str(self, int which)
+
+
+cdef inline Rec* rec_at(Rec** pages, int32_t slot) noexcept nogil:
+    return &pages[slot >> PAGE_SHIFT][slot & PAGE_MASK]
+
+
+cdef inline bint rec_is_live(const Rec* r) noexcept nogil:
+    return S_PLACING <= r.state < S_FIRST_TERMINAL

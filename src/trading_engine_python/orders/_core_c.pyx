@@ -1,0 +1,1435 @@
+# cython: language_level=3
+"""Compiled order core: the twin of ``_core_py.py``, which is the specification.
+
+Same public API, same flags, same counters, same answers (tests/orders/test_core_properties.py drives
+random operation sequences through both and compares after every step). What differs is storage:
+
+- Records are fixed-layout C structs (``Rec`` in _core_c.pxd) in pages of 1024 (pages never move,
+  so growth copies nothing and a ``Rec*`` stays valid), with a free list of slots and a generation
+  counter per slot. All C memory comes from ``PyMem_Raw*``, so tracemalloc sees it.
+- Lookups by client order id and by exchange order id are open-addressing hash tables of slot
+  numbers (linear probing, 32-bit hash tags in the buckets, backward-shift deletion, load <= 0.7).
+- Live orders sit in intrusive doubly linked lists (all / sub-account / symbol / (sub, symbol) /
+  parent), so a query costs what it returns and insertion order is kept, as the pure dicts do.
+- Strings (sub-account, symbol, origin, parent, time in force) are interned per core with
+  reference counts, and released with the last record that uses them: memory stays flat.
+- Terminal orders wait in a FIFO ring of slots; eviction is exactly the pure ``_expire``.
+- ``OrderState`` is a view (core, slot, generation) that reads the record. Live views are
+  registered per slot (borrowed pointers, removed by the view's dealloc); eviction freezes each into
+  its own copy first, so a held view never shows another order's data.
+- ``feed(bytes)`` decodes with ``_decode_c.decode_frame`` into a C ``Update`` and runs the C
+  transition: no Python object is made unless a view is asked for (``last_order()``).
+
+Not thread-safe: one event loop drives one core.
+"""
+
+cimport cython
+from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_GetBuffer
+from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_GET_SIZE
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
+from cpython.mem cimport PyMem_RawFree, PyMem_RawMalloc, PyMem_RawRealloc
+from cpython.ref cimport PyObject
+from libc.stdint cimport int32_t, int64_t, uint32_t, uint64_t
+from libc.string cimport memcmp, memcpy, memset
+
+from trading_engine_python.orders._decode_c cimport (
+    P_AP,
+    P_EVENT_TIME,
+    P_LP,
+    P_ORDER_ID,
+    P_Z,
+    R_ORDER,
+    R_OTHER_EVENT,
+    ST_CANCELED,
+    ST_EXPIRED,
+    ST_EXPIRED_IN_MATCH,
+    ST_FILLED,
+    ST_NEW,
+    ST_NONE,
+    ST_OTHER,
+    ST_PARTIALLY_FILLED,
+    ST_REJECTED,
+    Update,
+    decode_frame,
+)
+
+import secrets
+import time
+
+from . import _states
+
+IMPLEMENTATION = "cython"
+
+PUBLIC_FIELDS = (
+    "client_order_id",
+    "exchange_order_id",
+    "sub_account_id",
+    "symbol",
+    "side",
+    "order_type",
+    "quantity",
+    "price",
+    "state",
+    "filled_qty",
+    "avg_price",
+    "last_fill_qty",
+    "last_fill_price",
+    "origin",
+    "parent_id",
+    "leverage",
+    "reduce_only",
+    "time_in_force",
+    "error",
+)
+
+COUNTERS = (
+    "added",
+    "frames",
+    "malformed",
+    "other_events",
+    "unknown_ids",
+    "unknown_status",
+    "stale",
+    "fills",
+    "late_fills",
+    "terminal",
+    "evicted",
+)
+
+cdef tuple _STATE_NAMES = _states.STATE_NAMES
+cdef tuple _SIDES = _states.SIDES
+cdef tuple _ORDER_TYPES = _states.ORDER_TYPES
+cdef object _MONOTONIC = time.monotonic
+cdef object _MISSING = object()
+
+
+cdef extern from "Python.h":
+    const char* PyUnicode_AsUTF8AndSize(object s, Py_ssize_t* size) except NULL
+
+
+cdef extern from *:
+    """
+    #include <time.h>
+    #include <string.h>
+
+    /* 64-bit multiply-xorshift hash of a short byte string (client order ids are <= 36 bytes),
+       keyed by a per-core random seed. Only consistency within one process matters. */
+    static inline uint64_t te_hash_bytes(const char *p, Py_ssize_t n, uint64_t seed) {
+        uint64_t h = seed ^ ((uint64_t)n * 0x9E3779B97F4A7C15ULL);
+        uint64_t w;
+        while (n >= 8) {
+            memcpy(&w, p, 8);
+            h = (h ^ w) * 0xBF58476D1CE4E5B9ULL;
+            h ^= h >> 29;
+            p += 8;
+            n -= 8;
+        }
+        w = 0;
+        if (n > 0) memcpy(&w, p, (size_t)n);
+        h = (h ^ w) * 0x94D049BB133111EBULL;
+        h ^= h >> 32;
+        h *= 0xD6E8FEB86659FD93ULL;
+        h ^= h >> 32;
+        return h;
+    }
+
+    /* splitmix64 finalizer, for exchange order ids. */
+    static inline uint64_t te_hash_u64(uint64_t x, uint64_t seed) {
+        x ^= seed;
+        x ^= x >> 30;
+        x *= 0xBF58476D1CE4E5B9ULL;
+        x ^= x >> 27;
+        x *= 0x94D049BB133111EBULL;
+        x ^= x >> 31;
+        return x;
+    }
+
+    /* time.monotonic() exactly as CPython computes it on Linux (clock_gettime(CLOCK_MONOTONIC)
+       in ns, then _PyTime_AsSecondsDouble), without making a float object. */
+    static inline double te_monotonic(void) {
+        struct timespec ts;
+        int64_t ns;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        ns = (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+        if (ns % 1000000000LL == 0) return (double)(ns / 1000000000LL);
+        return (double)ns / 1e9;
+    }
+
+    /* The pure core's weighted average, floor((avg*filled + lp*inc + z//2) / z), in exact
+       128-bit integers. Callers guarantee 0 <= filled, 0 < inc, z = filled + inc < 2**63 and
+       |avg|, |lp| <= 2**62, so the numerator stays below 2**126. Returns 0 in *ok when the
+       compiler has no 128-bit integers (the caller then does it with Python ints). */
+    static inline int64_t te_wavg(int64_t avg, int64_t filled, int64_t lp, int64_t inc, int64_t z,
+                                  int *ok) {
+    #ifdef __SIZEOF_INT128__
+        __int128 num = (__int128)avg * filled + (__int128)lp * inc + (z / 2);
+        __int128 q = num / z;
+        if (num % z != 0 && num < 0) q -= 1;  /* C truncates; Python's // floors */
+        *ok = 1;
+        return (int64_t)q;
+    #else
+        *ok = 0;
+        return 0;
+    #endif
+    }
+    """
+    uint64_t te_hash_bytes(const char* p, Py_ssize_t n, uint64_t seed) noexcept nogil
+    uint64_t te_hash_u64(uint64_t x, uint64_t seed) noexcept nogil
+    double te_monotonic() noexcept nogil
+    int64_t te_wavg(int64_t avg, int64_t filled, int64_t lp, int64_t inc, int64_t z,
+                    int* ok) noexcept nogil
+
+
+cdef enum:
+    _HT_MIN = 64
+    _STRS_MIN = 16
+
+
+# The C constants must be the shared Python ones: a mismatch is a build error, not a silent bug.
+if (S_PLACING, S_ACTIVE, S_CANCELLING, S_FILLED, S_CANCELLED, S_EXPIRED, S_REJECTED, S_FAILED,
+        S_FIRST_TERMINAL) != (_states.PLACING, _states.ACTIVE, _states.CANCELLING, _states.FILLED,
+                              _states.CANCELLED, _states.EXPIRED, _states.REJECTED, _states.FAILED,
+                              _states.FIRST_TERMINAL):
+    raise ImportError("_core_c: order state codes differ from _states.py; rebuild")
+if (F_ACTIVATED, F_FILL, F_PARTIAL, F_FILLED, F_CLOSED, F_LATE_FILL, F_UNKNOWN_STATUS, F_STALE,
+        F_UNKNOWN_ID, F_MALFORMED, F_OTHER_EVENT) != (
+        _states.F_ACTIVATED, _states.F_FILL, _states.F_PARTIAL, _states.F_FILLED, _states.F_CLOSED,
+        _states.F_LATE_FILL, _states.F_UNKNOWN_STATUS, _states.F_STALE, _states.F_UNKNOWN_ID,
+        _states.F_MALFORMED, _states.F_OTHER_EVENT):
+    raise ImportError("_core_c: transition flags differ from _states.py; rebuild")
+
+
+# ── small helpers ──
+
+cdef inline object _fp_float(int64_t v):
+    # (double)v is exact below 2**53 and one IEEE division is correctly rounded, so this is the
+    # double nearest v / 1e8, as Python's int / int; above, let Python do it.
+    if -9007199254740992 < v < 9007199254740992:
+        return <double>v / 1e8
+    return (<object>v) / 100000000
+
+
+cdef inline uint32_t _cid_tag(uint64_t seed, const char* p, Py_ssize_t n) noexcept nogil:
+    return <uint32_t>te_hash_bytes(p, n, seed)
+
+
+cdef inline uint32_t _oid_tag(uint64_t seed, int64_t oid) noexcept nogil:
+    return <uint32_t>te_hash_u64(<uint64_t>oid, seed)
+
+
+# ── hash tables of slot numbers ──
+
+cdef int ht_init(HTab* t, uint32_t cap) except -1:
+    cdef uint32_t i
+    t.b = <Bucket*>PyMem_RawMalloc(cap * sizeof(Bucket))
+    if t.b == NULL:
+        raise MemoryError()
+    for i in range(cap):
+        t.b[i].slot = -1
+        t.b[i].tag = 0
+    t.mask = cap - 1
+    t.count = 0
+    t.limit = <uint32_t>(cap * 7 // 10)
+    return 0
+
+
+cdef void ht_free(HTab* t) noexcept:
+    PyMem_RawFree(t.b)
+    t.b = NULL
+    t.mask = 0
+    t.count = 0
+    t.limit = 0
+
+
+cdef void ht_put(HTab* t, int32_t slot, uint32_t tag) noexcept nogil:
+    # The key is known absent and there is room (count < limit).
+    cdef uint32_t i = tag & t.mask
+    while t.b[i].slot >= 0:
+        i = (i + 1) & t.mask
+    t.b[i].slot = slot
+    t.b[i].tag = tag
+    t.count += 1
+
+
+cdef int ht_reserve(HTab* t, Py_ssize_t need) except -1:
+    """Grow (doubling) until ``need`` entries fit under the load limit."""
+    cdef HTab old
+    cdef HTab nt
+    cdef uint32_t cap
+    cdef uint32_t i
+    if need < t.limit:
+        return 0
+    cap = t.mask + 1
+    while need >= <Py_ssize_t>(cap * 7 // 10):
+        if cap >= (1u << 30):
+            raise MemoryError("order core hash table full")
+        cap *= 2
+    ht_init(&nt, cap)
+    old = t[0]
+    for i in range(old.mask + 1):
+        if old.b[i].slot >= 0:
+            ht_put(&nt, old.b[i].slot, old.b[i].tag)
+    PyMem_RawFree(old.b)
+    t[0] = nt
+    return 0
+
+
+cdef void ht_delete_at(HTab* t, uint32_t i) noexcept nogil:
+    # Backward-shift deletion: pull later entries of the run back over the hole unless their home
+    # bucket lies cyclically in (hole, entry], so every probe sequence stays unbroken.
+    cdef uint32_t j = i
+    cdef uint32_t home
+    while True:
+        j = (j + 1) & t.mask
+        if t.b[j].slot < 0:
+            break
+        home = t.b[j].tag & t.mask
+        if i <= j:
+            if i < home <= j:
+                continue
+        elif i < home or home <= j:
+            continue
+        t.b[i] = t.b[j]
+        i = j
+    t.b[i].slot = -1
+    t.b[i].tag = 0
+    t.count -= 1
+
+
+cdef int64_t cid_bucket(const HTab* t, Rec** pages, const char* k, Py_ssize_t n,
+                        uint32_t tag) noexcept nogil:
+    cdef uint32_t i = tag & t.mask
+    cdef const Rec* r
+    cdef int32_t s
+    while True:
+        s = t.b[i].slot
+        if s < 0:
+            return -1
+        if t.b[i].tag == tag:
+            r = rec_at(pages, s)
+            if r.cid_len == n and memcmp(r.cid, k, n) == 0:
+                return i
+        i = (i + 1) & t.mask
+
+
+cdef int64_t oid_bucket(const HTab* t, Rec** pages, int64_t oid, uint32_t tag) noexcept nogil:
+    cdef uint32_t i = tag & t.mask
+    cdef int32_t s
+    while True:
+        s = t.b[i].slot
+        if s < 0:
+            return -1
+        if t.b[i].tag == tag and rec_at(pages, s).oid == oid:
+            return i
+        i = (i + 1) & t.mask
+
+
+# ── live lists ──
+
+cdef inline void list_append(Rec** pages, int32_t* head, int32_t* tail, int lst,
+                             int32_t slot) noexcept nogil:
+    cdef Rec* r = rec_at(pages, slot)
+    r.link[2 * lst] = tail[0]
+    r.link[2 * lst + 1] = -1
+    if tail[0] >= 0:
+        rec_at(pages, tail[0]).link[2 * lst + 1] = slot
+    else:
+        head[0] = slot
+    tail[0] = slot
+
+
+cdef inline void list_remove(Rec** pages, int32_t* head, int32_t* tail, int lst,
+                             int32_t slot) noexcept nogil:
+    cdef Rec* r = rec_at(pages, slot)
+    cdef int32_t prev = r.link[2 * lst]
+    cdef int32_t nxt = r.link[2 * lst + 1]
+    if prev >= 0:
+        rec_at(pages, prev).link[2 * lst + 1] = nxt
+    else:
+        head[0] = nxt
+    if nxt >= 0:
+        rec_at(pages, nxt).link[2 * lst] = prev
+    else:
+        tail[0] = prev
+    r.link[2 * lst] = -1
+    r.link[2 * lst + 1] = -1
+
+
+# ── views ──
+
+@cython.final
+@cython.no_gc_clear
+cdef class OrderState:
+    """One tracked order: a live view of its record in the core.
+
+    The object returned by ``OrderCore.add`` shows every later transition. When the core lets go
+    of the order (retention over), the view is frozen into its own copy first and keeps its final
+    values; ``copy.copy``/``pickle`` give frozen copies. Made by the core only.
+    """
+
+    def __init__(self, *args, **kwargs):
+        raise TypeError("OrderState objects are made by OrderCore")
+
+    def __dealloc__(self):
+        cdef OrderCore core = self._core
+        cdef Rec* r
+        if self._snap != NULL:
+            PyMem_RawFree(self._snap)
+            self._snap = NULL
+        elif core is not None and core._pages != NULL and core._views is not None:
+            # The core holds only a borrowed pointer to us: unregister before the memory goes.
+            r = rec_at(core._pages, self._slot)
+            if r.gen == self._gen and r.flags & RF_VIEW:
+                r.flags &= ~RF_VIEW
+                core._views.pop(self._slot, None)
+
+    cdef const Rec* _rec(self) except NULL:
+        cdef const Rec* r
+        if self._snap != NULL:
+            return self._snap
+        r = rec_at(self._core._pages, self._slot)
+        if r.gen != self._gen:  # cannot happen: eviction freezes every registered view
+            raise RuntimeError("order view outlived its record")
+        return r
+
+    cdef object _str(self, int which):
+        # which: 0 sub-account, 1 symbol, 2 origin, 3 parent, 4 time in force, 5 error
+        cdef const Rec* r = self._rec()
+        cdef OrderCore core
+        if self._snap != NULL:
+            return self._strs[which]
+        core = self._core
+        if which == 0:
+            return core._str_obj[core._pairs[r.pair].sub]
+        if which == 1:
+            return core._str_obj[core._pairs[r.pair].sym]
+        if which == 2:
+            return core._str_obj[r.origin]
+        if which == 3:
+            return core._str_obj[r.parent] if r.parent >= 0 else None
+        if which == 4:
+            return core._str_obj[r.tif] if r.tif >= 0 else None
+        return core._errors.get(self._slot) if r.flags & RF_ERROR else None
+
+    @property
+    def client_order_id(self):
+        cdef const Rec* r = self._rec()
+        return r.cid[:r.cid_len].decode("utf-8")
+
+    @property
+    def exchange_order_id(self):
+        cdef const Rec* r = self._rec()
+        return r.oid if r.flags & RF_OID else None
+
+    @property
+    def sub_account_id(self):
+        return self._str(0)
+
+    @property
+    def symbol(self):
+        return self._str(1)
+
+    @property
+    def origin(self):
+        return self._str(2)
+
+    @property
+    def parent_id(self):
+        return self._str(3)
+
+    @property
+    def time_in_force(self):
+        return self._str(4)
+
+    @property
+    def error(self):
+        return self._str(5)
+
+    @property
+    def leverage(self):
+        return self._rec().leverage
+
+    @property
+    def reduce_only(self):
+        return (self._rec().flags & RF_REDUCE_ONLY) != 0
+
+    @property
+    def terminal_at(self):
+        return self._rec().terminal_at
+
+    @property
+    def side(self):
+        return _SIDES[self._rec().side]
+
+    @property
+    def order_type(self):
+        return _ORDER_TYPES[self._rec().otype]
+
+    @property
+    def state(self):
+        return _STATE_NAMES[self._rec().state]
+
+    @property
+    def state_code(self):
+        return self._rec().state
+
+    @property
+    def quantity(self):
+        return _fp_float(self._rec().qty)
+
+    @property
+    def price(self):
+        cdef const Rec* r = self._rec()
+        return _fp_float(r.price) if r.price else None
+
+    @property
+    def filled_qty(self):
+        return _fp_float(self._rec().filled)
+
+    @property
+    def remaining_qty(self):
+        cdef const Rec* r = self._rec()
+        if -4611686018427387904 < r.qty < 4611686018427387904 and 0 <= r.filled < 4611686018427387904:
+            return _fp_float(r.qty - r.filled)
+        return (<object>r.qty - r.filled) / 100000000  # the difference might not fit int64
+
+    @property
+    def avg_price(self):
+        return _fp_float(self._rec().avg)
+
+    @property
+    def last_fill_qty(self):
+        return _fp_float(self._rec().last_qty)
+
+    @property
+    def last_fill_price(self):
+        return _fp_float(self._rec().last_price)
+
+    @property
+    def is_live(self):
+        return rec_is_live(self._rec())
+
+    @property
+    def is_terminal(self):
+        return self._rec().state >= S_FIRST_TERMINAL
+
+    @property
+    def quantity_fp(self):
+        return self._rec().qty
+
+    @property
+    def price_fp(self):
+        return self._rec().price
+
+    @property
+    def filled_fp(self):
+        return self._rec().filled
+
+    def snapshot(self):
+        """A detached copy with today's values (later transitions do not show in it)."""
+        return _restore_state(self._state_tuple())
+
+    def to_dict(self):
+        return {name: getattr(self, name) for name in PUBLIC_FIELDS}
+
+    def __repr__(self):
+        return (
+            f"<OrderState {self.client_order_id} {self.sub_account_id} {self.symbol} {self.side} "
+            f"{self.order_type} {self.quantity}@{self.price} {self.state} filled={self.filled_qty}>"
+        )
+
+    # A copy is a snapshot (as a copy of the pure twin's object is): it never follows the order.
+    def __copy__(self):
+        return _restore_state(self._state_tuple())
+
+    def __deepcopy__(self, memo):
+        return _restore_state(self._state_tuple())
+
+    def __reduce__(self):
+        return (_restore_state, (self._state_tuple(),))
+
+    def _state_tuple(self):
+        cdef const Rec* r = self._rec()
+        return (
+            self.client_order_id, r.oid if r.flags & RF_OID else None, r.qty, r.price, r.filled,
+            r.avg, r.last_qty, r.last_price, r.terminal_at, r.leverage, r.side, r.otype, r.state,
+            r.flags & (RF_ACKED | RF_REDUCE_ONLY | RF_OID | RF_ERROR),
+            (self._str(0), self._str(1), self._str(2), self._str(3), self._str(4), self._str(5)),
+        )
+
+
+def _restore_state(tuple t):
+    """A frozen OrderState from ``OrderState._state_tuple()`` (copy and pickle)."""
+    cdef OrderState v = OrderState.__new__(OrderState)
+    cdef Rec* r
+    cdef bytes cid = t[0].encode("utf-8")
+    if len(cid) > CID_CAP:
+        raise ValueError("client order id longer than 36 bytes")
+    r = <Rec*>PyMem_RawMalloc(sizeof(Rec))
+    if r == NULL:
+        raise MemoryError()
+    memset(r, 0, sizeof(Rec))
+    v._snap = r
+    v._slot = -1
+    r.oid = t[1] if t[1] is not None else 0
+    r.qty = t[2]
+    r.price = t[3]
+    r.filled = t[4]
+    r.avg = t[5]
+    r.last_qty = t[6]
+    r.last_price = t[7]
+    r.terminal_at = t[8]
+    r.leverage = t[9]
+    r.side = t[10]
+    r.otype = t[11]
+    r.state = t[12]
+    r.flags = t[13]
+    if not (r.side < len(_SIDES) and r.otype < len(_ORDER_TYPES) and r.state < len(_STATE_NAMES)):
+        raise ValueError("bad OrderState state")
+    r.cid_len = len(cid)
+    memcpy(r.cid, <const char*>cid, r.cid_len)
+    r.pair = r.origin = r.parent = r.tif = -1
+    v._strs = tuple(t[14])
+    if len(v._strs) != 6:
+        raise ValueError("bad OrderState state")
+    return v
+
+
+# ── the core ──
+
+@cython.final
+@cython.no_gc_clear
+cdef class OrderCore:
+    """Records, indexes, the feed decoder and the transition function (compiled)."""
+
+    implementation = IMPLEMENTATION
+
+    def __cinit__(self, *args, **kwargs):
+        self._free = -1
+        self._all_head = -1
+        self._all_tail = -1
+        self._strs_free = -1
+        self._pairs_free = -1
+        self._last_slot = -1
+        self._str_idx = {}
+        self._str_obj = []
+        self._pair_idx = {}
+        self._views = {}
+        self._errors = {}
+        ht_init(&self._by_cid, _HT_MIN)
+        ht_init(&self._by_oid, _HT_MIN)
+
+    def __init__(self, terminal_ttl=600.0, terminal_max=100_000, clock=time.monotonic):
+        if self._ready:
+            raise RuntimeError("OrderCore is already initialised")
+        if terminal_ttl < 0 or terminal_max < 0:
+            raise ValueError("terminal_ttl and terminal_max must be >= 0")
+        self._ttl = float(terminal_ttl)
+        terminal_max = int(terminal_max)
+        # Never more terminal orders than slots, so a larger cap is the same as no cap.
+        self._max = terminal_max if terminal_max < 2 ** 62 else 2 ** 62
+        self._clock = clock
+        self._mono = clock is _MONOTONIC
+        self._seed = secrets.randbits(64)
+        self._ready = True
+
+    def __dealloc__(self):
+        cdef int32_t i
+        if self._pages != NULL:
+            for i in range(self._npages):
+                PyMem_RawFree(self._pages[i])
+            PyMem_RawFree(self._pages)
+            self._pages = NULL
+        ht_free(&self._by_cid)
+        ht_free(&self._by_oid)
+        PyMem_RawFree(self._ring)
+        PyMem_RawFree(self._strs)
+        PyMem_RawFree(self._pairs)
+
+    # ── registration and lookups ──
+
+    def add(self, client_order_id, sub_account_id, symbol, side, order_type, quantity, price,
+            origin, parent_id, leverage, reduce_only, time_in_force):
+        """Register an order in state placing (the manager sends its request right after)."""
+        cdef bytes cid
+        cdef Py_ssize_t n
+        cdef int64_t q, p
+        cdef int32_t lev
+        cdef int c_side, c_type
+        cdef bint ro
+        cdef int32_t sub_i = -1, sym_i = -1, pair_i = -1, origin_i = -1, parent_i = -1, tif_i = -1
+        cdef int32_t slot
+        cdef Rec* r
+        cdef StrEnt* e
+        self._expire()
+        if not self._ready:
+            raise RuntimeError("OrderCore.__init__ was not called")
+        cid = client_order_id.encode()
+        n = len(cid)
+        if n <= CID_CAP and self._find_cid(cid, n) >= 0:
+            raise ValueError(f"client order id {client_order_id!r} is already tracked")
+        if n > CID_CAP:
+            raise ValueError("client order id longer than 36 bytes")
+        # The pure twin stores any value; C fields need them in range (the manager validates).
+        c_side = side
+        c_type = order_type
+        if not (0 <= c_side < len(_SIDES)):
+            raise ValueError(f"side must be an index into {_SIDES}, not {side!r}")
+        if not (0 <= c_type < len(_ORDER_TYPES)):
+            raise ValueError(f"order_type must be an index into {_ORDER_TYPES}, not {order_type!r}")
+        q = quantity
+        p = price
+        if not (-2 ** 31 <= leverage < 2 ** 31):
+            raise ValueError(f"leverage out of range: {leverage!r}")
+        lev = leverage
+        ro = bool(reduce_only)
+        # Room first, so that nothing below can fail half way.
+        self._reserve()
+        try:
+            sub_i = self._intern(sub_account_id)
+            sym_i = self._intern(symbol)
+            pair_i = self._pair(sub_i, sym_i)  # takes over the two references when it is new
+            sub_i = sym_i = -1
+            origin_i = self._intern(origin)
+            if parent_id is not None:
+                parent_i = self._intern(parent_id)
+            if time_in_force is not None:
+                tif_i = self._intern(time_in_force)
+        except BaseException:
+            for idx in (sub_i, sym_i, origin_i, parent_i, tif_i):
+                if idx >= 0:
+                    self._release(idx)
+            if pair_i >= 0:
+                self._release_pair(pair_i)
+            raise
+        slot = self._alloc_slot()
+        r = rec_at(self._pages, slot)
+        r.oid = 0
+        r.qty = q
+        r.price = p
+        r.filled = 0
+        r.avg = 0
+        r.last_qty = 0
+        r.last_price = 0
+        r.terminal_at = 0.0
+        r.pair = pair_i
+        r.origin = origin_i
+        r.parent = parent_i
+        r.tif = tif_i
+        r.leverage = lev
+        r.side = c_side
+        r.otype = c_type
+        r.state = S_PLACING
+        r.flags = RF_REDUCE_ONLY if ro else 0
+        r.cid_len = n
+        memcpy(r.cid, <const char*>cid, n)
+        ht_put(&self._by_cid, slot, _cid_tag(self._seed, r.cid, n))
+        self._n_tracked += 1
+        self._link_live(slot, r)
+        self._cnt[C_ADDED] += 1
+        return self._view(slot)
+
+    def get(self, client_order_id):
+        cdef int32_t slot
+        self._expire()
+        slot = self._slot_of(client_order_id)
+        return self._view(slot) if slot >= 0 else None
+
+    def get_by_exchange_id(self, exchange_order_id):
+        cdef int32_t slot
+        cdef int64_t oid
+        self._expire()
+        # Any number equal to a stored id finds it, as a dict lookup does in the pure twin.
+        if not isinstance(exchange_order_id, int):
+            try:
+                key = int(exchange_order_id)
+            except (TypeError, ValueError, OverflowError):
+                hash(exchange_order_id)
+                return None
+            if key != exchange_order_id:
+                return None
+            exchange_order_id = key
+        if not (-2 ** 63 <= exchange_order_id < 2 ** 63):
+            return None
+        oid = exchange_order_id
+        slot = self._find_oid(oid)
+        return self._view(slot) if slot >= 0 else None
+
+    def live(self, sub_account_id=None, symbol=None):
+        cdef int32_t i, j
+        self._expire()
+        if sub_account_id is None and symbol is None:
+            return self._walk(self._all_head, L_ALL)
+        if symbol is None:
+            i = self._str_idx.get(sub_account_id, -1)
+            return self._walk(self._strs[i].head[ROLE_SUB], L_SUB) if i >= 0 else []
+        if sub_account_id is None:
+            i = self._str_idx.get(symbol, -1)
+            return self._walk(self._strs[i].head[ROLE_SYM], L_SYM) if i >= 0 else []
+        i = self._str_idx.get(sub_account_id, -1)
+        j = self._str_idx.get(symbol, -1)
+        if i < 0 or j < 0:
+            return []
+        pi = self._pair_idx.get((<int64_t>i << 32) | j)
+        return self._walk(self._pairs[<int32_t>pi].head, L_PAIR) if pi is not None else []
+
+    def by_parent(self, parent_id):
+        cdef int32_t i
+        self._expire()
+        i = self._str_idx.get(parent_id, -1)
+        return self._walk(self._strs[i].head[ROLE_PARENT], L_PARENT) if i >= 0 else []
+
+    def last_order(self):
+        """The order the last feed/transition call touched (None after malformed input)."""
+        if self._last_slot >= 0:
+            return self._view(self._last_slot)
+        return self._last_frozen
+
+    def last_event_time(self):
+        """The envelope's ``E`` (ms) of the last frame that reached an order; 0 when it had none."""
+        return self._last_event_time
+
+    def counters(self):
+        cdef int i
+        c = {}
+        for i in range(N_COUNTERS):
+            c[COUNTERS[i]] = self._cnt[i]
+        c["tracked"] = self._n_tracked
+        c["live"] = self._n_live
+        return c
+
+    def __len__(self):
+        return self._n_tracked
+
+    # ── local transitions (driven by the manager, never by a REST reply's content) ──
+
+    def set_exchange_id(self, client_order_id, exchange_order_id):
+        """Record Binance's orderId from whichever reports it first (REST reply or feed ``i``)."""
+        cdef int32_t slot = self._slot_of(client_order_id)
+        cdef Rec* r
+        if slot < 0:
+            return None
+        r = rec_at(self._pages, slot)
+        if not (r.flags & RF_OID) and exchange_order_id >= 0:
+            if exchange_order_id >= 2 ** 63:
+                raise ValueError(f"exchange order id out of range: {exchange_order_id!r}")
+            self._set_oid(slot, r, exchange_order_id)
+        return None
+
+    def set_hooked(self, client_order_id, hooked):
+        """Mark an order whose feed events the shell must see (callbacks, a replace waiting):
+        its results then carry F_HOOKED, so unmarked orders never leave the core."""
+        cdef int32_t slot = self._slot_of(client_order_id)
+        cdef Rec* r
+        if slot < 0:
+            return None
+        r = rec_at(self._pages, slot)
+        if hooked:
+            r.flags |= RF_HOOKED
+        else:
+            r.flags &= ~RF_HOOKED
+        return None
+
+    def close_local(self, client_order_id, state, code, msg):
+        """REST rejection (REJECTED) or resolution as never placed (FAILED).
+
+        Only an order the feed never acknowledged can be closed this way: once the exchange has
+        told us the order exists, only the feed or a status query may end it.
+        """
+        cdef int32_t slot
+        cdef Rec* r
+        self._expire()
+        slot = self._slot_of(client_order_id)
+        self._last_slot = slot
+        self._last_frozen = None
+        if slot < 0:
+            return 0
+        r = rec_at(self._pages, slot)
+        if (r.flags & RF_ACKED or not (r.state == S_PLACING or r.state == S_CANCELLING)
+                or state not in (S_REJECTED, S_FAILED)):
+            return 0
+        self._errors[slot] = (int(code), str(msg))
+        r.flags |= RF_ERROR
+        self._set_state(slot, r, state)
+        return F_CLOSED
+
+    def begin_cancel(self, client_order_id):
+        """placing/active -> cancelling; returns the previous state, or -1 when not allowed."""
+        cdef int32_t slot
+        cdef Rec* r
+        cdef int prev
+        self._expire()
+        slot = self._slot_of(client_order_id)
+        if slot < 0:
+            return -1
+        r = rec_at(self._pages, slot)
+        if not (r.state == S_PLACING or r.state == S_ACTIVE):
+            return -1
+        prev = r.state
+        self._set_state(slot, r, S_CANCELLING)
+        return prev
+
+    def undo_cancel(self, client_order_id, previous):
+        """A cancel the exchange definitely did not process: back to where it was."""
+        cdef int32_t slot = self._slot_of(client_order_id)
+        cdef Rec* r
+        if slot < 0:
+            return False
+        r = rec_at(self._pages, slot)
+        if r.state != S_CANCELLING or previous not in (S_PLACING, S_ACTIVE):
+            return False
+        # An order acknowledged while the cancel was in flight is active, not placing.
+        self._set_state(slot, r, S_ACTIVE if (previous == S_ACTIVE or r.flags & RF_ACKED) else S_PLACING)
+        return True
+
+    # ── the feed ──
+
+    def feed(self, data):
+        """One raw user-stream frame. Raises TypeError only for an unsupported argument type (as
+        the pure twin's decoder does); bad content is counted, never raised."""
+        cdef Update u
+        cdef Py_buffer view
+        cdef const char* s
+        cdef Py_ssize_t n
+        cdef int res
+        if type(data) is bytes:
+            res = decode_frame(<const unsigned char*>PyBytes_AS_STRING(data), PyBytes_GET_SIZE(data), &u)
+        elif isinstance(data, str):
+            try:
+                s = PyUnicode_AsUTF8AndSize(data, &n)
+            except UnicodeEncodeError:  # lone surrogates: orjson rejects the text as not UTF-8
+                s = NULL
+                n = 0
+            res = decode_frame(<const unsigned char*>s, n, &u)
+        elif isinstance(data, bytearray):
+            res = decode_frame(<const unsigned char*>PyByteArray_AS_STRING(data),
+                               PyByteArray_GET_SIZE(data), &u)
+        elif isinstance(data, (bytes, memoryview)):
+            if isinstance(data, memoryview) and not data.c_contiguous:
+                raise TypeError("decode() needs a contiguous buffer")
+            PyObject_GetBuffer(data, &view, PyBUF_SIMPLE)
+            try:
+                res = decode_frame(<const unsigned char*>view.buf, view.len, &u)
+            finally:
+                PyBuffer_Release(&view)
+        else:
+            raise TypeError(f"decode() takes bytes, bytearray, memoryview or str, not {type(data).__name__}")
+        return self._feed_update(res, &u)
+
+    def feed_decoded(self, result, fields):
+        """Apply the output of ``decode``/``decode_dict`` (dict inputs come this way)."""
+        cdef Update u
+        cdef int32_t slot
+        cdef Rec* r
+        self._expire()
+        self._last_slot = -1
+        self._last_frozen = None
+        self._last_event_time = 0
+        self._cnt[C_FRAMES] += 1
+        if result == R_OTHER_EVENT:
+            self._cnt[C_OTHER_EVENTS] += 1
+            return F_OTHER_EVENT
+        if result != R_ORDER or fields is None:
+            self._cnt[C_MALFORMED] += 1
+            return F_MALFORMED
+        cid = fields["cid"]
+        slot = self._slot_of(cid) if cid is not None else -1
+        if slot < 0:
+            self._cnt[C_UNKNOWN_IDS] += 1
+            return F_UNKNOWN_ID
+        self._last_slot = slot
+        self._last_event_time = fields.get("event_time", 0)
+        memset(&u, 0, sizeof(Update))
+        u.status = fields["status"]
+        value = fields.get("order_id")
+        if value is not None:
+            u.order_id = value
+            u.present |= P_ORDER_ID
+        value = fields.get("z", _MISSING)
+        if value is None:
+            u.present |= P_Z_NULL
+        elif value is not _MISSING:
+            u.z = value
+            u.present |= P_Z
+        value = fields.get("ap")
+        if value is not None:
+            u.ap = value
+            u.present |= P_AP
+        value = fields.get("L")
+        if value is not None:
+            u.L = value
+            u.present |= P_LP
+        r = rec_at(self._pages, slot)
+        if r.flags & RF_HOOKED:
+            return self._apply(slot, r, &u) | F_HOOKED
+        return self._apply(slot, r, &u)
+
+    cdef int _feed_update(self, int result, Update* u) except -1:
+        cdef int64_t h
+        cdef int32_t slot
+        cdef Rec* r
+        self._expire()
+        self._last_slot = -1
+        self._last_frozen = None
+        self._last_event_time = 0
+        self._cnt[C_FRAMES] += 1
+        if result == R_OTHER_EVENT:
+            self._cnt[C_OTHER_EVENTS] += 1
+            return F_OTHER_EVENT
+        if result != R_ORDER:
+            self._cnt[C_MALFORMED] += 1
+            return F_MALFORMED
+        slot = self._find_cid(u.cid, u.cid_len) if u.cid_len >= 0 else -1  # -1: longer than 36
+        if slot < 0:
+            self._cnt[C_UNKNOWN_IDS] += 1
+            return F_UNKNOWN_ID
+        self._last_slot = slot
+        if u.present & P_EVENT_TIME:
+            self._last_event_time = u.event_time
+        r = rec_at(self._pages, slot)
+        if r.flags & RF_HOOKED:
+            return self._apply(slot, r, u) | F_HOOKED
+        return self._apply(slot, r, u)
+
+    # ── the transition function: _core_py._apply / _fill, decision for decision ──
+
+    cdef int _apply(self, int32_t slot, Rec* r, const Update* u) except -1:
+        cdef int flags = 0
+        cdef int st = u.status
+        cdef bint has_z
+        cdef int64_t z = 0
+        if u.present & P_ORDER_ID and not (r.flags & RF_OID):
+            self._set_oid(slot, r, u.order_id)
+        if st == ST_NONE or st == ST_OTHER:
+            # Unknown status: no state change, but money it carries still counts.
+            self._cnt[C_UNKNOWN_STATUS] += 1
+            flags |= F_UNKNOWN_STATUS
+            has_z = u.present & P_Z
+            z = u.z
+        elif st == ST_FILLED:
+            # FILLED without z means all of it (the exchange says so); with z, z is the truth.
+            if u.present & P_Z:
+                has_z = True
+                z = u.z
+            else:
+                has_z = not (u.present & P_Z_NULL)
+                z = r.qty
+        else:
+            has_z = u.present & P_Z
+            z = u.z
+        if has_z and z > r.filled:
+            flags |= self._fill(r, z, u)
+        if r.state >= S_FIRST_TERMINAL:
+            # Terminal never goes back to live; a fill increase still counts ("late fill"), and
+            # completes a cancelled/expired/rejected/failed order as filled when it is all there.
+            if flags & F_FILL:
+                self._cnt[C_LATE_FILLS] += 1
+                flags |= F_LATE_FILL
+                if r.filled >= r.qty and r.state != S_FILLED:
+                    self._set_state(slot, r, S_FILLED)
+                    flags |= F_FILLED
+            else:
+                self._cnt[C_STALE] += 1
+                flags |= F_STALE
+            return flags
+        if st == ST_FILLED or (flags & F_FILL and r.filled >= r.qty):
+            # FILLED is believed even with z < q (the exchange's word), and a fill reaching q
+            # under any live status (even an unknown one) completes the order.
+            r.flags |= RF_ACKED
+            self._set_state(slot, r, S_FILLED)
+            return flags | F_FILLED
+        if flags & F_FILL:
+            flags |= F_PARTIAL
+        if st == ST_NEW or st == ST_PARTIALLY_FILLED:
+            if not (r.flags & RF_ACKED):
+                r.flags |= RF_ACKED
+                flags |= F_ACTIVATED
+            if r.state == S_PLACING:
+                self._set_state(slot, r, S_ACTIVE)
+            # active stays active; cancelling stays cancelling (the cancel is still in flight)
+        elif st == ST_CANCELED:
+            r.flags |= RF_ACKED
+            self._set_state(slot, r, S_CANCELLED)
+            flags |= F_CLOSED
+        elif st == ST_EXPIRED or st == ST_EXPIRED_IN_MATCH:
+            r.flags |= RF_ACKED
+            self._set_state(slot, r, S_EXPIRED)
+            flags |= F_CLOSED
+        elif st == ST_REJECTED:
+            r.flags |= RF_ACKED
+            self._set_state(slot, r, S_REJECTED)
+            flags |= F_CLOSED
+        if not flags:
+            # e.g. a duplicate NEW, or an unknown status code from a dict (no state change)
+            self._cnt[C_STALE] += 1
+            flags = F_STALE
+        return flags
+
+    cdef int _fill(self, Rec* r, int64_t z, const Update* u) except -1:
+        cdef int64_t inc = z - r.filled
+        cdef int64_t ap = u.ap if u.present & P_AP else 0
+        cdef int64_t lp = u.L if u.present & P_LP else 0
+        cdef int ok = 0
+        if ap:
+            r.avg = ap
+        elif lp:
+            # No average from the exchange: keep a weighted one (exact integer arithmetic).
+            if (-4611686018427387904 <= r.avg <= 4611686018427387904
+                    and -4611686018427387904 <= lp <= 4611686018427387904):
+                r.avg = te_wavg(r.avg, r.filled, lp, inc, z, &ok)
+            if not ok:
+                r.avg = (<object>r.avg * r.filled + <object>lp * inc + z // 2) // z
+        r.filled = z
+        r.last_qty = inc
+        r.last_price = lp if lp else r.avg
+        self._cnt[C_FILLS] += 1
+        return F_FILL
+
+    # ── the single transition point ──
+
+    cdef int _set_state(self, int32_t slot, Rec* r, int new) except -1:
+        cdef int old = r.state
+        if old == new:
+            return 0
+        r.state = new
+        if new >= S_FIRST_TERMINAL:
+            if old < S_FIRST_TERMINAL:
+                self._unlink_live(slot, r)
+                r.terminal_at = self._now()
+                # The ring always has room for every tracked slot (see _alloc_slot).
+                self._ring[(self._ring_head + self._ring_len) & (self._ring_cap - 1)] = slot
+                self._ring_len += 1
+            self._cnt[C_TERMINAL] += 1
+        return 0
+
+    cdef int _set_oid(self, int32_t slot, Rec* r, int64_t oid) except -1:
+        # As the pure dict assignment: the latest order to report an id owns it in the index.
+        cdef uint32_t tag = _oid_tag(self._seed, oid)
+        cdef int64_t i = oid_bucket(&self._by_oid, self._pages, oid, tag)
+        r.oid = oid
+        r.flags |= RF_OID
+        if i >= 0:
+            self._by_oid.b[i].slot = slot
+        else:
+            ht_put(&self._by_oid, slot, tag)  # room reserved by add(): count <= tracked orders
+        return 0
+
+    cdef void _link_live(self, int32_t slot, Rec* r) noexcept:
+        cdef StrEnt* strs = self._strs
+        cdef PairEnt* pe = &self._pairs[r.pair]
+        list_append(self._pages, &self._all_head, &self._all_tail, L_ALL, slot)
+        list_append(self._pages, &strs[pe.sub].head[ROLE_SUB], &strs[pe.sub].tail[ROLE_SUB], L_SUB, slot)
+        list_append(self._pages, &strs[pe.sym].head[ROLE_SYM], &strs[pe.sym].tail[ROLE_SYM], L_SYM, slot)
+        list_append(self._pages, &pe.head, &pe.tail, L_PAIR, slot)
+        if r.parent >= 0:
+            list_append(self._pages, &strs[r.parent].head[ROLE_PARENT], &strs[r.parent].tail[ROLE_PARENT],
+                        L_PARENT, slot)
+        self._n_live += 1
+
+    cdef void _unlink_live(self, int32_t slot, Rec* r) noexcept:
+        cdef StrEnt* strs = self._strs
+        cdef PairEnt* pe = &self._pairs[r.pair]
+        list_remove(self._pages, &self._all_head, &self._all_tail, L_ALL, slot)
+        list_remove(self._pages, &strs[pe.sub].head[ROLE_SUB], &strs[pe.sub].tail[ROLE_SUB], L_SUB, slot)
+        list_remove(self._pages, &strs[pe.sym].head[ROLE_SYM], &strs[pe.sym].tail[ROLE_SYM], L_SYM, slot)
+        list_remove(self._pages, &pe.head, &pe.tail, L_PAIR, slot)
+        if r.parent >= 0:
+            list_remove(self._pages, &strs[r.parent].head[ROLE_PARENT], &strs[r.parent].tail[ROLE_PARENT],
+                        L_PARENT, slot)
+        self._n_live -= 1
+
+    # ── retention ──
+
+    cdef double _now(self) except? -1.0:
+        if self._mono:
+            return te_monotonic()
+        return self._clock()
+
+    cdef int _expire(self) except -1:
+        """Let go of terminal orders past the retention (called before each operation, never
+        inside one, so an order is always still there for the callbacks of its own last event)."""
+        cdef double now
+        cdef int32_t slot
+        if self._ring_len == 0:
+            return 0
+        now = self._now()
+        while self._ring_len:
+            slot = self._ring[self._ring_head]
+            if not (self._ring_len > self._max
+                    or now - rec_at(self._pages, slot).terminal_at > self._ttl):
+                break
+            self._evict(slot)
+            self._ring_head = (self._ring_head + 1) & (self._ring_cap - 1)
+            self._ring_len -= 1
+        return 0
+
+    cdef int _evict(self, int32_t slot) except -1:
+        cdef Rec* r = rec_at(self._pages, slot)
+        cdef int64_t i
+        cdef OrderState v
+        # Python side first (it may fail): freeze the views that outlive the record.
+        if r.flags & RF_VIEW or slot == self._last_slot:
+            v = self._view(slot)
+            self._freeze(v)
+            if slot == self._last_slot:
+                self._last_frozen = v
+                self._last_slot = -1
+        if r.flags & RF_ERROR:
+            del self._errors[slot]
+        # C side: cannot fail.
+        i = cid_bucket(&self._by_cid, self._pages, r.cid, r.cid_len, _cid_tag(self._seed, r.cid, r.cid_len))
+        if i >= 0:
+            ht_delete_at(&self._by_cid, <uint32_t>i)
+        if r.flags & RF_OID:
+            i = oid_bucket(&self._by_oid, self._pages, r.oid, _oid_tag(self._seed, r.oid))
+            if i >= 0 and self._by_oid.b[i].slot == slot:  # another order may have reported the id since
+                ht_delete_at(&self._by_oid, <uint32_t>i)
+        self._release_pair(r.pair)
+        self._release(r.origin)
+        if r.parent >= 0:
+            self._release(r.parent)
+        if r.tif >= 0:
+            self._release(r.tif)
+        r.gen += 1
+        r.flags = 0
+        r.state = S_IDLE
+        r.link[0] = self._free
+        self._free = slot
+        self._n_tracked -= 1
+        self._cnt[C_EVICTED] += 1
+        return 0
+
+    # ── slots, interning ──
+
+    cdef int _reserve(self) except -1:
+        """Room for one more order in every structure that add() or a later transition fills."""
+        cdef Rec** pages
+        cdef Rec* page
+        cdef int32_t* ring
+        cdef Py_ssize_t cap, k
+        cdef int32_t i
+        ht_reserve(&self._by_cid, self._by_cid.count + 1)
+        # Every tracked order may report an exchange id: keep room for all of them.
+        ht_reserve(&self._by_oid, self._n_tracked + 1)
+        if self._free >= 0 or self._hwm < self._npages * PAGE_SIZE:
+            return 0
+        if self._npages >= (1 << (31 - PAGE_SHIFT)) - 1:
+            raise MemoryError("order core is full")
+        if self._npages == self._pages_cap:
+            cap = self._pages_cap * 2 if self._pages_cap else 8
+            pages = <Rec**>PyMem_RawRealloc(self._pages, cap * sizeof(Rec*))
+            if pages == NULL:
+                raise MemoryError()
+            self._pages = pages
+            self._pages_cap = cap
+        # The retention ring holds at most every slot: grow it with the slots, so that a
+        # transition never has to allocate.
+        cap = self._ring_cap if self._ring_cap else PAGE_SIZE
+        while cap < (self._npages + 1) * PAGE_SIZE:
+            cap *= 2
+        if cap != self._ring_cap:
+            ring = <int32_t*>PyMem_RawMalloc(cap * sizeof(int32_t))
+            if ring == NULL:
+                raise MemoryError()
+            for k in range(self._ring_len):
+                ring[k] = self._ring[(self._ring_head + k) & (self._ring_cap - 1)]
+            PyMem_RawFree(self._ring)
+            self._ring = ring
+            self._ring_cap = cap
+            self._ring_head = 0
+        page = <Rec*>PyMem_RawMalloc(PAGE_SIZE * sizeof(Rec))
+        if page == NULL:
+            raise MemoryError()
+        for i in range(PAGE_SIZE):
+            page[i].gen = 0
+            page[i].flags = 0
+            page[i].state = S_IDLE
+        self._pages[self._npages] = page
+        self._npages += 1
+        return 0
+
+    cdef int32_t _alloc_slot(self) except -1:
+        # Room was made by _reserve().
+        cdef int32_t slot
+        if self._free >= 0:
+            slot = self._free
+            self._free = rec_at(self._pages, slot).link[0]
+            return slot
+        slot = self._hwm
+        self._hwm += 1
+        return slot
+
+    cdef int32_t _intern(self, object obj) except -2:
+        cdef int32_t idx
+        cdef StrEnt* e
+        cdef StrEnt* strs
+        cdef int32_t cap, k
+        found = self._str_idx.get(obj)
+        if found is not None:
+            idx = found
+            self._strs[idx].refs += 1
+            return idx
+        if self._strs_free >= 0:
+            idx = self._strs_free
+            self._strs_free = self._strs[idx].head[0]
+            self._str_obj[idx] = obj
+        else:
+            if self._strs_used == self._strs_cap:
+                cap = self._strs_cap * 2 if self._strs_cap else _STRS_MIN
+                strs = <StrEnt*>PyMem_RawRealloc(self._strs, cap * sizeof(StrEnt))
+                if strs == NULL:
+                    raise MemoryError()
+                self._strs = strs
+                self._strs_cap = cap
+            idx = self._strs_used
+            self._str_obj.append(obj)
+            self._strs_used += 1
+        try:
+            self._str_idx[obj] = idx
+        except BaseException:
+            self._str_obj[idx] = None
+            self._strs[idx].head[0] = self._strs_free
+            self._strs_free = idx
+            raise
+        e = &self._strs[idx]
+        e.refs = 1
+        for k in range(3):
+            e.head[k] = -1
+            e.tail[k] = -1
+        return idx
+
+    cdef void _release(self, int32_t idx) noexcept:
+        cdef StrEnt* e = &self._strs[idx]
+        e.refs -= 1
+        if e.refs > 0:
+            return
+        obj = self._str_obj[idx]
+        try:
+            del self._str_idx[obj]
+        except BaseException:  # pragma: no cover - a str key cannot fail to compare
+            pass
+        self._str_obj[idx] = None
+        e.head[0] = self._strs_free
+        self._strs_free = idx
+
+    cdef int32_t _pair(self, int32_t sub, int32_t sym) except -2:
+        """The (sub, symbol) entry; a new one keeps the caller's references on both strings,
+        an existing one already has its own, so the caller's are dropped."""
+        cdef int32_t idx
+        cdef int32_t cap
+        cdef PairEnt* pairs
+        cdef PairEnt* pe
+        key = (<int64_t>sub << 32) | sym
+        found = self._pair_idx.get(key)
+        if found is not None:
+            idx = found
+            self._pairs[idx].refs += 1
+            self._release(sub)
+            self._release(sym)
+            return idx
+        if self._pairs_free >= 0:
+            idx = self._pairs_free
+            self._pairs_free = self._pairs[idx].head
+        else:
+            if self._pairs_used == self._pairs_cap:
+                cap = self._pairs_cap * 2 if self._pairs_cap else _STRS_MIN
+                pairs = <PairEnt*>PyMem_RawRealloc(self._pairs, cap * sizeof(PairEnt))
+                if pairs == NULL:
+                    raise MemoryError()
+                self._pairs = pairs
+                self._pairs_cap = cap
+            idx = self._pairs_used
+            self._pairs_used += 1
+        self._pair_idx[key] = idx
+        pe = &self._pairs[idx]
+        pe.sub = sub
+        pe.sym = sym
+        pe.refs = 1
+        pe.head = -1
+        pe.tail = -1
+        return idx
+
+    cdef void _release_pair(self, int32_t idx) noexcept:
+        cdef PairEnt* pe = &self._pairs[idx]
+        pe.refs -= 1
+        if pe.refs > 0:
+            return
+        try:
+            del self._pair_idx[(<int64_t>pe.sub << 32) | pe.sym]
+        except BaseException:  # pragma: no cover - an int key cannot fail
+            pass
+        self._release(pe.sub)
+        self._release(pe.sym)
+        pe.head = self._pairs_free
+        self._pairs_free = idx
+
+    # ── lookups ──
+
+    cdef int32_t _find_cid(self, const char* cid, Py_ssize_t n) noexcept:
+        cdef int64_t i = cid_bucket(&self._by_cid, self._pages, cid, n, _cid_tag(self._seed, cid, n))
+        return self._by_cid.b[i].slot if i >= 0 else -1
+
+    cdef int32_t _find_oid(self, int64_t oid) noexcept:
+        cdef int64_t i = oid_bucket(&self._by_oid, self._pages, oid, _oid_tag(self._seed, oid))
+        return self._by_oid.b[i].slot if i >= 0 else -1
+
+    cdef int32_t _slot_of(self, object client_order_id) except -2:
+        # Only a str can equal a tracked id (as in the pure twin's dict); an unhashable key raises
+        # TypeError as dict.get does.
+        cdef const char* s
+        cdef Py_ssize_t n
+        if not isinstance(client_order_id, str):
+            hash(client_order_id)
+            return -1
+        try:
+            s = PyUnicode_AsUTF8AndSize(client_order_id, &n)
+        except UnicodeEncodeError:  # lone surrogates: add() never accepted such an id
+            return -1
+        if n > CID_CAP:
+            return -1
+        return self._find_cid(s, n)
+
+    # ── views ──
+
+    cdef object _view(self, int32_t slot):
+        """The registered view of a tracked slot, made on first use (one object per order, as the
+        pure twin's one object, while anyone holds it)."""
+        cdef Rec* r = rec_at(self._pages, slot)
+        cdef OrderState v
+        cdef Py_ssize_t addr
+        if r.flags & RF_VIEW:
+            addr = self._views[slot]
+            return <object><PyObject*>addr
+        v = OrderState.__new__(OrderState)
+        v._core = self
+        v._slot = slot
+        v._gen = r.gen
+        self._views[slot] = <Py_ssize_t><PyObject*>v
+        r.flags |= RF_VIEW
+        return v
+
+    cdef int _freeze(self, OrderState v) except -1:
+        """Give ``v`` its own copy of the record and strings (the slot is about to be freed)."""
+        cdef Rec* r = rec_at(self._pages, v._slot)
+        cdef Rec* snap
+        strs = (v._str(0), v._str(1), v._str(2), v._str(3), v._str(4), v._str(5))
+        snap = <Rec*>PyMem_RawMalloc(sizeof(Rec))
+        if snap == NULL:
+            raise MemoryError()
+        memcpy(snap, r, sizeof(Rec))
+        snap.flags &= ~RF_VIEW
+        v._strs = strs
+        v._snap = snap
+        del self._views[v._slot]
+        r.flags &= ~RF_VIEW
+        v._slot = -1
+        v._core = None
+        return 0
+
+    cdef list _walk(self, int32_t head, int lst):
+        cdef list out = []
+        cdef int32_t s = head
+        while s >= 0:
+            out.append(self._view(s))
+            s = rec_at(self._pages, s).link[2 * lst + 1]
+        return out

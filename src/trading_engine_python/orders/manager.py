@@ -1,0 +1,733 @@
+"""OrderManager: the one door every order goes through.
+
+A thin async shell around the order core (compiled, or its pure twin). The rules it keeps:
+
+- REST replies never drive state: a place reply only records the exchange's order id; the order
+  stays ``placing`` until the user stream says NEW (or fills, or cancels it).
+- Feed events drive every other transition (``OrderCore.feed``); status-query answers go through
+  the very same rules.
+- An unknown outcome (timeout, dropped connection, -1006/-1007, the 503 "Unknown error") is
+  resolved by the feed or by a status query, never guessed.
+- Cancel before reprice: ``replace_order`` places the new order only after the feed confirmed the
+  old one is gone, so one intent never has two live orders.
+- The common feed path is synchronous: ``feed(frame)`` decodes, transitions and runs plain
+  callbacks without touching the event loop. Only async work (coroutine callbacks, the risk hook)
+  goes through one ordered work queue.
+
+One event loop drives a manager; it is not thread-safe.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import logging
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from ..exchange.errors import NO_SUCH_ORDER, UNKNOWN_ORDER, ExchangeError, ExchangeTimeout
+from . import _core, _decode_py
+from ._fixed import fixed_to_str, to_fixed
+from ._forms import message_from_dict, message_from_rest
+from ._states import (
+    CANCELLED,
+    CANCELLING,
+    EXPIRED,
+    F_ACTIVATED,
+    F_CLOSED,
+    F_FILL,
+    F_FILLED,
+    F_HOOKED,
+    F_LATE_FILL,
+    F_MALFORMED,
+    F_PARTIAL,
+    F_UNKNOWN_STATUS,
+    FAILED,
+    PLACING,
+    REJECTED,
+)
+from .ids import IdGenerator, parse_client_order_id
+
+log = logging.getLogger("trading_engine_python.orders")
+
+Callback = Callable[[Any], Any]
+_SIDES = {"BUY": 0, "SELL": 1}
+_TYPES = {"LIMIT": 0, "MARKET": 1}
+_TIFS = frozenset({"GTC", "IOC", "FOK", "GTX", "GTD"})
+_NOT_FOUND_TRIES = 3  # -2013 can answer for an order accepted a moment ago: ask this often
+
+
+class _Hooks:
+    __slots__ = ("on_cancel", "on_fill", "on_partial")
+
+    def __init__(self, on_fill: Callback | None, on_cancel: Callback | None,
+                 on_partial: Callback | None) -> None:
+        self.on_fill = on_fill
+        self.on_cancel = on_cancel
+        self.on_partial = on_partial
+
+
+class OrderManager:
+    """Central order state machine (see the module docstring for its rules).
+
+    ``implementation`` picks the core explicitly ("cython" or "python"); by default the compiled
+    one unless TRADING_ENGINE_NO_EXTENSIONS is set.
+    """
+
+    def __init__(
+        self,
+        exchange_client: Any,
+        redis_client: Any = None,
+        risk_engine: Any = None,
+        *,
+        resolve_timeout: float = 5.0,
+        replace_timeout: float = 5.0,
+        stuck_timeout: float = 30.0,
+        terminal_ttl: float = 600.0,
+        terminal_max: int = 100_000,
+        event_buffer: int = 100_000,
+        event_stream_maxlen: int | None = None,
+        implementation: str | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._exchange = exchange_client
+        self._redis = redis_client
+        self._risk = risk_engine
+        self.resolve_timeout = float(resolve_timeout)
+        self.replace_timeout = float(replace_timeout)
+        self.stuck_timeout = float(stuck_timeout)
+        core_cls = _core.load(implementation)
+        self._core = core_cls(terminal_ttl, terminal_max, clock)
+        self.implementation: str = self._core.implementation
+        self._ids = IdGenerator()
+        self._hooks: dict[str, _Hooks] = {}
+        self._replacing: dict[str, asyncio.Future[None]] = {}
+        self._resolving: set[str] = set()
+        self._watch: dict[str, float] = {}  # placing/cancelling orders the exchange accepted
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._work: deque[tuple[Any, ...]] = deque()
+        self._worker: asyncio.Task[None] | None = None
+        self._sweeper: asyncio.Task[None] | None = None
+        self._closed = False
+        self._stats = dict.fromkeys(
+            ("callback_errors", "risk_errors", "rest_rejections", "unknown_outcomes", "status_queries",
+             "resolved_failed", "replaces", "replace_aborted", "adopted", "late_fill_logs"), 0)
+        self._publisher: Any = None
+        if redis_client is not None:
+            from ..events.publisher import EventPublisher
+
+            self._publisher = EventPublisher(redis_client, buffer_size=event_buffer,
+                                             stream_maxlen=event_stream_maxlen)
+        self._log_budget = _LogBudget()
+        self._mask = 0
+        self._update_mask()
+
+    def _update_mask(self) -> None:
+        # Which transition results need the shell: an order without callbacks, with no publisher
+        # and no risk hook attached, never leaves the compiled core.
+        mask = _ALWAYS
+        if self._publisher is not None:
+            mask |= F_ACTIVATED | F_FILL | F_FILLED | F_CLOSED
+        if self._risk is not None:
+            mask |= F_FILL
+        self._mask = mask
+
+    @property
+    def risk_engine(self) -> Any:
+        return self._risk
+
+    @risk_engine.setter
+    def risk_engine(self, risk: Any) -> None:
+        """Attach the risk engine later (it is created after the manager)."""
+        self._risk = risk
+        self._update_mask()
+
+    # ── Public API: place orders ──
+
+    async def place_market_order(
+        self,
+        sub_account_id: str,
+        symbol: str,
+        side: str,
+        quantity: Any,
+        leverage: int = 1,
+        origin: str = "MANUAL",
+        parent_id: str | None = None,
+        on_fill: Callback | None = None,
+        on_cancel: Callback | None = None,
+        reduce_only: bool = False,
+        on_partial: Callback | None = None,
+    ) -> Any:
+        """Place a market order; returns its live OrderState (state ``placing`` until the feed)."""
+        return await self._place(sub_account_id, symbol, side, "MARKET", quantity, None, leverage,
+                                 origin, parent_id, on_fill, on_cancel, on_partial, reduce_only, None)
+
+    async def place_limit_order(
+        self,
+        sub_account_id: str,
+        symbol: str,
+        side: str,
+        quantity: Any,
+        price: Any,
+        leverage: int = 1,
+        origin: str = "MANUAL",
+        parent_id: str | None = None,
+        on_fill: Callback | None = None,
+        on_cancel: Callback | None = None,
+        on_partial: Callback | None = None,
+        reduce_only: bool = False,
+        time_in_force: str | None = None,
+    ) -> Any:
+        """Place a limit order (``time_in_force="GTX"`` for post-only); returns its OrderState."""
+        return await self._place(sub_account_id, symbol, side, "LIMIT", quantity, price, leverage,
+                                 origin, parent_id, on_fill, on_cancel, on_partial, reduce_only,
+                                 time_in_force)
+
+    async def _place(self, sub: str, symbol: str, side: str, order_type: str, quantity: Any,
+                     price: Any, leverage: int, origin: str, parent_id: str | None,
+                     on_fill: Callback | None, on_cancel: Callback | None,
+                     on_partial: Callback | None, reduce_only: bool, tif: str | None,
+                     hooks: _Hooks | None = None) -> Any:
+        # Everything is checked before anything is registered or sent.
+        if self._closed:
+            raise RuntimeError("OrderManager is closed")
+        if side not in _SIDES:
+            raise ValueError(f"side must be 'BUY' or 'SELL', not {side!r}")
+        if not isinstance(symbol, str) or not symbol:
+            raise ValueError("symbol must be a non-empty string")
+        if not isinstance(sub, str) or not sub:
+            raise ValueError("sub_account_id must be a non-empty string")
+        qty = to_fixed(quantity, "quantity")
+        if qty <= 0:
+            raise ValueError(f"quantity must be > 0, not {quantity!r}")
+        px = 0
+        if order_type == "LIMIT":
+            if price is None:
+                raise ValueError("a limit order needs a price")
+            px = to_fixed(price, "price")
+            if px <= 0:
+                raise ValueError(f"price must be > 0, not {price!r}")
+        if isinstance(leverage, bool) or not isinstance(leverage, int) or leverage < 1:
+            raise ValueError(f"leverage must be an int >= 1, not {leverage!r}")
+        if tif is not None and tif not in _TIFS:
+            raise ValueError(f"time_in_force must be one of {sorted(_TIFS)}, not {tif!r}")
+        if parent_id is not None and not isinstance(parent_id, str):
+            raise ValueError("parent_id must be a string or None")
+        cid = self._ids.new(sub, order_type, str(origin))
+        order = self._core.add(cid, sub, symbol, _SIDES[side], _TYPES[order_type], qty, px, str(origin),
+                               parent_id, leverage, bool(reduce_only), tif)
+        if hooks is None and (on_fill or on_cancel or on_partial):
+            hooks = _Hooks(on_fill, on_cancel, on_partial)
+        if hooks is not None:
+            self._hooks[cid] = hooks
+            self._core.set_hooked(cid, True)
+        try:
+            reply = await self._exchange.place_order(
+                symbol, side, order_type, fixed_to_str(qty),
+                price=fixed_to_str(px) if px else None, client_order_id=cid,
+                reduce_only=bool(reduce_only), time_in_force=tif)
+        except ExchangeTimeout as exc:
+            self._unknown_outcome(order, "place", exc)
+        except ExchangeError as exc:
+            self._stats["rest_rejections"] += 1
+            flags = self._core.close_local(cid, REJECTED, exc.code, exc.msg)
+            if flags:
+                self._dispatch(flags, order, _now_ms())
+        except asyncio.CancelledError:
+            self._unknown_outcome(order, "place", None)
+            raise
+        except Exception as exc:  # a client bug or transport error: the outcome is unknown
+            self._unknown_outcome(order, "place", exc)
+        else:
+            oid = reply.get("orderId") if isinstance(reply, dict) else None
+            if isinstance(oid, int) and not isinstance(oid, bool):
+                self._core.set_exchange_id(cid, oid)
+            self._watch_stuck(order)
+        return order
+
+    # ── Public API: cancel and replace ──
+
+    async def cancel_order(self, client_order_id: str) -> bool:
+        """placing/active -> cancelling, and the cancel request is sent: True.
+
+        False, with nothing sent, for a terminal, already cancelling or unknown order; False too
+        when the exchange definitely refused the cancel (the order goes back to where it was).
+        """
+        return (await self._cancel(client_order_id))[1]
+
+    async def _cancel(self, cid: str) -> tuple[bool, bool]:
+        """(request sent, cancel_order's answer)."""
+        order = self._core.get(cid)
+        if order is None:
+            return False, False
+        prev = self._core.begin_cancel(cid)
+        if prev < 0:
+            return False, False
+        try:
+            await self._exchange.cancel_order(order.symbol, client_order_id=cid)
+        except ExchangeTimeout as exc:
+            self._unknown_outcome(order, "cancel", exc)
+        except ExchangeError as exc:
+            if exc.code != UNKNOWN_ORDER:
+                # Definitely not processed (e.g. -1003, -1021): nothing changed at the exchange.
+                self._core.undo_cancel(cid, prev)
+                log.info("cancel of %s refused: %s", cid, exc)
+                return True, False
+            # -2011: not open any more (filled, cancelled, expired) or not there yet: the feed or
+            # a status query says which.
+            self._unknown_outcome(order, "cancel", exc)
+        except asyncio.CancelledError:
+            self._unknown_outcome(order, "cancel", None)
+            raise
+        except Exception as exc:
+            self._unknown_outcome(order, "cancel", exc)
+        else:
+            self._watch_stuck(order)
+        return True, True
+
+    async def cancel_all_orders_for_symbol(self, symbol: str) -> int:
+        """Cancel every live order of ``symbol`` that this manager tracks; returns requests sent.
+
+        Never Binance's cancel-all endpoint, which would also hit orders this manager does not own.
+        """
+        cids = [o.client_order_id for o in self._core.live(None, symbol)]
+        if not cids:
+            return 0
+        results = await asyncio.gather(*(self._cancel(cid) for cid in cids))
+        return sum(1 for sent, _ in results if sent)
+
+    async def replace_order(self, client_order_id: str, new_price: Any,
+                            new_quantity: Any = None) -> Any:
+        """Cancel, wait for the feed to confirm, then place the same intent at ``new_price``.
+
+        Returns the new OrderState, or None when nothing was placed: the old order filled, the
+        cancel was refused, or it was not confirmed within ``replace_timeout``.
+        """
+        old = self._core.get(client_order_id)
+        if old is None or not old.is_live or client_order_id in self._replacing:
+            return None
+        if old.order_type == "LIMIT":
+            px = to_fixed(new_price, "new_price")
+            if px <= 0:
+                raise ValueError(f"new_price must be > 0, not {new_price!r}")
+        if new_quantity is not None and to_fixed(new_quantity, "new_quantity") <= 0:
+            raise ValueError(f"new_quantity must be > 0, not {new_quantity!r}")
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._replacing[client_order_id] = done
+        self._core.set_hooked(client_order_id, True)  # its close must reach the waiter
+        try:
+            _sent, accepted = await self._cancel(client_order_id)
+            if not accepted:
+                return None
+            try:
+                await asyncio.wait_for(asyncio.shield(done), self.replace_timeout)
+            except TimeoutError:
+                self._stats["replace_aborted"] += 1
+                log.warning("replace of %s: cancel not confirmed within %.1fs, nothing placed",
+                            client_order_id, self.replace_timeout)
+                return None
+        finally:
+            self._replacing.pop(client_order_id, None)
+        if old.state not in ("cancelled", "expired"):
+            return None  # the fill won (or it was rejected/failed): one intent, no new order
+        hooks = self._hooks.pop(client_order_id, None)
+        quantity = new_quantity if new_quantity is not None else fixed_to_str(
+            old.quantity_fp - old.filled_fp)
+        if to_fixed(quantity) <= 0:
+            return None
+        self._stats["replaces"] += 1
+        return await self._place(
+            old.sub_account_id, old.symbol, old.side, old.order_type, quantity,
+            new_price if old.order_type == "LIMIT" else None, old.leverage, old.origin,
+            old.parent_id, None, None, None, old.reduce_only, old.time_in_force, hooks=hooks)
+
+    # ── Feed event handler (called by UserStreamService) ──
+
+    def feed(self, data: bytes | bytearray | memoryview | str) -> None:
+        """One raw user-stream frame, synchronously (the stream's frame callback). Never raises."""
+        flags = self._core.feed(data)
+        if flags & self._mask:
+            try:
+                self._dispatch(flags, self._core.last_order(), self._core.last_event_time())
+            except Exception:  # the feed path must survive anything the shell does
+                log.exception("dispatch failed")
+
+    async def on_order_update(self, data: Any) -> None:
+        """An ORDER_TRADE_UPDATE as raw bytes/str, the parsed message, or the spec's mapped dict.
+
+        Returns once its callbacks (and any async work queued before it) have run.
+        """
+        if isinstance(data, (bytes, bytearray, memoryview, str)):
+            flags = self._core.feed(data)
+            if flags & self._mask:
+                try:
+                    self._dispatch(flags, self._core.last_order(), self._core.last_event_time())
+                except Exception:
+                    log.exception("dispatch failed")
+        elif isinstance(data, dict):
+            self._feed_message(message_from_dict(data))
+        else:
+            self._feed_message(data)  # counted as malformed by the decoder
+        if self._work and asyncio.current_task() is not self._worker:
+            await self._drain()
+
+    def _feed_message(self, msg: Any) -> int:
+        result, fields = _decode_py.decode_dict(msg)
+        flags = self._core.feed_decoded(result, fields)
+        if flags & self._mask:
+            self._dispatch(flags, self._core.last_order(), self._core.last_event_time())
+        return int(flags)
+
+    def apply_rest_order(self, order_json: dict[str, Any]) -> int:
+        """A status-query answer (Binance's order JSON) through the feed's transition rules."""
+        return self._feed_message(message_from_rest(order_json))
+
+    # ── Query API ──
+
+    def get_order(self, client_order_id: str) -> Any:
+        return self._core.get(client_order_id)
+
+    def get_order_by_exchange_id(self, exchange_order_id: int) -> Any:
+        return self._core.get_by_exchange_id(exchange_order_id)
+
+    def get_active_orders(self, sub_account_id: str | None = None, symbol: str | None = None) -> list[Any]:
+        """Live orders (placing, active, cancelling), optionally by sub-account and/or symbol."""
+        return self._core.live(sub_account_id, symbol)  # type: ignore[no-any-return]
+
+    def get_orders_by_parent(self, parent_id: str) -> list[Any]:
+        return self._core.by_parent(parent_id)  # type: ignore[no-any-return]
+
+    def stats(self) -> dict[str, Any]:
+        out: dict[str, Any] = dict(self._core.counters())
+        out.update(self._stats)
+        out["queued_work"] = len(self._work)
+        if self._publisher is not None:
+            out["events"] = self._publisher.stats()
+        return out
+
+    @property
+    def exchange(self) -> Any:
+        return self._exchange
+
+    @property
+    def publisher(self) -> Any:
+        return self._publisher
+
+    async def publish(self, event_type: str, payload: dict[str, Any]) -> int | None:
+        """The risk engine's own events (position_updated, margin_update): same publisher, same seq."""
+        if self._publisher is None:
+            return None
+        return int(self._publisher.publish_nowait(event_type, payload))
+
+    # ── Reconciliation (after every user-stream (re)connect) ──
+
+    async def reconcile(self) -> dict[str, int]:
+        """Bring every tracked order in line with the exchange after a gap in the feed.
+
+        Open orders cannot show what filled or was cancelled during the gap, so each live order
+        missing from them is queried; every answer goes through the feed rules (a terminal state
+        never goes back). Our-prefix open orders this manager does not know are adopted.
+        """
+        report = {"open": 0, "queried": 0, "adopted": 0, "applied": 0}
+        open_orders = await self._exchange.get_open_orders()
+        report["open"] = len(open_orders)
+        seen = set()
+        for rest in open_orders:
+            cid = rest.get("clientOrderId")
+            if not isinstance(cid, str):
+                continue
+            seen.add(cid)
+            if self._core.get(cid) is not None:
+                self.apply_rest_order(rest)
+                report["applied"] += 1
+            elif self.adopt_order(rest) is not None:
+                report["adopted"] += 1
+        for order in self._core.live(None, None):
+            cid = order.client_order_id
+            if cid in seen:
+                continue
+            report["queried"] += 1
+            await self._query(order)
+        return report
+
+    def adopt_order(self, rest: dict[str, Any]) -> Any:
+        """Track an open order with our id prefix that this process did not place (a restart).
+
+        It gets what its id tells (sub-account prefix, type code as origin), no parent and no
+        callbacks, so it is never routed to an algo.
+        """
+        cid = rest.get("clientOrderId")
+        parsed = parse_client_order_id(cid) if isinstance(cid, str) else None
+        if parsed is None or self._core.get(cid) is not None:
+            return None
+        try:
+            side = _SIDES[rest["side"]]
+            otype = _TYPES[rest["type"]]
+            qty = to_fixed(rest["origQty"])
+            px = to_fixed(rest.get("price") or "0") if otype == 0 else 0
+        except (KeyError, ValueError, TypeError):
+            log.warning("cannot adopt open order %s: unexpected fields", cid)
+            return None
+        tif = rest.get("timeInForce") if rest.get("timeInForce") in _TIFS else None
+        order = self._core.add(cid, parsed.sub_account_prefix, str(rest.get("symbol", "")), side, otype,
+                               qty, px, parsed.type_code, None, 1, bool(rest.get("reduceOnly")), tif)
+        self._stats["adopted"] += 1
+        self.apply_rest_order(rest)
+        return order
+
+    # ── Unknown outcomes: resolved by the feed or a status query, never guessed ──
+
+    def _unknown_outcome(self, order: Any, what: str, exc: BaseException | None) -> None:
+        self._stats["unknown_outcomes"] += 1
+        log.warning("%s of %s: outcome unknown (%s); resolving by feed or status query",
+                    what, order.client_order_id, exc if exc is not None else "caller cancelled")
+        self._spawn(self._resolve(order))
+
+    def _watch_stuck(self, order: Any) -> None:
+        # The exchange accepted the request; the feed should follow within milliseconds. If its
+        # frame is lost on a live connection (no reconnect, so no reconciliation), ask.
+        if self.stuck_timeout <= 0:
+            return
+        self._watch[order.client_order_id] = time.monotonic() + self.stuck_timeout
+        if self._sweeper is None or self._sweeper.done():
+            self._sweeper = asyncio.get_running_loop().create_task(self._sweep())
+
+    async def _sweep(self) -> None:
+        while self._watch and not self._closed:
+            await asyncio.sleep(min(self.stuck_timeout / 2, 5.0))
+            now = time.monotonic()
+            for cid, deadline in list(self._watch.items()):
+                order = self._core.get(cid)
+                if order is None or order.state_code not in (PLACING, CANCELLING):
+                    del self._watch[cid]
+                elif now >= deadline:
+                    del self._watch[cid]
+                    log.warning("%s still %s %.0fs after the exchange accepted it: querying",
+                                cid, order.state, self.stuck_timeout)
+                    self._spawn(self._resolve(order, wait=False))
+
+    async def _resolve(self, order: Any, wait: bool = True) -> None:
+        cid = order.client_order_id
+        if cid in self._resolving:
+            return
+        self._resolving.add(cid)
+        try:
+            if wait:
+                await asyncio.sleep(self.resolve_timeout)
+            not_found = 0
+            for _attempt in range(50):
+                if order.state_code not in (PLACING, CANCELLING) or self._closed:
+                    return
+                result = await self._query(order)
+                if order.state_code not in (PLACING, CANCELLING):
+                    return
+                if result == "not_found":
+                    not_found += 1
+                    if not_found >= _NOT_FOUND_TRIES:
+                        # Every query said "does not exist": it never reached the exchange.
+                        flags = self._core.close_local(cid, FAILED, NO_SUCH_ORDER, "Order does not exist.")
+                        if flags:
+                            self._stats["resolved_failed"] += 1
+                            self._dispatch(flags, order, _now_ms())
+                        else:
+                            log.error("%s was acknowledged but the exchange no longer finds it", cid)
+                        return
+                else:
+                    not_found = 0
+                await asyncio.sleep(self.resolve_timeout)
+            log.error("%s: outcome still unknown after 50 status queries", cid)
+        finally:
+            self._resolving.discard(cid)
+
+    async def _query(self, order: Any) -> str:
+        self._stats["status_queries"] += 1
+        try:
+            rest = await self._exchange.get_order(order.symbol, client_order_id=order.client_order_id)
+        except ExchangeError as exc:
+            if exc.code == NO_SUCH_ORDER and not isinstance(exc, ExchangeTimeout):
+                return "not_found"
+            log.info("status query of %s failed: %s", order.client_order_id, exc)
+            return "error"
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.info("status query of %s failed: %s", order.client_order_id, exc)
+            return "error"
+        if isinstance(rest, dict):
+            self.apply_rest_order(rest)
+        return "applied"
+
+    # ── Dispatch: events, risk hook, callbacks ──
+
+    def _dispatch(self, flags: int, order: Any, ts_ms: int) -> None:
+        if order is None:
+            if flags & F_MALFORMED and self._log_budget.take():
+                log.warning("malformed user-stream message (%d so far)", self._core.counters()["malformed"])
+            return
+        cid = order.client_order_id
+        if flags & (F_LATE_FILL | F_UNKNOWN_STATUS) and self._log_budget.take():
+            if flags & F_LATE_FILL:
+                log.warning("late fill on %s (%s): %s more, filled %s of %s", cid, order.state,
+                            order.last_fill_qty, order.filled_qty, order.quantity)
+            else:
+                log.warning("unknown order status for %s", cid)
+        if self._publisher is not None:
+            self._publish(flags, order, ts_ms or _now_ms())
+        if flags & F_FILL and self._risk is not None:
+            self._queue(self._risk_fill, order.snapshot())
+        if flags & (F_FILLED | F_CLOSED):
+            self._watch.pop(cid, None)
+            waiter = self._replacing.get(cid)
+            if waiter is not None and not waiter.done():
+                waiter.set_result(None)
+                if flags & F_CLOSED and order.state_code in (CANCELLED, EXPIRED):
+                    # The replace's own cancel: the callbacks move to the new order.
+                    flags &= ~F_CLOSED
+        hooks = self._hooks.get(cid)
+        if hooks is None:
+            return
+        if flags & F_PARTIAL and hooks.on_partial is not None:
+            self._call(hooks.on_partial, order)
+        if flags & F_FILLED:
+            del self._hooks[cid]
+            if hooks.on_fill is not None:
+                self._call(hooks.on_fill, order)
+        elif flags & F_CLOSED:
+            del self._hooks[cid]
+            if hooks.on_cancel is not None:
+                self._call(hooks.on_cancel, order)
+
+    def _publish(self, flags: int, order: Any, ts: int) -> None:
+        from ..events import payloads
+
+        pub = self._publisher
+        if flags & F_ACTIVATED:
+            pub.publish_nowait("order_active", payloads.order_active(order, ts))
+        if flags & F_FILL and not flags & F_FILLED:
+            pub.publish_nowait("order_partially_filled", payloads.order_partially_filled(order, ts))
+        if flags & F_FILLED:
+            pub.publish_nowait("order_filled", payloads.order_filled(order, ts, self._account(order)))
+        elif flags & F_CLOSED:
+            if order.state_code in (REJECTED, FAILED):
+                pub.publish_nowait("order_failed", payloads.order_failed(order, ts))
+            else:
+                pub.publish_nowait("order_cancelled", payloads.order_cancelled(order, ts))
+
+    def _account(self, order: Any) -> Any:
+        snap = getattr(self._risk, "account_snapshot", None)
+        if snap is None:
+            return None
+        try:
+            return snap(order.sub_account_id)
+        except Exception:
+            log.exception("risk_engine.account_snapshot failed")
+            return None
+
+    async def _risk_fill(self, order: Any) -> None:
+        try:
+            await self._risk.on_order_fill(order)
+        except Exception:
+            self._stats["risk_errors"] += 1
+            log.exception("risk_engine.on_order_fill failed for %s", order.client_order_id)
+
+    def _call(self, fn: Callback, order: Any) -> None:
+        if self._work:
+            self._queue(fn, order)  # keep callbacks in order behind pending async work
+            return
+        try:
+            result = fn(order)
+        except Exception:
+            self._stats["callback_errors"] += 1
+            log.exception("callback %r failed for %s", fn, order.client_order_id)
+            return
+        if inspect.isawaitable(result):
+            self._queue(None, result)
+
+    def _queue(self, fn: Callable[[Any], Any] | None, arg: Any) -> None:
+        self._work.append((fn, arg))
+        if self._worker is None or self._worker.done():
+            self._worker = asyncio.get_running_loop().create_task(self._run_work())
+
+    async def _run_work(self) -> None:
+        work = self._work
+        while work:
+            fn, arg = work[0]
+            try:
+                result = arg if fn is None else fn(arg)
+                if inspect.isawaitable(result):
+                    await result
+            except asyncio.CancelledError:
+                if self._closed:
+                    raise
+                # A callback that raises CancelledError must not stall everything behind it.
+                self._stats["callback_errors"] += 1
+                log.error("callback raised CancelledError")
+            except Exception:
+                self._stats["callback_errors"] += 1
+                log.exception("callback failed")
+            finally:
+                if work:
+                    work.popleft()
+
+    async def _drain(self) -> None:
+        while self._work and self._worker is not None and not self._worker.done():
+            await asyncio.shield(self._worker)
+
+    def _spawn(self, coro: Awaitable[Any]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def close(self) -> None:
+        """Stop background work, run queued callbacks (bounded), flush events."""
+        if self._closed:
+            return
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self._drain(), 5.0)
+        self._closed = True
+        for task in [*self._tasks, self._sweeper, self._worker]:
+            if task is not None and not task.done():
+                task.cancel()
+        for task in [*self._tasks, self._sweeper, self._worker]:
+            if task is not None:
+                with contextlib.suppress(BaseException):
+                    await task
+        if self._publisher is not None:
+            await self._publisher.close()
+
+    async def __aenter__(self) -> OrderManager:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+
+# Results the shell always looks at: marked orders, and what must be logged.
+_ALWAYS = F_HOOKED | F_LATE_FILL | F_UNKNOWN_STATUS | F_MALFORMED
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class _LogBudget:
+    """At most ``per_second`` warnings a second, so a storm of bad frames cannot flood the log."""
+
+    __slots__ = ("_left", "_second")
+
+    def __init__(self, per_second: int = 20) -> None:
+        self._second = 0
+        self._left = per_second
+
+    def take(self) -> bool:
+        now = int(time.monotonic())
+        if now != self._second:
+            self._second = now
+            self._left = 20
+        if self._left > 0:
+            self._left -= 1
+            return True
+        return False
