@@ -5,7 +5,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/_setup.sh"
 echo "== ruff"
 $VPY -m ruff check src tests benchmarks scripts
 echo "== cython-lint"
-$VPY -m cython_lint --max-line-length 110 $(find src -name '*.pyx' -o -name '*.pxd')
+PATH="$PWD/.venv/bin:$PATH" cython-lint --max-line-length 110 $(find src -name '*.pyx' -o -name '*.pxd')
 echo "== mypy --strict (the pure twins are the typed reference)"
 $VPY -m mypy --strict $(find src -name '_*_py.py') src/trading_engine_python/orders/_states.py \
   src/trading_engine_python/orders/_fixed.py src/trading_engine_python/orders/ids.py

@@ -11,7 +11,6 @@ import copy
 import gc
 import importlib
 import json
-import os
 import pickle
 import sys
 import tracemalloc
@@ -28,6 +27,7 @@ from trading_engine_python.orders._states import (
     F_CLOSED,
     F_FILL,
     F_FILLED,
+    F_HOOKED,
     F_LATE_FILL,
     F_MALFORMED,
     F_OTHER_EVENT,
@@ -36,7 +36,6 @@ from trading_engine_python.orders._states import (
     F_UNKNOWN_ID,
     F_UNKNOWN_STATUS,
     FAILED,
-    FILLED,
     PLACING,
     REJECTED,
 )
@@ -49,7 +48,7 @@ Q = to_fixed("0.010")
 P = to_fixed("65000.3")
 
 
-def frame(cid: str, status: str, *, z: str | None = "0", l: str | None = "0", L: str | None = "0",
+def frame(cid: str, status: str, *, z: str | None = "0", l: str | None = "0", L: str | None = "0",  # noqa: E741
           ap: str | None = "0", i: int | None = OID, E: int | None = 1704459987709,
           e: str = "ORDER_TRADE_UPDATE") -> bytes:
     """The real f0cii/moxt frame (every key Binance sends in hedge mode), fields swapped in."""
@@ -156,7 +155,8 @@ def test_partial_fills_count_each_increase(core_cls: Any, clock: FakeClock) -> N
     assert (o.state, o.filled_qty, o.last_fill_qty, o.last_fill_price) == ("active", 0.004, 0.004, 65000.1)
     assert core.feed(frame(CID, "PARTIALLY_FILLED", z="0.004", l="0.004")) == F_STALE  # same z: stale
     assert core.feed(frame(CID, "PARTIALLY_FILLED", z="0.003")) == F_STALE  # smaller z: stale
-    assert core.feed(frame(CID, "PARTIALLY_FILLED", z="0.006", L="65000.2", ap="65000.14")) == F_FILL | F_PARTIAL
+    flags = core.feed(frame(CID, "PARTIALLY_FILLED", z="0.006", L="65000.2", ap="65000.14"))
+    assert flags == F_FILL | F_PARTIAL
     assert (o.filled_qty, o.last_fill_qty, o.avg_price, o.remaining_qty) == (0.006, 0.002, 65000.14, 0.004)
     assert core.counters()["fills"] == 2
 
@@ -185,7 +185,8 @@ def test_filled_fires_once_and_without_z_means_all(core_cls: Any, clock: FakeClo
     ("CANCELED", "cancelled"), ("EXPIRED", "expired"), ("EXPIRED_IN_MATCH", "expired"),
     ("REJECTED", "rejected"),
 ])
-def test_closing_statuses_apply_their_fill_first(core_cls: Any, clock: FakeClock, status: str, state: str) -> None:
+def test_closing_statuses_apply_their_fill_first(core_cls: Any, clock: FakeClock, status: str,
+                                                  state: str) -> None:
     core = make(core_cls, clock)
     o = add(core)
     core.feed(frame(CID, "NEW"))
@@ -245,10 +246,7 @@ def test_feed_input_forms_are_equivalent(core_cls: Any, clock: FakeClock) -> Non
     for form in (raw, raw.decode(), bytearray(raw), memoryview(raw), "dict"):
         core = make(core_cls, clock)
         o = add(core)
-        if form == "dict":
-            flags = core.feed_decoded(*_decode_py.decode(raw))
-        else:
-            flags = core.feed(form)
+        flags = core.feed_decoded(*_decode_py.decode(raw)) if form == "dict" else core.feed(form)
         results.append((flags, o.to_dict(), core.counters(), core.last_event_time()))
     assert all(r == results[0] for r in results), results
     core = make(core_cls, clock)
@@ -300,8 +298,8 @@ def test_weighted_average_rounds_like_the_reference(core_cls: Any, clock: FakeCl
     core = make(core_cls, clock)
     qty = to_fixed("90000000000")
     o = add(core, qty=qty)
-    steps = [("7", "92233720368.54775807"), ("11.00000003", "3.33333333"), ("123456789.12345678", "0.00000001"),
-             ("89999999999.99999999", "92233720368.54775807")]
+    steps = [("7", "92233720368.54775807"), ("11.00000003", "3.33333333"),
+             ("123456789.12345678", "0.00000001"), ("89999999999.99999999", "92233720368.54775807")]
     avg = filled = 0
     for z_s, lp_s in steps:
         core.feed(frame(CID, "PARTIALLY_FILLED", z=z_s, L=lp_s, ap=None))
@@ -317,6 +315,18 @@ def test_amounts_above_2_53_are_shown_correctly_rounded(core_cls: Any, clock: Fa
     o = add(core, qty=big, price=2**53 + 1)
     assert o.quantity == big / 100_000_000 and o.price == (2**53 + 1) / 100_000_000
     assert o.quantity_fp == big and o.remaining_qty == big / 100_000_000
+
+
+def test_hooked_orders_carry_f_hooked_on_feed_results(core_cls: Any, clock: FakeClock) -> None:
+    core = make(core_cls, clock)
+    add(core)
+    core.set_hooked(CID, True)
+    core.set_hooked("unknown", True)
+    assert core.feed(frame(CID, "NEW")) == F_ACTIVATED | F_HOOKED
+    assert core.feed_decoded(*_decode_py.decode(frame(CID, "NEW"))) == F_STALE | F_HOOKED
+    assert core.begin_cancel(CID) == ACTIVE  # local transitions return what they always return
+    core.set_hooked(CID, False)
+    assert core.feed(frame(CID, "CANCELED")) == F_CLOSED
 
 
 # ── exchange ids ──
@@ -523,7 +533,8 @@ def test_tracker_stays_flat_over_many_lives(core_cls: Any, clock: FakeClock) -> 
     def life(batch: int) -> None:
         for k in range(2000):
             cid = f"PMSsub{k % 7}_LMT_{k:08d}"
-            core.add(cid, f"sub{k % 7}", "BTCUSDT", 0, 0, Q, P, "CHASE", f"parent{batch}-{k % 50}", 1, False, None)
+            core.add(cid, f"sub{k % 7}", "BTCUSDT", 0, 0, Q, P, "CHASE", f"parent{batch}-{k % 50}", 1,
+                     False, None)
             core.feed(cancel[k])
         clock.advance(10.0)
         core.get("nothing")  # expire everything

@@ -216,6 +216,29 @@ def test_string_edges() -> None:
             check(tmpl.replace(b"%s", body))
 
 
+def test_nesting_edges() -> None:
+    # orjson: 1024 nested containers accepted, 1025 rejected, wherever the nesting is
+    for depth in (1022, 1023, 1024, 1025, 1026):
+        for opener, closer in ((b"[", b"]"), (b'{"k":', b"}"), (b'[{"k":', b"}]")):
+            levels = depth // (2 if len(opener) == 6 else 1)
+            nest = opener * levels + b"0" + closer * levels
+            check(nest)
+            check(b'{"e":"ACCOUNT_UPDATE","x":' + nest + b"}")
+            check(b'{"e":"ORDER_TRADE_UPDATE","o":{"c":"a","X":"NEW","x":' + nest + b"}}")
+            check(b'{"e":"ORDER_TRADE_UPDATE","o":{"c":"a","X":"NEW","z":' + nest + b"}}")
+            check(b'{"e":"ORDER_TRADE_UPDATE","o":' + nest + b"}")
+
+
+def test_event_type_edges() -> None:
+    # cut at 32 bytes on a character boundary, raw and escaped
+    for n in range(26, 36):
+        for ch in ("é", "€", "𝄞", "a"):
+            for pad in ("", "x", "xy", "xyz"):
+                event = (pad + ch * n)[:n]
+                check(json.dumps({"e": event}, ensure_ascii=False).encode())
+                check(json.dumps({"e": event, "o": 1}).encode())
+
+
 # --------------------------------------------------------------------------------------------
 # hypothesis: random bytes and mutated real frames
 # --------------------------------------------------------------------------------------------
@@ -354,13 +377,35 @@ NUMBER = st.one_of(
         st.sampled_from(["308", "+308", "307", "309"]),
     ),
 )
+
+
+def _scaled(digits: str, decimals: int) -> str:
+    """``digits`` with a decimal point ``decimals`` places from the right (leading zeros kept)."""
+    if decimals == 0:
+        return digits
+    digits = digits.rjust(decimals + 1, "0")
+    return digits[:-decimals] + "." + digits[-decimals:]
+
+
+# every magnitude alike: the number of digits first, then the digits (int64 overflow, 11/12-digit
+# integer parts, 8/9 decimals are all likely)
+MAGNITUDE_DECIMAL = st.builds(
+    _scaled,
+    st.integers(1, 24).flatmap(lambda n: st.integers(10 ** (n - 1), 10**n - 1)).map(str),
+    st.integers(0, 12),
+)
 DECIMAL_TEXT = st.one_of(
+    MAGNITUDE_DECIMAL,
     st.from_regex(r"[0-9]{1,14}(\.[0-9]{1,12})?", fullmatch=True),
     st.from_regex(r"0{0,30}[0-9]{0,12}(\.[0-9]{0,20}0{0,30})?", fullmatch=True),
     st.sampled_from(
         [
             "92233720368.54775807",
             "92233720368.54775808",
+            "184467440737.09551616",
+            "184467440737.09551615",
+            "999999999999",
+            "99999999999.99999999",
             "92233720368.547758075",
             "92233720368.547758065",
             "0.000000005",
@@ -428,9 +473,18 @@ ORDER_FIELDS = {
     "i": (st.integers(0, 2**63 - 1).map(str), NUMBER | ANY),
     "t": (st.integers(0, 2**63 - 1).map(str), NUMBER | ANY),
     "T": (st.integers(0, 2**63 - 1).map(str), NUMBER | ANY),
-    "z": (jstring(st.from_regex(r"[0-9]{1,11}(\.[0-9]{1,8})?", fullmatch=True)), jstring(DECIMAL_TEXT) | ANY),
-    "l": (jstring(st.from_regex(r"[0-9]{1,11}(\.[0-9]{1,8})?", fullmatch=True)), jstring(DECIMAL_TEXT) | ANY),
-    "L": (jstring(st.from_regex(r"[0-9]{1,11}(\.[0-9]{1,8})?", fullmatch=True)), jstring(DECIMAL_TEXT) | ANY),
+    "z": (
+        jstring(st.from_regex(r"[0-9]{1,11}(\.[0-9]{1,8})?", fullmatch=True) | MAGNITUDE_DECIMAL),
+        jstring(DECIMAL_TEXT) | ANY,
+    ),
+    "l": (
+        jstring(st.from_regex(r"[0-9]{1,11}(\.[0-9]{1,8})?", fullmatch=True) | MAGNITUDE_DECIMAL),
+        jstring(DECIMAL_TEXT) | ANY,
+    ),
+    "L": (
+        jstring(st.from_regex(r"[0-9]{1,11}(\.[0-9]{1,8})?", fullmatch=True) | MAGNITUDE_DECIMAL),
+        jstring(DECIMAL_TEXT) | ANY,
+    ),
     "ap": (
         jstring(st.from_regex(r"[0-9]{1,11}(\.[0-9]{1,14})?", fullmatch=True)),
         jstring(DECIMAL_TEXT) | ANY,
@@ -474,7 +528,7 @@ def _key(draw: st.DrawFn, key: str) -> str:
 
 
 def _pick(draw: st.DrawFn, bad_pct: int, good: st.SearchStrategy[str], bad: st.SearchStrategy[str]) -> str:
-    return draw(bad if draw(st.integers(0, 99)) < bad_pct else good)
+    return draw(st.just("null") | bad if draw(st.integers(0, 99)) < bad_pct else good)
 
 
 @st.composite
@@ -489,7 +543,7 @@ def order_object(draw: st.DrawFn, bad_pct: int) -> str:
     members = []
     for key, (good, bad) in ORDER_FIELDS.items():
         # usually once, sometimes missing or repeated (the last one must win)
-        for _ in range(draw(st.sampled_from([1, 1, 1, 1, 1, 1, 0, 2]))):
+        for _ in range(draw(st.sampled_from([1, 1, 1, 1, 1, 0, 2, 2, 3]))):
             members.append((_key(draw, key), _pick(draw, bad_pct, good, bad)))
     for _ in range(draw(st.integers(0, 4))):
         members.append(
@@ -509,7 +563,7 @@ def envelope(draw: st.DrawFn) -> str:
         st.sampled_from(['"ACCOUNT_UPDATE"', "null", "5", '"ORDER_TRADE_UPDATe"']) | jstring() | ANY,
     )
     members = [(_key(draw, "e"), event)] if draw(st.integers(0, 19)) else []
-    for _ in range(draw(st.sampled_from([1, 1, 1, 0, 2]))):
+    for _ in range(draw(st.sampled_from([1, 1, 1, 0, 2, 2, 3]))):
         members.append(
             (_key(draw, "E"), _pick(draw, bad_pct, st.integers(0, 2**63 - 1).map(str), NUMBER | ANY))
         )
@@ -532,6 +586,26 @@ def envelope(draw: st.DrawFn) -> str:
 @FUZZ
 @given(envelope())
 def test_generated_frames(doc: str) -> None:
+    check(doc.encode("utf-8", "surrogatepass"))
+
+
+@st.composite
+def duplicated_fields(draw: st.DrawFn) -> str:
+    """A valid frame whose fields (E and o's) each appear 1-3 times, good and bad values mixed:
+    only the last occurrence counts, for the value and for the error."""
+    fields = {"E": (st.integers(0, 2**63 - 1).map(str), NUMBER | ANY), **ORDER_FIELDS}
+    members: dict[str, list[tuple[str, str]]] = {"env": [], "o": []}
+    for key, (good, bad) in fields.items():
+        for _ in range(draw(st.integers(1, 3))):
+            value = draw(st.sampled_from([good, good, bad, st.just("null")]))
+            members["env" if key == "E" else "o"].append((_key(draw, key), draw(value)))
+    order = draw(obj(members["o"]))
+    return str(draw(obj([('"e"', '"ORDER_TRADE_UPDATE"'), *members["env"], ('"o"', order)])))
+
+
+@FUZZ
+@given(duplicated_fields())
+def test_duplicated_fields(doc: str) -> None:
     check(doc.encode("utf-8", "surrogatepass"))
 
 

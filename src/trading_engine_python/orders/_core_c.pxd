@@ -3,6 +3,7 @@
 # Every tracked order is one fixed-layout Rec in pages of PAGE_SIZE records (a page never moves,
 # so a Rec* stays valid while the tracker grows); a slot number names a record, and its
 # generation counter tells a view whether the slot still holds its order.
+from cpython.ref cimport PyObject
 from libc.stdint cimport int32_t, int64_t, uint8_t, uint32_t, uint64_t
 
 from trading_engine_python.orders._decode_c cimport Update
@@ -41,9 +42,9 @@ cdef enum:
     RF_ACKED = 1            # the exchange has acknowledged the order (any feed status but unknown)
     RF_REDUCE_ONLY = 2
     RF_OID = 4              # Rec.oid holds Binance's orderId
-    RF_VIEW = 8             # an OrderState view of this slot is registered in OrderCore._views
+    RF_VIEW = 8             # an OrderState view of this slot is registered in OrderCore._vt
     RF_ERROR = 16           # OrderCore._errors holds (code, msg) for this slot
-    RF_HOOKED = 32          # the shell watches this order (set_hooked): results carry F_HOOKED
+    RF_HOOKED = 32          # set_hooked(): feed results for this order carry F_HOOKED
 
 cdef enum:
     # Live lists (intrusive, doubly linked): Rec.link[2 * list] = previous, [2 * list + 1] = next.
@@ -101,8 +102,7 @@ ctypedef struct Rec:
     int32_t leverage
     uint32_t gen            # bumped when the slot is freed
     int32_t link[10]        # live lists; link[0] chains the free list of unused slots
-    uint8_t side
-    uint8_t otype
+    uint8_t kind            # bit 0: side (SIDES index), bit 1: order type (ORDER_TYPES index)
     uint8_t state
     uint8_t flags           # RF_*
     uint8_t cid_len
@@ -122,6 +122,12 @@ ctypedef struct HTab:
     uint32_t limit          # grow before count reaches this (load factor 0.7)
 
 
+ctypedef struct VEnt:
+    # OrderCore._vt: slot -> its live OrderState (a borrowed pointer; the view's dealloc removes it)
+    int32_t slot            # -1: empty
+    PyObject* obj
+
+
 ctypedef struct StrEnt:
     int32_t refs            # records and pairs using the string; 0: free (head[0] chains the free list)
     int32_t head[3]         # live lists headed by this string, per ROLE_*
@@ -136,6 +142,16 @@ ctypedef struct PairEnt:
     int32_t tail
 
 
+# Hash tables of slot numbers (the keys live in the records).
+cdef int ht_init(HTab* t, uint32_t cap) except -1
+cdef void ht_free(HTab* t) noexcept
+cdef void ht_put(HTab* t, int32_t slot, uint32_t tag) noexcept nogil
+cdef int ht_reserve(HTab* t, Py_ssize_t need) except -1
+cdef void ht_delete_at(HTab* t, uint32_t i) noexcept nogil
+cdef int64_t cid_bucket(const HTab* t, Rec** pages, const char* k, Py_ssize_t n, uint32_t tag) noexcept nogil
+cdef int64_t oid_bucket(const HTab* t, Rec** pages, int64_t oid, uint32_t tag) noexcept nogil
+
+
 cdef class OrderCore:
     cdef Rec** _pages
     cdef int32_t _npages
@@ -148,6 +164,9 @@ cdef class OrderCore:
     cdef int32_t _all_tail
     cdef HTab _by_cid
     cdef HTab _by_oid
+    cdef VEnt* _vt                  # live views by slot (open addressing, load <= 0.5)
+    cdef uint32_t _vt_mask
+    cdef uint32_t _vt_count
     cdef int32_t* _ring             # terminal slots, oldest first (retention FIFO)
     cdef Py_ssize_t _ring_cap       # a power of two
     cdef Py_ssize_t _ring_head
@@ -163,7 +182,6 @@ cdef class OrderCore:
     cdef dict _str_idx              # interned object -> index
     cdef list _str_obj              # index -> interned object (None when free)
     cdef dict _pair_idx             # (sub << 32) | sym -> pair index
-    cdef dict _views                # slot -> address of its live OrderState (borrowed; see OrderState)
     cdef dict _errors               # slot -> (code, msg)
     cdef double _ttl
     cdef Py_ssize_t _max
@@ -191,11 +209,15 @@ cdef class OrderCore:
     cdef void _unlink_live(self, int32_t slot, Rec* r) noexcept
     cdef int32_t _alloc_slot(self) except -1
     cdef int _reserve(self) except -1
+    cdef int _reserve_feed(self) except -1
     cdef int32_t _intern(self, object obj) except -2
     cdef void _release(self, int32_t idx) noexcept
     cdef int32_t _pair(self, int32_t sub, int32_t sym) except -2
     cdef void _release_pair(self, int32_t idx) noexcept
     cdef object _view(self, int32_t slot)
+    cdef int64_t _vt_find(self, int32_t slot) noexcept
+    cdef int _vt_put(self, int32_t slot, PyObject* obj) except -1
+    cdef void _vt_remove(self, int32_t slot) noexcept
     cdef int _freeze(self, OrderState v) except -1
     cdef list _walk(self, int32_t head, int lst)
 
@@ -217,3 +239,33 @@ cdef inline Rec* rec_at(Rec** pages, int32_t slot) noexcept nogil:
 
 cdef inline bint rec_is_live(const Rec* r) noexcept nogil:
     return S_PLACING <= r.state < S_FIRST_TERMINAL
+
+
+# Live lists: append at the tail (insertion order, as the pure twin's dicts), unlink in O(1).
+cdef inline void list_append(Rec** pages, int32_t* head, int32_t* tail, int lst,
+                             int32_t slot) noexcept nogil:
+    cdef Rec* r = rec_at(pages, slot)
+    r.link[2 * lst] = tail[0]
+    r.link[2 * lst + 1] = -1
+    if tail[0] >= 0:
+        rec_at(pages, tail[0]).link[2 * lst + 1] = slot
+    else:
+        head[0] = slot
+    tail[0] = slot
+
+
+cdef inline void list_remove(Rec** pages, int32_t* head, int32_t* tail, int lst,
+                             int32_t slot) noexcept nogil:
+    cdef Rec* r = rec_at(pages, slot)
+    cdef int32_t prev = r.link[2 * lst]
+    cdef int32_t nxt = r.link[2 * lst + 1]
+    if prev >= 0:
+        rec_at(pages, prev).link[2 * lst + 1] = nxt
+    else:
+        head[0] = nxt
+    if nxt >= 0:
+        rec_at(pages, nxt).link[2 * lst] = prev
+    else:
+        tail[0] = prev
+    r.link[2 * lst] = -1
+    r.link[2 * lst + 1] = -1

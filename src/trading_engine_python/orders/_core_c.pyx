@@ -192,10 +192,10 @@ if (S_PLACING, S_ACTIVE, S_CANCELLING, S_FILLED, S_CANCELLED, S_EXPIRED, S_REJEC
                               _states.FIRST_TERMINAL):
     raise ImportError("_core_c: order state codes differ from _states.py; rebuild")
 if (F_ACTIVATED, F_FILL, F_PARTIAL, F_FILLED, F_CLOSED, F_LATE_FILL, F_UNKNOWN_STATUS, F_STALE,
-        F_UNKNOWN_ID, F_MALFORMED, F_OTHER_EVENT) != (
+        F_UNKNOWN_ID, F_MALFORMED, F_OTHER_EVENT, F_HOOKED) != (
         _states.F_ACTIVATED, _states.F_FILL, _states.F_PARTIAL, _states.F_FILLED, _states.F_CLOSED,
         _states.F_LATE_FILL, _states.F_UNKNOWN_STATUS, _states.F_STALE, _states.F_UNKNOWN_ID,
-        _states.F_MALFORMED, _states.F_OTHER_EVENT):
+        _states.F_MALFORMED, _states.F_OTHER_EVENT, _states.F_HOOKED):
     raise ImportError("_core_c: transition flags differ from _states.py; rebuild")
 
 
@@ -215,6 +215,10 @@ cdef inline uint32_t _cid_tag(uint64_t seed, const char* p, Py_ssize_t n) noexce
 
 cdef inline uint32_t _oid_tag(uint64_t seed, int64_t oid) noexcept nogil:
     return <uint32_t>te_hash_u64(<uint64_t>oid, seed)
+
+
+cdef inline uint32_t _vt_home(int32_t slot, uint32_t mask) noexcept nogil:
+    return <uint32_t>((<uint64_t><uint32_t>slot * 0x9E3779B97F4A7C15ULL) >> 32) & mask
 
 
 # ── hash tables of slot numbers ──
@@ -324,41 +328,11 @@ cdef int64_t oid_bucket(const HTab* t, Rec** pages, int64_t oid, uint32_t tag) n
         i = (i + 1) & t.mask
 
 
-# ── live lists ──
-
-cdef inline void list_append(Rec** pages, int32_t* head, int32_t* tail, int lst,
-                             int32_t slot) noexcept nogil:
-    cdef Rec* r = rec_at(pages, slot)
-    r.link[2 * lst] = tail[0]
-    r.link[2 * lst + 1] = -1
-    if tail[0] >= 0:
-        rec_at(pages, tail[0]).link[2 * lst + 1] = slot
-    else:
-        head[0] = slot
-    tail[0] = slot
-
-
-cdef inline void list_remove(Rec** pages, int32_t* head, int32_t* tail, int lst,
-                             int32_t slot) noexcept nogil:
-    cdef Rec* r = rec_at(pages, slot)
-    cdef int32_t prev = r.link[2 * lst]
-    cdef int32_t nxt = r.link[2 * lst + 1]
-    if prev >= 0:
-        rec_at(pages, prev).link[2 * lst + 1] = nxt
-    else:
-        head[0] = nxt
-    if nxt >= 0:
-        rec_at(pages, nxt).link[2 * lst] = prev
-    else:
-        tail[0] = prev
-    r.link[2 * lst] = -1
-    r.link[2 * lst + 1] = -1
-
-
 # ── views ──
 
 @cython.final
 @cython.no_gc_clear
+@cython.freelist(64)
 cdef class OrderState:
     """One tracked order: a live view of its record in the core.
 
@@ -376,12 +350,12 @@ cdef class OrderState:
         if self._snap != NULL:
             PyMem_RawFree(self._snap)
             self._snap = NULL
-        elif core is not None and core._pages != NULL and core._views is not None:
+        elif core is not None and core._pages != NULL:
             # The core holds only a borrowed pointer to us: unregister before the memory goes.
             r = rec_at(core._pages, self._slot)
             if r.gen == self._gen and r.flags & RF_VIEW:
                 r.flags &= ~RF_VIEW
-                core._views.pop(self._slot, None)
+                core._vt_remove(self._slot)
 
     cdef const Rec* _rec(self) except NULL:
         cdef const Rec* r
@@ -459,11 +433,11 @@ cdef class OrderState:
 
     @property
     def side(self):
-        return _SIDES[self._rec().side]
+        return _SIDES[self._rec().kind & 1]
 
     @property
     def order_type(self):
-        return _ORDER_TYPES[self._rec().otype]
+        return _ORDER_TYPES[self._rec().kind >> 1]
 
     @property
     def state(self):
@@ -552,8 +526,8 @@ cdef class OrderState:
         cdef const Rec* r = self._rec()
         return (
             self.client_order_id, r.oid if r.flags & RF_OID else None, r.qty, r.price, r.filled,
-            r.avg, r.last_qty, r.last_price, r.terminal_at, r.leverage, r.side, r.otype, r.state,
-            r.flags & (RF_ACKED | RF_REDUCE_ONLY | RF_OID | RF_ERROR),
+            r.avg, r.last_qty, r.last_price, r.terminal_at, r.leverage, r.kind, r.state,
+            r.flags & (RF_ACKED | RF_REDUCE_ONLY | RF_OID | RF_ERROR | RF_HOOKED),
             (self._str(0), self._str(1), self._str(2), self._str(3), self._str(4), self._str(5)),
         )
 
@@ -580,16 +554,15 @@ def _restore_state(tuple t):
     r.last_price = t[7]
     r.terminal_at = t[8]
     r.leverage = t[9]
-    r.side = t[10]
-    r.otype = t[11]
-    r.state = t[12]
-    r.flags = t[13]
-    if not (r.side < len(_SIDES) and r.otype < len(_ORDER_TYPES) and r.state < len(_STATE_NAMES)):
+    r.kind = t[10]
+    r.state = t[11]
+    r.flags = t[12]
+    if not (r.kind < 4 and r.state < len(_STATE_NAMES)):
         raise ValueError("bad OrderState state")
     r.cid_len = len(cid)
     memcpy(r.cid, <const char*>cid, r.cid_len)
     r.pair = r.origin = r.parent = r.tif = -1
-    v._strs = tuple(t[14])
+    v._strs = tuple(t[13])
     if len(v._strs) != 6:
         raise ValueError("bad OrderState state")
     return v
@@ -614,7 +587,6 @@ cdef class OrderCore:
         self._str_idx = {}
         self._str_obj = []
         self._pair_idx = {}
-        self._views = {}
         self._errors = {}
         ht_init(&self._by_cid, _HT_MIN)
         ht_init(&self._by_oid, _HT_MIN)
@@ -642,6 +614,7 @@ cdef class OrderCore:
             self._pages = NULL
         ht_free(&self._by_cid)
         ht_free(&self._by_oid)
+        PyMem_RawFree(self._vt)
         PyMem_RawFree(self._ring)
         PyMem_RawFree(self._strs)
         PyMem_RawFree(self._pairs)
@@ -660,7 +633,6 @@ cdef class OrderCore:
         cdef int32_t sub_i = -1, sym_i = -1, pair_i = -1, origin_i = -1, parent_i = -1, tif_i = -1
         cdef int32_t slot
         cdef Rec* r
-        cdef StrEnt* e
         self._expire()
         if not self._ready:
             raise RuntimeError("OrderCore.__init__ was not called")
@@ -673,9 +645,9 @@ cdef class OrderCore:
         # The pure twin stores any value; C fields need them in range (the manager validates).
         c_side = side
         c_type = order_type
-        if not (0 <= c_side < len(_SIDES)):
+        if not (0 <= c_side < 2):
             raise ValueError(f"side must be an index into {_SIDES}, not {side!r}")
-        if not (0 <= c_type < len(_ORDER_TYPES)):
+        if not (0 <= c_type < 2):
             raise ValueError(f"order_type must be an index into {_ORDER_TYPES}, not {order_type!r}")
         q = quantity
         p = price
@@ -717,8 +689,7 @@ cdef class OrderCore:
         r.parent = parent_i
         r.tif = tif_i
         r.leverage = lev
-        r.side = c_side
-        r.otype = c_type
+        r.kind = c_side | (c_type << 1)
         r.state = S_PLACING
         r.flags = RF_REDUCE_ONLY if ro else 0
         r.cid_len = n
@@ -811,6 +782,7 @@ cdef class OrderCore:
             return None
         r = rec_at(self._pages, slot)
         if not (r.flags & RF_OID) and exchange_order_id >= 0:
+            self._reserve_feed()
             if exchange_order_id >= 2 ** 63:
                 raise ValueError(f"exchange order id out of range: {exchange_order_id!r}")
             self._set_oid(slot, r, exchange_order_id)
@@ -821,13 +793,12 @@ cdef class OrderCore:
         its results then carry F_HOOKED, so unmarked orders never leave the core."""
         cdef int32_t slot = self._slot_of(client_order_id)
         cdef Rec* r
-        if slot < 0:
-            return None
-        r = rec_at(self._pages, slot)
-        if hooked:
-            r.flags |= RF_HOOKED
-        else:
-            r.flags &= ~RF_HOOKED
+        if slot >= 0:
+            r = rec_at(self._pages, slot)
+            if hooked:
+                r.flags |= RF_HOOKED
+            else:
+                r.flags &= ~RF_HOOKED
         return None
 
     def close_local(self, client_order_id, state, code, msg):
@@ -839,6 +810,7 @@ cdef class OrderCore:
         cdef int32_t slot
         cdef Rec* r
         self._expire()
+        self._reserve_feed()
         slot = self._slot_of(client_order_id)
         self._last_slot = slot
         self._last_frozen = None
@@ -921,7 +893,9 @@ cdef class OrderCore:
         cdef Update u
         cdef int32_t slot
         cdef Rec* r
+        cdef int flags
         self._expire()
+        self._reserve_feed()
         self._last_slot = -1
         self._last_frozen = None
         self._last_event_time = 0
@@ -960,15 +934,15 @@ cdef class OrderCore:
             u.L = value
             u.present |= P_LP
         r = rec_at(self._pages, slot)
-        if r.flags & RF_HOOKED:
-            return self._apply(slot, r, &u) | F_HOOKED
-        return self._apply(slot, r, &u)
+        flags = self._apply(slot, r, &u)
+        return flags | F_HOOKED if r.flags & RF_HOOKED else flags
 
     cdef int _feed_update(self, int result, Update* u) except -1:
-        cdef int64_t h
         cdef int32_t slot
         cdef Rec* r
+        cdef int flags
         self._expire()
+        self._reserve_feed()
         self._last_slot = -1
         self._last_frozen = None
         self._last_event_time = 0
@@ -987,11 +961,12 @@ cdef class OrderCore:
         if u.present & P_EVENT_TIME:
             self._last_event_time = u.event_time
         r = rec_at(self._pages, slot)
-        if r.flags & RF_HOOKED:
-            return self._apply(slot, r, u) | F_HOOKED
-        return self._apply(slot, r, u)
+        flags = self._apply(slot, r, u)
+        return flags | F_HOOKED if r.flags & RF_HOOKED else flags
 
     # ── the transition function: _core_py._apply / _fill, decision for decision ──
+    # o.z is the cumulative filled quantity and o.X the order status (binance-protocol.md section 1,
+    # [D:user-data-streams/Event-Order-Update]): z is the truth, a z not above what we know is stale.
 
     cdef int _apply(self, int32_t slot, Rec* r, const Update* u) except -1:
         cdef int flags = 0
@@ -1096,7 +1071,7 @@ cdef class OrderCore:
             if old < S_FIRST_TERMINAL:
                 self._unlink_live(slot, r)
                 r.terminal_at = self._now()
-                # The ring always has room for every tracked slot (see _alloc_slot).
+                # Room was made by _reserve_feed() at the start of the operation.
                 self._ring[(self._ring_head + self._ring_len) & (self._ring_cap - 1)] = slot
                 self._ring_len += 1
             self._cnt[C_TERMINAL] += 1
@@ -1111,7 +1086,7 @@ cdef class OrderCore:
         if i >= 0:
             self._by_oid.b[i].slot = slot
         else:
-            ht_put(&self._by_oid, slot, tag)  # room reserved by add(): count <= tracked orders
+            ht_put(&self._by_oid, slot, tag)  # room made by _reserve_feed()
         return 0
 
     cdef void _link_live(self, int32_t slot, Rec* r) noexcept:
@@ -1156,7 +1131,7 @@ cdef class OrderCore:
         while self._ring_len:
             slot = self._ring[self._ring_head]
             if not (self._ring_len > self._max
-                    or now - rec_at(self._pages, slot).terminal_at > self._ttl):
+                    or now - rec_at(self._pages, slot).terminal_at >= self._ttl):
                 break
             self._evict(slot)
             self._ring_head = (self._ring_head + 1) & (self._ring_cap - 1)
@@ -1205,12 +1180,9 @@ cdef class OrderCore:
         """Room for one more order in every structure that add() or a later transition fills."""
         cdef Rec** pages
         cdef Rec* page
-        cdef int32_t* ring
-        cdef Py_ssize_t cap, k
+        cdef Py_ssize_t cap
         cdef int32_t i
         ht_reserve(&self._by_cid, self._by_cid.count + 1)
-        # Every tracked order may report an exchange id: keep room for all of them.
-        ht_reserve(&self._by_oid, self._n_tracked + 1)
         if self._free >= 0 or self._hwm < self._npages * PAGE_SIZE:
             return 0
         if self._npages >= (1 << (31 - PAGE_SHIFT)) - 1:
@@ -1222,21 +1194,6 @@ cdef class OrderCore:
                 raise MemoryError()
             self._pages = pages
             self._pages_cap = cap
-        # The retention ring holds at most every slot: grow it with the slots, so that a
-        # transition never has to allocate.
-        cap = self._ring_cap if self._ring_cap else PAGE_SIZE
-        while cap < (self._npages + 1) * PAGE_SIZE:
-            cap *= 2
-        if cap != self._ring_cap:
-            ring = <int32_t*>PyMem_RawMalloc(cap * sizeof(int32_t))
-            if ring == NULL:
-                raise MemoryError()
-            for k in range(self._ring_len):
-                ring[k] = self._ring[(self._ring_head + k) & (self._ring_cap - 1)]
-            PyMem_RawFree(self._ring)
-            self._ring = ring
-            self._ring_cap = cap
-            self._ring_head = 0
         page = <Rec*>PyMem_RawMalloc(PAGE_SIZE * sizeof(Rec))
         if page == NULL:
             raise MemoryError()
@@ -1246,6 +1203,27 @@ cdef class OrderCore:
             page[i].state = S_IDLE
         self._pages[self._npages] = page
         self._npages += 1
+        return 0
+
+    cdef int _reserve_feed(self) except -1:
+        """Room for what one transition may add: an exchange id in the index, a slot in the
+        retention ring (so that nothing fails half way through a transition)."""
+        cdef int32_t* ring
+        cdef Py_ssize_t cap, k
+        if self._by_oid.count + 1 >= self._by_oid.limit:
+            ht_reserve(&self._by_oid, self._by_oid.count + 1)
+        if self._ring_len < self._ring_cap:
+            return 0
+        cap = self._ring_cap * 2 if self._ring_cap else 64
+        ring = <int32_t*>PyMem_RawMalloc(cap * sizeof(int32_t))
+        if ring == NULL:
+            raise MemoryError()
+        for k in range(self._ring_len):
+            ring[k] = self._ring[(self._ring_head + k) & (self._ring_cap - 1)]
+        PyMem_RawFree(self._ring)
+        self._ring = ring
+        self._ring_cap = cap
+        self._ring_head = 0
         return 0
 
     cdef int32_t _alloc_slot(self) except -1:
@@ -1396,17 +1374,80 @@ cdef class OrderCore:
         pure twin's one object, while anyone holds it)."""
         cdef Rec* r = rec_at(self._pages, slot)
         cdef OrderState v
-        cdef Py_ssize_t addr
+        cdef int64_t i
         if r.flags & RF_VIEW:
-            addr = self._views[slot]
-            return <object><PyObject*>addr
+            i = self._vt_find(slot)
+            if i >= 0:
+                return <object>self._vt[i].obj
+            r.flags &= ~RF_VIEW  # pragma: no cover - the flag and the table always agree
         v = OrderState.__new__(OrderState)
         v._core = self
         v._slot = slot
         v._gen = r.gen
-        self._views[slot] = <Py_ssize_t><PyObject*>v
+        self._vt_put(slot, <PyObject*>v)
         r.flags |= RF_VIEW
         return v
+
+    cdef int64_t _vt_find(self, int32_t slot) noexcept:
+        cdef uint32_t i
+        if self._vt == NULL:
+            return -1
+        i = _vt_home(slot, self._vt_mask)
+        while self._vt[i].slot >= 0:
+            if self._vt[i].slot == slot:
+                return i
+            i = (i + 1) & self._vt_mask
+        return -1
+
+    cdef int _vt_put(self, int32_t slot, PyObject* obj) except -1:
+        cdef VEnt* old = self._vt
+        cdef uint32_t old_cap = self._vt_mask + 1 if old != NULL else 0
+        cdef uint32_t cap, i, k
+        if old == NULL or (self._vt_count + 1) * 2 > old_cap:
+            cap = old_cap * 2 if old_cap else 64
+            self._vt = <VEnt*>PyMem_RawMalloc(cap * sizeof(VEnt))
+            if self._vt == NULL:
+                self._vt = old
+                raise MemoryError()
+            for i in range(cap):
+                self._vt[i].slot = -1
+            self._vt_mask = cap - 1
+            self._vt_count = 0
+            for k in range(old_cap):
+                if old[k].slot >= 0:
+                    self._vt_put(old[k].slot, old[k].obj)
+            PyMem_RawFree(old)
+        i = _vt_home(slot, self._vt_mask)
+        while self._vt[i].slot >= 0:
+            i = (i + 1) & self._vt_mask
+        self._vt[i].slot = slot
+        self._vt[i].obj = obj
+        self._vt_count += 1
+        return 0
+
+    cdef void _vt_remove(self, int32_t slot) noexcept:
+        # Backward-shift deletion, as ht_delete_at.
+        cdef int64_t found = self._vt_find(slot)
+        cdef uint32_t i, j, home
+        if found < 0:
+            return
+        i = <uint32_t>found
+        j = i
+        while True:
+            j = (j + 1) & self._vt_mask
+            if self._vt[j].slot < 0:
+                break
+            home = _vt_home(self._vt[j].slot, self._vt_mask)
+            if i <= j:
+                if i < home <= j:
+                    continue
+            elif i < home or home <= j:
+                continue
+            self._vt[i] = self._vt[j]
+            i = j
+        self._vt[i].slot = -1
+        self._vt[i].obj = NULL
+        self._vt_count -= 1
 
     cdef int _freeze(self, OrderState v) except -1:
         """Give ``v`` its own copy of the record and strings (the slot is about to be freed)."""
@@ -1420,7 +1461,7 @@ cdef class OrderCore:
         snap.flags &= ~RF_VIEW
         v._strs = strs
         v._snap = snap
-        del self._views[v._slot]
+        self._vt_remove(v._slot)
         r.flags &= ~RF_VIEW
         v._slot = -1
         v._core = None

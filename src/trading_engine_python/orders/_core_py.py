@@ -2,7 +2,7 @@
 
 Holds every order the manager tracks, decodes user-stream frames and applies the transition rules.
 The compiled twin keeps the same records as fixed-layout C structs; both must behave identically,
-down to the counters (tests/orders/test_properties.py drives random event sequences through both).
+down to the counters (tests/orders/test_core_properties.py drives random operation sequences through both).
 
 Rules (issue 7): the cumulative filled quantity ``z`` is the truth and a smaller or equal ``z`` is
 stale; a terminal state never goes back to a live one; a fill increase is never dropped, even on
@@ -278,6 +278,12 @@ class OrderCore:
     ) -> OrderState:
         """Register an order in state placing (the manager sends its request right after)."""
         self._expire()
+        for name, value in (("client_order_id", client_order_id), ("sub_account_id", sub_account_id),
+                            ("symbol", symbol), ("origin", origin)):
+            if not isinstance(value, str):
+                raise TypeError(f"{name} must be a str, not {type(value).__name__}")
+        if parent_id is not None and not isinstance(parent_id, str):
+            raise TypeError(f"parent_id must be a str or None, not {type(parent_id).__name__}")
         if client_order_id in self._by_cid:
             raise ValueError(f"client order id {client_order_id!r} is already tracked")
         if len(client_order_id.encode()) > 36:
@@ -388,7 +394,8 @@ class OrderCore:
     # ── the feed ──
 
     def feed(self, data: bytes | bytearray | memoryview | str) -> int:
-        """One raw user-stream frame. Never raises."""
+        """One raw user-stream frame. Bad content is counted, never raised; only an argument of
+        the wrong type (not bytes-like or str) raises TypeError."""
         result, fields = dec.decode(data)
         return self.feed_decoded(result, fields)
 

@@ -57,6 +57,13 @@ cdef extern from *:
     #endif
         return p;
     }
+    /* A dict presized for the 12 keys of an R_ORDER result (no resize while filling it), with
+       the private constructor where it is still public (Cython uses it the same way). */
+    #if PY_VERSION_HEX < 0x030d0000
+    #define te_dict_presized(n) _PyDict_NewPresized(n)
+    #else
+    #define te_dict_presized(n) PyDict_New()
+    #endif
     #define TE_INT64_MAX ((int64_t)9223372036854775807LL)
     #define TE_U64_MAX_DIV10 1844674407370955161ULL
     #define TE_I64_MAX_DIV10 922337203685477580ULL
@@ -64,6 +71,7 @@ cdef extern from *:
     """
     const char* TE_DBL_OVERFLOW_DIGITS
     const unsigned char* te_plain8(const unsigned char* p, const unsigned char* end) noexcept nogil
+    dict te_dict_presized(Py_ssize_t n)
     const int64_t _INT64_MAX "TE_INT64_MAX"
     const uint64_t _U64_MAX_DIV10 "TE_U64_MAX_DIV10"
     const uint64_t _I64_MAX_DIV10 "TE_I64_MAX_DIV10"
@@ -151,11 +159,17 @@ cdef struct _State:
 # JSON lexing: every function gets the end pointer and returns NULL on anything orjson rejects.
 # ---------------------------------------------------------------------------------------------
 
-cdef inline const unsigned char* _ws(const unsigned char* p, const unsigned char* end) noexcept nogil:
-    # Binance sends compact JSON: one compare decides the usual case (no white space is > 0x20).
-    while p < end and p[0] <= 0x20 and (p[0] == 0x20 or p[0] == 0x0A or p[0] == 0x0D or p[0] == 0x09):
+cdef const unsigned char* _ws_run(const unsigned char* p, const unsigned char* end) noexcept nogil:
+    while p < end and (p[0] == 0x20 or p[0] == 0x0A or p[0] == 0x0D or p[0] == 0x09):
         p += 1
     return p
+
+
+cdef inline const unsigned char* _ws(const unsigned char* p, const unsigned char* end) noexcept nogil:
+    # Binance sends compact JSON: one compare decides the usual case (no white space is > 0x20).
+    if p < end and p[0] > 0x20:
+        return p
+    return _ws_run(p, end)
 
 
 cdef inline int _hex4(const unsigned char* p, const unsigned char* end) noexcept nogil:
@@ -536,7 +550,7 @@ cdef const unsigned char* _skip(const unsigned char* p, const unsigned char* end
 
 
 cdef inline const unsigned char* _skip_any(const unsigned char* p, const unsigned char* end,
-                                          int depth) noexcept nogil:
+                                           int depth) noexcept nogil:
     # _skip without its set-up for the scalars that most unknown keys hold.
     cdef bint esc
     cdef _Num num
@@ -699,7 +713,7 @@ cdef const unsigned char* _int_value(const unsigned char* p, const unsigned char
 
 
 cdef inline const unsigned char* _plain_decimal(const unsigned char* p, const unsigned char* end,
-                                               int64_t* dst) noexcept nogil:
+                                                int64_t* dst) noexcept nogil:
     # The common case in one pass: p just after the quote, at most 11 integer digits (so no
     # overflow before scaling), at most 8 decimals, closing quote. NULL: use the general path.
     cdef uint64_t v = 0
@@ -1076,10 +1090,9 @@ cdef int decode_frame(const unsigned char* buf, Py_ssize_t n, Update* out) noexc
 cdef dict update_as_dict(int result, const Update* u):
     cdef dict d
     if result == R_ORDER:
-        d = {
-            "status": u.status,
-            "cid": PyUnicode_DecodeUTF8(<char*>u.cid, u.cid_len, NULL) if u.cid_len >= 0 else None,
-        }
+        d = te_dict_presized(12)
+        d["status"] = u.status
+        d["cid"] = PyUnicode_DecodeUTF8(<char*>u.cid, u.cid_len, NULL) if u.cid_len >= 0 else None
         if u.present & P_ORDER_ID:
             d["order_id"] = u.order_id
         if u.present & P_TRADE_ID:

@@ -34,6 +34,7 @@ MAPPED_KEYS = {
 }
 _DECIMAL_KEYS = frozenset({"p", "q", "l", "L", "n", "z", "ap"})
 _INT_KEYS = frozenset({"i", "T", "t"})
+_BIG = 10**20
 
 
 def _decimal(value: Any) -> Any:
@@ -43,15 +44,19 @@ def _decimal(value: Any) -> Any:
     if isinstance(value, float):
         return format(Decimal(repr(value)), "f")
     if isinstance(value, int):
-        return str(value)
+        # Beyond int64 after scaling either way; str() of a huge int would raise (and cost).
+        return str(value) if -_BIG < value < _BIG else value
     if isinstance(value, Decimal):
+        if not value.is_finite() or abs(value.adjusted()) > 20:
+            return str(value)  # "1E+999999999": refused by the decoder, never expanded to digits
         return format(value, "f")
     return value
 
 
 def _integer(value: Any) -> Any:
     # The spec's mapped example carries order_id as a string of digits ('123456').
-    if isinstance(value, str) and value.isascii() and value.isdigit():
+    # At most 20 digits (int64 has 19): int() of a longer string costs, and raises past 4300.
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 20:
         return int(value)
     return value
 

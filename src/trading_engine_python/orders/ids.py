@@ -65,6 +65,10 @@ class IdGenerator:
         return cid
 
 
+# One per process: managers sharing it can never make the same id in the same microsecond.
+GENERATOR = IdGenerator()
+
+
 def parse_client_order_id(client_order_id: str) -> ParsedId | None:
     """(sub-account prefix, type code) of one of our ids; None for anyone else's."""
     m = _PARSE.fullmatch(client_order_id)

@@ -49,7 +49,7 @@ from ._states import (
     PLACING,
     REJECTED,
 )
-from .ids import IdGenerator, parse_client_order_id
+from .ids import GENERATOR, parse_client_order_id
 
 log = logging.getLogger("trading_engine_python.orders")
 
@@ -102,8 +102,9 @@ class OrderManager:
         core_cls = _core.load(implementation)
         self._core = core_cls(terminal_ttl, terminal_max, clock)
         self.implementation: str = self._core.implementation
-        self._ids = IdGenerator()
+        self._ids = GENERATOR
         self._hooks: dict[str, _Hooks] = {}
+        self._late_on_fill: dict[str, Callback] = {}  # on_fill of closed, still tracked orders
         self._replacing: dict[str, asyncio.Future[None]] = {}
         self._resolving: set[str] = set()
         self._watch: dict[str, float] = {}  # placing/cancelling orders the exchange accepted
@@ -114,7 +115,8 @@ class OrderManager:
         self._closed = False
         self._stats = dict.fromkeys(
             ("callback_errors", "risk_errors", "rest_rejections", "unknown_outcomes", "status_queries",
-             "resolved_failed", "replaces", "replace_aborted", "adopted", "late_fill_logs"), 0)
+             "resolved_failed", "replaces", "replace_aborted", "adopted", "late_fill_logs",
+             "cancel_resends"), 0)
         self._publisher: Any = None
         if redis_client is not None:
             from ..events.publisher import EventPublisher
@@ -537,6 +539,8 @@ class OrderManager:
                         return
                 else:
                     not_found = 0
+                    if result == "open" and order.state_code == CANCELLING:
+                        await self._resend_cancel(order)
                 await asyncio.sleep(self.resolve_timeout)
             log.error("%s: outcome still unknown after 50 status queries", cid)
         finally:
@@ -558,7 +562,22 @@ class OrderManager:
             return "error"
         if isinstance(rest, dict):
             self.apply_rest_order(rest)
+            if rest.get("status") in ("NEW", "PARTIALLY_FILLED"):
+                return "open"
         return "applied"
+
+    async def _resend_cancel(self, order: Any) -> None:
+        # We asked to cancel, yet the exchange still has the order open: that cancel was lost (it
+        # timed out, or got -2011 because it overtook the order's own placement). Without asking
+        # again the order would stay "cancelling" for good, and cancel_order refuses a cancelling
+        # order. The feed (or the next query) still decides.
+        self._stats["cancel_resends"] += 1
+        try:
+            await self._exchange.cancel_order(order.symbol, client_order_id=order.client_order_id)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.info("repeated cancel of %s: %s", order.client_order_id, exc)
 
     # ── Dispatch: events, risk hook, callbacks ──
 
@@ -588,6 +607,11 @@ class OrderManager:
                     flags &= ~F_CLOSED
         hooks = self._hooks.get(cid)
         if hooks is None:
+            if flags & F_FILLED and self._late_on_fill:
+                # A late fill completed an order already closed: it did fill after all.
+                on_fill = self._late_on_fill.pop(cid, None)
+                if on_fill is not None:
+                    self._call(on_fill, order)
             return
         if flags & F_PARTIAL and hooks.on_partial is not None:
             self._call(hooks.on_partial, order)
@@ -599,6 +623,20 @@ class OrderManager:
             del self._hooks[cid]
             if hooks.on_cancel is not None:
                 self._call(hooks.on_cancel, order)
+            if hooks.on_fill is not None:
+                self._keep_late_on_fill(cid, hooks.on_fill)
+
+    def _keep_late_on_fill(self, cid: str, on_fill: Callback) -> None:
+        # A closed order can still fill late (issue 7: "the state becomes filled (and on_fill
+        # fires)"), so its on_fill stays reachable while the core keeps the order. Entries go in
+        # closing order, which is the core's eviction order: drop the evicted ones from the front.
+        kept = self._late_on_fill
+        while kept:
+            oldest = next(iter(kept))
+            if self._core.get(oldest) is not None:
+                break
+            del kept[oldest]
+        kept[cid] = on_fill
 
     def _publish(self, flags: int, order: Any, ts: int) -> None:
         from ..events import payloads

@@ -298,6 +298,7 @@ class Engine:
         self._next_order_id = ORDER_ID_START
         self._next_trade_id = TRADE_ID_START
         self._seq = 0
+        self._open: dict[int, Order] = {}
         self._by_client: dict[str, int] = {}  # newest order carrying each clientOrderId
         self._auto_id = 0
         for sym in self.symbols:
@@ -392,8 +393,16 @@ class Engine:
         oid = self._by_client.get(client_id)
         return self.orders.get(oid) if oid is not None else None
 
+    def _live(self) -> list[Order]:
+        """Open orders, from an index pruned as orders close (a scan of every order ever placed
+        made long runs slow down on each placement)."""
+        live = self._open
+        for oid in [oid for oid, o in live.items() if not o.is_open]:
+            del live[oid]
+        return list(live.values())
+
     def open_orders(self, symbol: str | None = None) -> list[Order]:
-        out = [o for o in self.orders.values() if o.is_open and (symbol is None or o.symbol == symbol)]
+        out = [o for o in self._live() if symbol is None or o.symbol == symbol]
         out.sort(key=lambda o: o.seq)
         return out
 
@@ -463,8 +472,8 @@ class Engine:
         for sym, pos in self.positions.items():
             if pos.amount:
                 used += abs(pos.amount) * self.mark(sym) / pos.leverage
-        for o in self.orders.values():
-            if o.is_open and not o.reduce_only:
+        for o in self._live():
+            if not o.reduce_only:
                 used += o.remaining * o.price / self.positions[o.symbol].leverage
         return self.wallet + self._unrealized() - used
 
@@ -598,6 +607,7 @@ class Engine:
             seq=self._seq,
         )
         self.orders[order.order_id] = order
+        self._open[order.order_id] = order
         self._by_client[cid] = order.order_id
         ack = self.order_json(order, "post")
         self._emit_order(order, "NEW", now)
@@ -872,8 +882,8 @@ class Engine:
         return sum(
             (
                 o.remaining * o.price
-                for o in self.orders.values()
-                if o.is_open and o.symbol == symbol and o.side == side and o.type == "LIMIT"
+                for o in self._live()
+                if o.symbol == symbol and o.side == side and o.type == "LIMIT"
             ),
             ZERO,
         )

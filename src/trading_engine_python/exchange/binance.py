@@ -1,0 +1,754 @@
+"""Binance USD-M futures REST client (the ExchangeClient the order manager calls).
+
+One aiohttp keep-alive session, created lazily inside the running loop. Everything the rules
+below rely on is in shared/spec/binance-protocol.md (section numbers cited as "sec. n").
+
+- Signing: HMAC-SHA256 hex over ``totalParams`` (query string + body), ``signature`` last,
+  ``X-MBX-APIKEY`` header (sec. 4 "Signing"). An Ed25519 or RSA ``private_key`` (PEM) signs the same
+  bytes instead, base64 then URL-encoded, when ``cryptography`` is installed.
+- Timing: ``timestamp`` is local time plus the measured server offset, ``recvWindow`` is sent on
+  every signed call; -1021 resyncs the offset once and retries once (a -1021 is a definite
+  reject, so the retry cannot double an order).
+- Outcome rules (sec. 4 "HTTP 503", sec. 5): ``ExchangeTimeout`` when the request may have been
+  carried out (timeout or dropped connection after sending, -1006, -1007, 503 "Unknown error...",
+  a 5xx without a definite answer); ``ExchangeError`` for every definite answer; a connection that
+  never opened is ``ExchangeError(-1, ...)``.
+- Limits (sec. 4 "Limits"): the ``X-MBX-USED-WEIGHT-1M`` and ``X-MBX-ORDER-COUNT-10S/1M`` headers
+  feed local counters; a request that would cross ``headroom`` of a limit waits for the next
+  window. 429 backs off (``Retry-After`` or exponential); 418 (IP ban) refuses locally with
+  -1003 until the ban ends, sending nothing.
+
+Secrets (API key, secret, signature, listenKey) never reach logs, reprs or exception texts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import logging
+import os
+import random
+import re
+import time
+import urllib.parse
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Context, Decimal, InvalidOperation, localcontext
+from typing import Any
+
+import aiohttp
+import orjson
+from yarl import URL
+
+from .errors import ExchangeError, ExchangeTimeout
+
+__all__ = [
+    "PRODUCTION_REST",
+    "PRODUCTION_WS",
+    "TESTNET_REST",
+    "TESTNET_WS",
+    "BinanceFuturesClient",
+    "SymbolRules",
+]
+
+log = logging.getLogger(__name__)
+
+# sec. 3 "URLs": REST roots and websocket roots (user data under /private, market data under /public).
+PRODUCTION_REST = "https://fapi.binance.com"
+TESTNET_REST = "https://demo-fapi.binance.com"
+PRODUCTION_WS = "wss://fstream.binance.com"
+TESTNET_WS = "wss://fstream.binancefuture.com"
+
+# sec. 2: newClientOrderId format.
+_CLIENT_ID_RE = re.compile(r"[\.A-Z\:/a-z0-9_-]{1,36}")
+# Plain decimal strings only: "1e-3" or "0x10" would be read differently by the exchange.
+_DECIMAL_RE = re.compile(r"[0-9]+(\.[0-9]+)?")
+_SIDES = frozenset(("BUY", "SELL"))
+_TIFS = frozenset(("GTC", "IOC", "FOK", "GTX", "GTD", "RPI"))
+# sec. 1 "Algo orders": POST /fapi/v1/order rejects these with -4120 since 2025-12-09.
+_ALGO_TYPES = frozenset(("STOP", "STOP_MARKET", "TAKE_PROFIT", "TAKE_PROFIT_MARKET", "TRAILING_STOP_MARKET"))
+
+# sec. 4 "HTTP 503": the only 503 text that means "status unknown".
+_UNKNOWN_503 = "Unknown error, please check your request or try again later."
+# sec. 5: "execution status unknown".
+_UNKNOWN_CODES = frozenset((-1006, -1007))
+_INVALID_TIMESTAMP = -1021
+_TOO_MANY_REQUESTS = -1003
+
+_SCRUB_RES = (
+    re.compile(r"(signature=)[^&\s'\"]+", re.IGNORECASE),
+    re.compile(r"(listenKey=)[^&\s'\"]+", re.IGNORECASE),
+    re.compile(r"(/ws/)[A-Za-z0-9]{20,}"),
+    re.compile(r"(\"listenKey\"\s*:\s*\")[^\"]+"),
+)
+_DECIMAL_CTX = Context(prec=60)
+
+
+def _plain(d: Decimal) -> str:
+    return format(d, "f")
+
+
+@dataclass(frozen=True, slots=True)
+class SymbolRules:
+    """The filters of one symbol that the client checks before sending (exchangeInfo ``filters``)."""
+
+    symbol: str
+    tick_size: Decimal
+    min_price: Decimal
+    max_price: Decimal
+    step_size: Decimal
+    min_qty: Decimal
+    max_qty: Decimal
+    market_step_size: Decimal
+    market_min_qty: Decimal
+    market_max_qty: Decimal
+
+    @classmethod
+    def from_exchange_info(cls, sym: Mapping[str, Any]) -> SymbolRules:
+        f = {x.get("filterType"): x for x in sym.get("filters", ())}
+        zero = Decimal(0)
+
+        def d(name: str, key: str, default: Decimal = zero) -> Decimal:
+            v = f.get(name, {}).get(key)
+            return Decimal(str(v)) if v is not None else default
+
+        step = d("LOT_SIZE", "stepSize")
+        min_qty = d("LOT_SIZE", "minQty")
+        max_qty = d("LOT_SIZE", "maxQty")
+        return cls(
+            symbol=str(sym["symbol"]),
+            tick_size=d("PRICE_FILTER", "tickSize"),
+            min_price=d("PRICE_FILTER", "minPrice"),
+            max_price=d("PRICE_FILTER", "maxPrice"),
+            step_size=step,
+            min_qty=min_qty,
+            max_qty=max_qty,
+            # MARKET orders are checked against MARKET_LOT_SIZE; without it, LOT_SIZE applies.
+            market_step_size=d("MARKET_LOT_SIZE", "stepSize", step),
+            market_min_qty=d("MARKET_LOT_SIZE", "minQty", min_qty),
+            market_max_qty=d("MARKET_LOT_SIZE", "maxQty", max_qty),
+        )
+
+    def check_quantity(self, text: str, order_type: str) -> None:
+        q = Decimal(text)
+        if order_type == "MARKET":
+            step, lo, hi, fname = (
+                self.market_step_size,
+                self.market_min_qty,
+                self.market_max_qty,
+                "MARKET_LOT_SIZE",
+            )
+        else:
+            step, lo, hi, fname = self.step_size, self.min_qty, self.max_qty, "LOT_SIZE"
+        if q <= 0:
+            raise ValueError(f"{self.symbol}: quantity {text} must be positive")
+        with localcontext(_DECIMAL_CTX):
+            # LOT_SIZE rule: (quantity - minQty) % stepSize == 0.
+            if step > 0 and (q - lo) % step != 0:
+                raise ValueError(
+                    f"{self.symbol}: quantity {text} is not on the {fname} stepSize {_plain(step)} "
+                    f"(minQty {_plain(lo)}); nothing was sent"
+                )
+        if q < lo or (hi > 0 and q > hi):
+            raise ValueError(
+                f"{self.symbol}: quantity {text} is outside {fname} [{_plain(lo)}, {_plain(hi)}]; "
+                "nothing was sent"
+            )
+
+    def check_price(self, text: str) -> None:
+        p = Decimal(text)
+        if p <= 0:
+            raise ValueError(f"{self.symbol}: price {text} must be positive")
+        with localcontext(_DECIMAL_CTX):
+            # PRICE_FILTER rule: (price - minPrice) % tickSize == 0; tickSize 0 disables it.
+            if self.tick_size > 0 and (p - self.min_price) % self.tick_size != 0:
+                raise ValueError(
+                    f"{self.symbol}: price {text} is not on the PRICE_FILTER tickSize "
+                    f"{_plain(self.tick_size)} (minPrice {_plain(self.min_price)}); nothing was sent"
+                )
+        if (self.min_price > 0 and p < self.min_price) or (self.max_price > 0 and p > self.max_price):
+            raise ValueError(
+                f"{self.symbol}: price {text} is outside PRICE_FILTER "
+                f"[{_plain(self.min_price)}, {_plain(self.max_price)}]; nothing was sent"
+            )
+
+
+class _Window:
+    """One Binance rate-limit counter (fixed windows of ``interval_ms`` on the server clock)."""
+
+    __slots__ = ("count", "index", "interval_ms", "limit", "name")
+
+    def __init__(self, name: str, interval_ms: int, limit: int) -> None:
+        self.name = name
+        self.interval_ms = interval_ms
+        self.limit = limit
+        self.index = -1
+        self.count = 0
+
+    def roll(self, now_ms: int) -> None:
+        idx = now_ms // self.interval_ms
+        if idx != self.index:
+            self.index = idx
+            self.count = 0
+
+    def wait_ms(self, now_ms: int, cost: int, headroom: float) -> int:
+        """How long to wait before ``cost`` more fits under ``headroom`` of the limit (0 = now)."""
+        self.roll(now_ms)
+        if cost <= 0 or self.count + cost <= self.limit * headroom or self.count == 0:
+            return 0
+        return (self.index + 1) * self.interval_ms - now_ms + 5
+
+    def observe(self, now_ms: int, value: int) -> None:
+        # Negative values are seen on testnet (sec. 4 "Limits": x-mbx-used-weight-1m: -1): unknown.
+        if value < 0:
+            return
+        self.roll(now_ms)
+        if value > self.count:
+            self.count = value
+
+
+def _load_private_key(private_key: Any) -> Any:
+    try:
+        from cryptography.hazmat.primitives import serialization
+    except ImportError as e:  # pragma: no cover - cryptography is installed here
+        raise ImportError("private_key signing needs the 'cryptography' package") from e
+    if isinstance(private_key, str):
+        private_key = private_key.encode()
+    if isinstance(private_key, bytes | bytearray):
+        return serialization.load_pem_private_key(bytes(private_key), password=None)
+    return private_key
+
+
+class BinanceFuturesClient:
+    """Binance USD-M futures REST client; see the module docstring for the rules it follows."""
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        api_secret: str | None = None,
+        *,
+        base_url: str = PRODUCTION_REST,
+        recv_window: int = 5000,
+        timeout: float = 10.0,
+        private_key: Any = None,
+        rate_headroom: float = 0.9,
+        max_backoff_wait: float | None = None,
+    ) -> None:
+        self._api_key = api_key if api_key is not None else os.environ.get("BINANCE_API_KEY")
+        self._api_secret = api_secret if api_secret is not None else os.environ.get("BINANCE_API_SECRET")
+        self._private_key = _load_private_key(private_key) if private_key is not None else None
+        self.base_url = base_url.rstrip("/")
+        self.recv_window = int(recv_window)
+        self.timeout = float(timeout)
+        self.rate_headroom = float(rate_headroom)
+        # A 429 back-off longer than this is refused locally instead of waited out.
+        self.max_backoff_wait = self.timeout if max_backoff_wait is None else float(max_backoff_wait)
+        self._session: aiohttp.ClientSession | None = None
+        self._time_offset_ms: int | None = None
+        self._time_lock: asyncio.Lock | None = None
+        self._info: dict[str, Any] | None = None
+        self._rules: dict[str, SymbolRules] = {}
+        self._info_lock: asyncio.Lock | None = None
+        # sec. 4 "Limits" defaults; replaced by exchangeInfo's rateLimits when they are loaded.
+        self._weight_1m = _Window("REQUEST_WEIGHT 1m", 60_000, 2400)
+        self._orders_10s = _Window("ORDERS 10s", 10_000, 300)
+        self._orders_1m = _Window("ORDERS 1m", 60_000, 1200)
+        self._backoff_until = 0.0  # monotonic; after a 429
+        self._banned_until = 0.0  # monotonic; after a 418
+        self._consecutive_429 = 0
+        self._secrets: tuple[str, ...] = tuple(s for s in (self._api_key, self._api_secret) if s)
+        self.stats: dict[str, int] = {
+            "requests": 0,
+            "errors": 0,
+            "unknown_outcomes": 0,
+            "time_syncs": 0,
+            "rate_limited_429": 0,
+            "banned_418": 0,
+            "paced_waits": 0,
+            "refused_locally": 0,
+        }
+
+    # ----------------------------------------------------------------- plumbing
+
+    def __repr__(self) -> str:
+        return f"BinanceFuturesClient(base_url={self.base_url!r}, api_key={'***' if self._api_key else None})"
+
+    async def __aenter__(self) -> BinanceFuturesClient:
+        self._ensure_session()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        session, self._session = self._session, None
+        if session is not None and not session.closed:
+            await session.close()
+
+    def _ensure_session(self) -> aiohttp.ClientSession:
+        s = self._session
+        if s is None or s.closed:
+            headers = {"X-MBX-APIKEY": self._api_key} if self._api_key else {}
+            # connect/sock_connect bound the part where nothing was sent yet (a definite failure);
+            # sock_read bounds the wait for the answer (an unknown outcome).
+            timeout = aiohttp.ClientTimeout(
+                total=None, connect=self.timeout, sock_connect=self.timeout, sock_read=self.timeout
+            )
+            s = aiohttp.ClientSession(
+                headers=headers,
+                timeout=timeout,
+                connector=aiohttp.TCPConnector(limit=64, keepalive_timeout=30.0),
+                skip_auto_headers=("User-Agent",),
+            )
+            self._session = s
+        return s
+
+    def _scrub(self, text: str) -> str:
+        for rx in _SCRUB_RES:
+            text = rx.sub(r"\1***", text)
+        for s in self._secrets:
+            if s:
+                text = text.replace(s, "***")
+        return text
+
+    def _remember_secret(self, value: str) -> None:
+        if value and value not in self._secrets:
+            self._secrets = (*self._secrets, value)
+
+    def _sign(self, payload: str) -> str:
+        data = payload.encode()
+        pk = self._private_key
+        if pk is not None:
+            from cryptography.hazmat.primitives import hashes
+            from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa
+
+            if isinstance(pk, ed25519.Ed25519PrivateKey):
+                raw = pk.sign(data)
+            elif isinstance(pk, rsa.RSAPrivateKey):
+                raw = pk.sign(data, padding.PKCS1v15(), hashes.SHA256())
+            else:
+                raise TypeError("private_key must be an Ed25519 or RSA private key")
+            # sec. 4 "Signing": base64, then URL-encoded.
+            return urllib.parse.quote(base64.b64encode(raw).decode(), safe="")
+        if not self._api_secret:
+            raise ExchangeError(-2015, "no API secret configured (argument or BINANCE_API_SECRET)")
+        return hmac.new(self._api_secret.encode(), data, hashlib.sha256).hexdigest()
+
+    def _server_now_ms(self) -> int:
+        return int(time.time() * 1000) + (self._time_offset_ms or 0)
+
+    async def _sync_time(self) -> None:
+        if self._time_lock is None:
+            self._time_lock = asyncio.Lock()
+        async with self._time_lock:
+            t0 = time.time()
+            body = await self._request("GET", "/fapi/v1/time", weight=1)
+            t1 = time.time()
+            server = int(body["serverTime"])
+            self._time_offset_ms = server - int((t0 + t1) * 500)
+            self.stats["time_syncs"] += 1
+            log.debug("server time offset %d ms", self._time_offset_ms)
+
+    # ----------------------------------------------------------------- limits
+
+    async def _pace(self, weight: int, orders: int) -> None:
+        now = time.monotonic()
+        if now < self._banned_until:
+            self.stats["refused_locally"] += 1
+            raise ExchangeError(
+                _TOO_MANY_REQUESTS,
+                f"IP banned by Binance (HTTP 418) for another {self._banned_until - now:.0f}s; "
+                "request not sent",
+            )
+        if now < self._backoff_until:
+            wait = self._backoff_until - now
+            if wait > self.max_backoff_wait:
+                self.stats["refused_locally"] += 1
+                raise ExchangeError(
+                    _TOO_MANY_REQUESTS,
+                    f"backing off after HTTP 429 for another {wait:.1f}s; request not sent",
+                )
+            self.stats["paced_waits"] += 1
+            await asyncio.sleep(wait)
+        for _ in range(4):  # bounded: a window ends within 60 s
+            now_ms = self._server_now_ms()
+            wait_ms = self._weight_1m.wait_ms(now_ms, weight, self.rate_headroom)
+            if orders:
+                wait_ms = max(
+                    wait_ms,
+                    self._orders_10s.wait_ms(now_ms, orders, self.rate_headroom),
+                    self._orders_1m.wait_ms(now_ms, orders, self.rate_headroom),
+                )
+            if wait_ms <= 0:
+                break
+            self.stats["paced_waits"] += 1
+            log.info("pacing: waiting %d ms for the next rate-limit window", wait_ms)
+            await asyncio.sleep(wait_ms / 1000)
+        now_ms = self._server_now_ms()
+        self._weight_1m.roll(now_ms)
+        self._weight_1m.count += weight
+        if orders:
+            for w in (self._orders_10s, self._orders_1m):
+                w.roll(now_ms)
+                w.count += orders
+
+    def _observe_headers(self, headers: Mapping[str, str]) -> None:
+        now_ms = self._server_now_ms()
+        for name, window in (
+            ("X-MBX-USED-WEIGHT-1M", self._weight_1m),
+            ("X-MBX-ORDER-COUNT-10S", self._orders_10s),
+            ("X-MBX-ORDER-COUNT-1M", self._orders_1m),
+        ):
+            v = headers.get(name)
+            if v is not None:
+                try:
+                    window.observe(now_ms, int(v))
+                except ValueError:
+                    pass
+
+    def _apply_rate_limits(self, info: Mapping[str, Any]) -> None:
+        units = {"SECOND": 1000, "MINUTE": 60_000, "HOUR": 3_600_000, "DAY": 86_400_000}
+        for rl in info.get("rateLimits", ()):
+            try:
+                ms = units[rl["interval"]] * int(rl["intervalNum"])
+                limit = int(rl["limit"])
+            except (KeyError, TypeError, ValueError):
+                continue
+            if rl.get("rateLimitType") == "REQUEST_WEIGHT" and ms == 60_000:
+                self._weight_1m.limit = limit
+            elif rl.get("rateLimitType") == "ORDERS" and ms == 10_000:
+                self._orders_10s.limit = limit
+            elif rl.get("rateLimitType") == "ORDERS" and ms == 60_000:
+                self._orders_1m.limit = limit
+
+    def _retry_after(self, headers: Mapping[str, str]) -> float | None:
+        v = headers.get("Retry-After")
+        if v is None:
+            return None
+        try:
+            return max(0.0, float(v))
+        except ValueError:
+            return None
+
+    # ----------------------------------------------------------------- requests
+
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        signed: bool = False,
+        weight: int = 1,
+        orders: int = 0,
+    ) -> Any:
+        """One request; returns the decoded JSON body or raises ExchangeError/ExchangeTimeout."""
+        if signed and self._time_offset_ms is None:
+            await self._sync_time()
+        for attempt in (0, 1):
+            try:
+                return await self._request_once(
+                    method, path, params, signed=signed, weight=weight, orders=orders
+                )
+            except ExchangeError as e:
+                # sec. 4 "Timing": -1021 is a definite reject; resync the offset and retry once.
+                if (
+                    signed
+                    and attempt == 0
+                    and e.code == _INVALID_TIMESTAMP
+                    and not isinstance(e, ExchangeTimeout)
+                ):
+                    log.warning("%s %s: -1021 (clock), resyncing server time and retrying once", method, path)
+                    await self._sync_time()
+                    continue
+                raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _request_once(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, Any] | None,
+        *,
+        signed: bool,
+        weight: int,
+        orders: int,
+    ) -> Any:
+        await self._pace(weight, orders)
+        items = [(k, v) for k, v in (params or {}).items() if v is not None]
+        if signed:
+            items.append(("recvWindow", self.recv_window))
+            items.append(("timestamp", self._server_now_ms()))
+        query = urllib.parse.urlencode(items)
+        if signed:
+            query = f"{query}&signature={self._sign(query)}" if query else f"signature={self._sign(query)}"
+        # POST/PUT carry the parameters as a form body, GET/DELETE in the query string; the
+        # signature covers exactly the bytes sent (totalParams).
+        in_body = method in ("POST", "PUT")
+        url_text = self.base_url + path
+        if query and not in_body:
+            url_text = f"{url_text}?{query}"
+        url = URL(url_text, encoded=True)
+        headers = {"Content-Type": "application/x-www-form-urlencoded"} if in_body else None
+        data = query.encode() if in_body and query else None
+        session = self._ensure_session()
+        self.stats["requests"] += 1
+        idempotent = method == "GET"
+        for attempt in (0, 1):
+            try:
+                async with session.request(method, url, data=data, headers=headers) as resp:
+                    status = resp.status
+                    resp_headers = resp.headers
+                    raw = await resp.read()
+                break
+            except aiohttp.ClientConnectorError as e:
+                # Includes ConnectionTimeoutError's sibling cases: the connection never opened.
+                self.stats["errors"] += 1
+                raise ExchangeError(-1, self._scrub(f"{method} {path}: cannot connect: {e}")) from None
+            except aiohttp.ConnectionTimeoutError:
+                self.stats["errors"] += 1
+                raise ExchangeError(-1, f"{method} {path}: connect timed out; request not sent") from None
+            except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError) as e:
+                # A pooled keep-alive connection may have been closed by the server just before we
+                # wrote: only a GET is safe to send again.
+                if idempotent and attempt == 0:
+                    continue
+                self.stats["unknown_outcomes"] += 1
+                raise ExchangeTimeout(
+                    -1007,
+                    self._scrub(f"{method} {path}: connection dropped after sending ({type(e).__name__})"),
+                ) from None
+            except (TimeoutError, aiohttp.ServerTimeoutError):
+                self.stats["unknown_outcomes"] += 1
+                raise ExchangeTimeout(
+                    -1007, f"{method} {path}: no answer within {self.timeout}s; outcome unknown"
+                ) from None
+            except aiohttp.ClientError as e:
+                self.stats["unknown_outcomes"] += 1
+                raise ExchangeTimeout(
+                    -1006, self._scrub(f"{method} {path}: {type(e).__name__}: {e}; outcome unknown")
+                ) from None
+        else:  # pragma: no cover - the loop always breaks or raises
+            raise AssertionError("unreachable")
+
+        self._observe_headers(resp_headers)
+        body: Any
+        try:
+            body = orjson.loads(raw) if raw else None
+        except orjson.JSONDecodeError:
+            body = None
+        if 200 <= status < 300:
+            if body is None:
+                self.stats["unknown_outcomes"] += 1
+                raise ExchangeTimeout(-1006, f"{method} {path}: HTTP {status} with an unreadable body")
+            self._consecutive_429 = 0
+            return body
+        self._raise_for(method, path, status, resp_headers, body, raw)
+
+    def _raise_for(
+        self, method: str, path: str, status: int, headers: Mapping[str, str], body: Any, raw: bytes
+    ) -> None:
+        self.stats["errors"] += 1
+        code: int | None = None
+        msg = ""
+        if isinstance(body, dict):
+            try:
+                raw_code = body.get("code")
+                code = int(raw_code) if raw_code is not None else None
+            except (TypeError, ValueError):
+                code = None
+            msg = str(body.get("msg", ""))
+        if not msg:
+            msg = raw[:200].decode("utf-8", "replace").strip() or f"HTTP {status}"
+        msg = self._scrub(msg)
+        where = f"{method} {path}: HTTP {status}"
+        if status == 418:
+            # sec. 4 "Limits": an IP ban of 2 minutes to 3 days. The message may carry the end
+            # ("IP banned until 1659146400000").
+            until_s = self._retry_after(headers)
+            m = re.search(r"until (\d{12,})", msg)
+            if m:
+                until_s = max(0.0, (int(m.group(1)) - self._server_now_ms()) / 1000)
+            if until_s is None:
+                until_s = 120.0
+            self._banned_until = time.monotonic() + until_s
+            self.stats["banned_418"] += 1
+            log.error(
+                "%s: IP banned by Binance for %.0fs; refusing requests locally until then", where, until_s
+            )
+            raise ExchangeError(code if code is not None else _TOO_MANY_REQUESTS, msg)
+        if status == 429:
+            self._consecutive_429 += 1
+            delay = self._retry_after(headers)
+            if delay is None:
+                delay = min(60.0, 0.5 * 2 ** (self._consecutive_429 - 1)) * (0.75 + random.random() / 4)
+            self._backoff_until = max(self._backoff_until, time.monotonic() + delay)
+            self.stats["rate_limited_429"] += 1
+            log.warning("%s: rate limited; backing off %.2fs", where, delay)
+            raise ExchangeError(code if code is not None else _TOO_MANY_REQUESTS, msg)
+        if code in _UNKNOWN_CODES:
+            self.stats["unknown_outcomes"] += 1
+            raise ExchangeTimeout(code, msg)  # type: ignore[arg-type]
+        if status == 503:
+            if msg.startswith(_UNKNOWN_503):
+                self.stats["unknown_outcomes"] += 1
+                raise ExchangeTimeout(code if code is not None else -1006, msg)
+            # "Service Unavailable." / "Internal error; ... try again." / -1008: failures.
+            raise ExchangeError(code if code is not None else -1, msg)
+        if code is not None:
+            raise ExchangeError(code, msg)
+        if status >= 500 or status == 408:
+            # 5xx without a code: the docs say the execution status is UNKNOWN; 408 is a backend
+            # timeout (sec. 4 "Limits").
+            self.stats["unknown_outcomes"] += 1
+            raise ExchangeTimeout(-1006, f"{where}: {msg}")
+        raise ExchangeError(-1, f"{where}: {msg}")
+
+    # ----------------------------------------------------------------- public data
+
+    async def get_server_time(self) -> int:
+        body = await self._request("GET", "/fapi/v1/time", weight=1)
+        return int(body["serverTime"])
+
+    async def get_exchange_info(self, *, refresh: bool = False) -> dict[str, Any]:
+        if self._info is not None and not refresh:
+            return self._info
+        if self._info_lock is None:
+            self._info_lock = asyncio.Lock()
+        async with self._info_lock:
+            if self._info is not None and not refresh:
+                return self._info
+            info = await self._request("GET", "/fapi/v1/exchangeInfo", weight=1)
+            rules: dict[str, SymbolRules] = {}
+            for sym in info.get("symbols", ()):
+                try:
+                    r = SymbolRules.from_exchange_info(sym)
+                except (KeyError, TypeError, InvalidOperation) as e:
+                    log.warning("exchangeInfo: skipping a symbol with unreadable filters: %s", e)
+                    continue
+                rules[r.symbol] = r
+            self._rules = rules
+            self._apply_rate_limits(info)
+            self._info = info
+            return info
+
+    async def symbol_rules(self, symbol: str) -> SymbolRules:
+        if self._info is None:
+            await self.get_exchange_info()
+        r = self._rules.get(symbol)
+        if r is None:
+            await self.get_exchange_info(refresh=True)  # maybe listed since the cache was filled
+            r = self._rules.get(symbol)
+            if r is None:
+                raise ValueError(f"unknown symbol {symbol!r} (not in exchangeInfo); nothing was sent")
+        return r
+
+    # ----------------------------------------------------------------- orders
+
+    @staticmethod
+    def _decimal_text(name: str, value: Any) -> str:
+        if isinstance(value, float):
+            raise TypeError(f"{name} must be a decimal string, not a float ({value!r})")
+        if isinstance(value, Decimal):
+            if not value.is_finite():
+                raise ValueError(f"{name} {value} is not finite")
+            text = _plain(value)
+        elif isinstance(value, int) and not isinstance(value, bool):
+            text = str(value)
+        elif isinstance(value, str):
+            text = value.strip()
+        else:
+            raise TypeError(f"{name} must be a decimal string, got {type(value).__name__}")
+        if not _DECIMAL_RE.fullmatch(text):
+            raise ValueError(f"{name} {value!r} is not a plain positive decimal string")
+        return text
+
+    async def place_order(
+        self,
+        symbol: str,
+        side: str,
+        order_type: str,
+        quantity: str,
+        *,
+        price: str | None = None,
+        client_order_id: str,
+        reduce_only: bool = False,
+        time_in_force: str | None = None,
+    ) -> dict[str, Any]:
+        if order_type in _ALGO_TYPES:
+            raise ValueError(
+                f"order type {order_type} lives in Binance's separate Algo API since 2025-12-09 (the order "
+                "endpoint answers -4120); not supported by this client"
+            )
+        if order_type not in ("LIMIT", "MARKET"):
+            raise ValueError(f"order type {order_type!r} not supported (LIMIT or MARKET)")
+        if side not in _SIDES:
+            raise ValueError(f"side {side!r} must be BUY or SELL")
+        if not isinstance(client_order_id, str) or not _CLIENT_ID_RE.fullmatch(client_order_id):
+            raise ValueError(f"client_order_id {client_order_id!r} must match ^[.A-Z:/a-z0-9_-]{{1,36}}$")
+        qty = self._decimal_text("quantity", quantity)
+        rules = await self.symbol_rules(symbol)
+        rules.check_quantity(qty, order_type)
+        params: dict[str, Any] = {"symbol": symbol, "side": side, "type": order_type}
+        if order_type == "LIMIT":
+            if price is None:
+                raise ValueError("a LIMIT order needs a price")
+            px = self._decimal_text("price", price)
+            rules.check_price(px)
+            tif = time_in_force or "GTC"
+            if tif not in _TIFS:
+                raise ValueError(f"time_in_force {tif!r} not one of {sorted(_TIFS)}")
+            params.update(timeInForce=tif, quantity=qty, price=px)
+        else:
+            if price is not None:
+                raise ValueError("a MARKET order takes no price")
+            if time_in_force is not None:
+                raise ValueError("a MARKET order takes no time_in_force")
+            params["quantity"] = qty
+        if reduce_only:
+            params["reduceOnly"] = "true"  # sec. 4: a string "true"/"false"
+        params["newClientOrderId"] = client_order_id
+        return await self._request("POST", "/fapi/v1/order", params, signed=True, weight=0, orders=1)  # type: ignore[no-any-return]
+
+    async def cancel_order(self, symbol: str, *, client_order_id: str) -> dict[str, Any]:
+        return await self._request(  # type: ignore[no-any-return]
+            "DELETE", "/fapi/v1/order", {"symbol": symbol, "origClientOrderId": client_order_id}, signed=True
+        )
+
+    async def get_order(self, symbol: str, *, client_order_id: str) -> dict[str, Any]:
+        return await self._request(  # type: ignore[no-any-return]
+            "GET", "/fapi/v1/order", {"symbol": symbol, "origClientOrderId": client_order_id}, signed=True
+        )
+
+    async def get_open_orders(self, symbol: str | None = None) -> list[dict[str, Any]]:
+        # Weight 1 with a symbol, 40 without (sec. 4 table).
+        params = {"symbol": symbol} if symbol else None
+        body = await self._request(
+            "GET", "/fapi/v1/openOrders", params, signed=True, weight=1 if symbol else 40
+        )
+        if not isinstance(body, list):
+            raise ExchangeError(-1, "openOrders: expected a JSON array")
+        return body
+
+    async def cancel_all_orders(self, symbol: str) -> dict[str, Any]:
+        return await self._request(  # type: ignore[no-any-return]
+            "DELETE", "/fapi/v1/allOpenOrders", {"symbol": symbol}, signed=True
+        )
+
+    # ----------------------------------------------------------------- user data stream
+
+    async def create_listen_key(self) -> str:
+        # USER_STREAM security: API key header only, no signature (sec. 3 "Endpoints").
+        body = await self._request("POST", "/fapi/v1/listenKey", weight=1)
+        key = str(body["listenKey"])
+        self._remember_secret(key)
+        return key
+
+    async def keepalive_listen_key(self) -> None:
+        # -1125 (unknown key) propagates as ExchangeError: the caller creates a new key.
+        await self._request("PUT", "/fapi/v1/listenKey", weight=1)
+
+    async def close_listen_key(self) -> None:
+        await self._request("DELETE", "/fapi/v1/listenKey", weight=1)

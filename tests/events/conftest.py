@@ -1,0 +1,69 @@
+"""Real Redis for the events tests: a ``redis-server`` on a free loopback port, per test.
+
+Also a subscriber that listens like the JS proxy (``PSUBSCRIBE pms:events:*`` through redis-py,
+an implementation independent of ours), and the RESP-twin fixture.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from ._redis import RedisServer, Subscriber
+
+NO_EXTENSIONS = bool(os.environ.get("TRADING_ENGINE_NO_EXTENSIONS"))
+RESP_IMPLEMENTATIONS = ["python"] if NO_EXTENSIONS else ["cython", "python"]
+
+
+def load_resp(name: str) -> ModuleType:
+    if name == "python":
+        from trading_engine_python.events import _resp_py
+
+        return _resp_py
+    from trading_engine_python.events import _resp_c  # ImportError = not built: fail loudly
+
+    return _resp_c
+
+
+@pytest.fixture(params=RESP_IMPLEMENTATIONS)
+def resp_mod(request: pytest.FixtureRequest) -> ModuleType:
+    """The RESP packing twin under test."""
+    return load_resp(str(request.param))
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    server = RedisServer(tmp_path)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture
+def redis_down(tmp_path: Path) -> Iterator[RedisServer]:
+    """A RedisServer object whose port has nothing listening (start it with start_gated)."""
+    server = RedisServer(tmp_path)
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture
+async def subscriber_factory() -> AsyncIterator[Callable[..., Subscriber]]:
+    made: list[Subscriber] = []
+
+    def make(pattern: str = "pms:events:*") -> Subscriber:
+        sub = Subscriber(pattern)
+        made.append(sub)
+        return sub
+
+    yield make
+    for sub in made:
+        await sub.stop()
