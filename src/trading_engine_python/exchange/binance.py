@@ -590,7 +590,7 @@ class BinanceFuturesClient:
             raise ExchangeError(code if code is not None else _TOO_MANY_REQUESTS, msg)
         if code in _UNKNOWN_CODES:
             self.stats["unknown_outcomes"] += 1
-            raise ExchangeTimeout(code, msg)  # type: ignore[arg-type]
+            raise ExchangeTimeout(code, msg)
         if status == 503:
             if msg.startswith(_UNKNOWN_503):
                 self.stats["unknown_outcomes"] += 1
@@ -620,7 +620,7 @@ class BinanceFuturesClient:
         async with self._info_lock:
             if self._info is not None and not refresh:
                 return self._info
-            info = await self._request("GET", "/fapi/v1/exchangeInfo", weight=1)
+            info: dict[str, Any] = await self._request("GET", "/fapi/v1/exchangeInfo", weight=1)
             rules: dict[str, SymbolRules] = {}
             for sym in info.get("symbols", ()):
                 try:

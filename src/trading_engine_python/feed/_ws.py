@@ -135,7 +135,7 @@ class Backoff:
         self._rng = rng or random.Random()
 
     def next_delay(self) -> float:
-        d = min(self.maximum, self.base * (2**self.attempt))
+        d = float(min(self.maximum, self.base * (2**self.attempt)))
         self.attempt += 1
         return d / 2 + self._rng.random() * d / 2
 

@@ -397,10 +397,10 @@ class OrderManager:
 
     def get_active_orders(self, sub_account_id: str | None = None, symbol: str | None = None) -> list[Any]:
         """Live orders (placing, active, cancelling), optionally by sub-account and/or symbol."""
-        return self._core.live(sub_account_id, symbol)  # type: ignore[no-any-return]
+        return self._core.live(sub_account_id, symbol)
 
     def get_orders_by_parent(self, parent_id: str) -> list[Any]:
-        return self._core.by_parent(parent_id)  # type: ignore[no-any-return]
+        return self._core.by_parent(parent_id)
 
     def stats(self) -> dict[str, Any]:
         out: dict[str, Any] = dict(self._core.counters())
@@ -462,7 +462,9 @@ class OrderManager:
         callbacks, so it is never routed to an algo.
         """
         cid = rest.get("clientOrderId")
-        parsed = parse_client_order_id(cid) if isinstance(cid, str) else None
+        if not isinstance(cid, str):
+            return None
+        parsed = parse_client_order_id(cid)
         if parsed is None or self._core.get(cid) is not None:
             return None
         try:

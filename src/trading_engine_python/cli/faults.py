@@ -1,0 +1,88 @@
+"""``demo --faults``: the simulator misbehaves now and then, as Binance sometimes does.
+
+Each fault is one the engine's rules are built for (binance-protocol.md sec. 3 and 4): a dropped
+user stream (reconnect, reconcile), an expired listenKey, a place or cancel whose reply is lost
+after the exchange processed it and a 503 "Unknown error" (unknown outcomes: resolved by the feed
+or a status query, never guessed), duplicated feed events (stale, applied once), a 429 (back off).
+The final check against the simulator says whether every order still came out right.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections import Counter
+from typing import Any
+
+log = logging.getLogger("trading_engine_python.cli.faults")
+
+KINDS = (
+    "user stream dropped",
+    "place reply lost",
+    "cancel reply lost",
+    "place answered 503 unknown",
+    "events duplicated for 1 s",
+    "listenKey expired",
+    "429 too many requests",
+)
+
+
+class FaultInjector:
+    def __init__(self, sim: Any, interval: float, rng: random.Random) -> None:
+        self.sim = sim
+        self.interval = interval
+        self.rng = rng
+        self.injected: Counter[str] = Counter()
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="demo-faults")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(BaseException):
+                await self._task
+            self._task = None
+        self.sim.faults.reset()  # the final settle and check run on a well-behaved venue
+
+    @property
+    def total(self) -> int:
+        return sum(self.injected.values())
+
+    async def _run(self) -> None:
+        order = list(KINDS)
+        self.rng.shuffle(order)
+        i = 0
+        while True:
+            await asyncio.sleep(self.interval * self.rng.uniform(0.7, 1.3))
+            kind = order[i % len(order)]
+            i += 1
+            try:
+                await self._inject(kind)
+            except Exception:
+                log.exception("injecting %r failed", kind)
+                continue
+            self.injected[kind] += 1
+            log.info("fault injected: %s", kind)
+
+    async def _inject(self, kind: str) -> None:
+        f = self.sim.faults
+        if kind == "user stream dropped":
+            await self.sim.drop_user_streams()
+        elif kind == "place reply lost":
+            f.lose_reply(path="/fapi/v1/order", method="POST", count=1)
+        elif kind == "cancel reply lost":
+            f.lose_reply(path="/fapi/v1/order", method="DELETE", count=1)
+        elif kind == "place answered 503 unknown":
+            f.http_error(503, count=1, path="/fapi/v1/order", method="POST")  # processed, then 503
+        elif kind == "events duplicated for 1 s":
+            f.duplicate_events = True
+            await asyncio.sleep(1.0)
+            f.duplicate_events = False
+        elif kind == "listenKey expired":
+            await self.sim.expire_listen_key()
+        elif kind == "429 too many requests":
+            f.rate_limit(count=1, retry_after=1)

@@ -1,0 +1,216 @@
+"""The demo's live view: a rich table on a terminal, plain log lines every few seconds otherwise."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections import deque
+from typing import Any
+
+from .metrics import fmt_seconds
+
+
+class _Rate:
+    """Events per second over a sliding window of a few seconds."""
+
+    def __init__(self, window: float = 3.0) -> None:
+        self.window = window
+        self._points: deque[tuple[float, int]] = deque([(time.monotonic(), 0)])
+
+    def update(self, total: int) -> float:
+        now = time.monotonic()
+        pts = self._points
+        pts.append((now, total))
+        while len(pts) > 2 and now - pts[0][0] > self.window:
+            pts.popleft()
+        t0, v0 = pts[0]
+        return (total - v0) / (now - t0) if now > t0 else 0.0
+
+
+class View:
+    def __init__(self, demo: Any, *, tty: bool, interval: float = 2.0) -> None:
+        self.demo = demo
+        self.tty = tty
+        self.interval = interval
+        self._task: asyncio.Task[None] | None = None
+        self._orders = _Rate()
+        self._fills = _Rate()
+        self._live: Any = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run_tty() if self.tty else self._run_plain(), name="demo-view")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(BaseException):
+                await self._task
+            self._task = None
+        if self._live is not None:
+            with contextlib.suppress(Exception):
+                self._live.stop()
+            self._live = None
+
+    # ── figures shared by both modes ──
+
+    def figures(self) -> dict[str, Any]:
+        d = self.demo
+        t = d.totals()
+        m = d.manager.stats()
+        f: dict[str, Any] = dict(t)
+        f["orders_s"] = self._orders.update(t["placed"] + t["replaces"])
+        f["fills_s"] = self._fills.update(t["fills"])
+        f["open"] = m.get("live", 0)
+        f["cb"] = d.tap.to_callback.percentiles(0.5, 0.99)
+        f["frame"] = d.tap.frame.percentiles(0.5, 0.99)
+        f["rest"] = d.client.all.percentiles(0.5, 0.99)
+        f["lag"] = d.lag.latency.percentiles(0.5, 0.99) if d.lag is not None else (None, None)
+        f["events"] = m.get("events")
+        f["frames"] = d.user_stream.stats()["frames"]
+        f["reconnects"] = d.user_stream.stats()["reconnects"] + d.market_stream.stats()["reconnects"]
+        f["malformed"] = m.get("malformed", 0)
+        f["paced"] = d.raw_client.stats.get("paced_waits", 0)
+        f["faults"] = d.faults.total if d.faults is not None else None
+        return f
+
+    # ── plain ──
+
+    def line(self) -> str:
+        f = self.figures()
+        ev = f["events"]
+        events = (
+            f"events pub={ev['published']} buf={ev['buffered']} drop={ev['dropped']} "
+            f"lag p50={fmt_seconds(f['lag'][0])} p99={fmt_seconds(f['lag'][1])}"
+            if isinstance(ev, dict)
+            else "events -> log"
+        )
+        return (
+            f"[{self.demo.elapsed():6.1f}s] orders/s={f['orders_s']:.1f} placed={f['placed']} "
+            f"replaces={f['replaces']} fills={f['fills']} partials={f['partials']} cancels={f['cancels']} "
+            f"rejected={f['rejected']} open={f['open']} | feed->cb p50={fmt_seconds(f['cb'][0])} "
+            f"p99={fmt_seconds(f['cb'][1])} | REST p50={fmt_seconds(f['rest'][0])} "
+            f"p99={fmt_seconds(f['rest'][1])} | {events}"
+            + (f" | faults={f['faults']} reconnects={f['reconnects']}" if f["faults"] is not None else "")
+        )
+
+    async def _run_plain(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval)
+            print(self.line(), flush=True)
+
+    # ── rich ──
+
+    def render(self) -> Any:
+        from rich.console import Group
+        from rich.panel import Panel
+        from rich.table import Table
+
+        d = self.demo
+        f = self.figures()
+        head = Table.grid(padding=(0, 3))
+        for _ in range(4):
+            head.add_column()
+        ev = f["events"]
+        head.add_row(
+            f"[b]orders/s[/b] {f['orders_s']:.1f}",
+            f"[b]fills/s[/b] {f['fills_s']:.1f}",
+            f"[b]open orders[/b] {f['open']}",
+            f"[b]user frames[/b] {f['frames']}",
+        )
+        head.add_row(
+            f"[b]feed→callback[/b] p50 {fmt_seconds(f['cb'][0])} p99 {fmt_seconds(f['cb'][1])}",
+            f"[b]REST[/b] p50 {fmt_seconds(f['rest'][0])} p99 {fmt_seconds(f['rest'][1])}",
+            f"[b]event lag[/b] p50 {fmt_seconds(f['lag'][0])} p99 {fmt_seconds(f['lag'][1])}",
+            f"[b]frame in core[/b] p50 {fmt_seconds(f['frame'][0])}",
+        )
+        head.add_row(
+            (
+                f"[b]events[/b] published {ev['published']} buffered {ev['buffered']} dropped {ev['dropped']}"
+                if isinstance(ev, dict)
+                else "[b]events[/b] → log (no Redis)"
+            ),
+            f"[b]reconnects[/b] {f['reconnects']}"
+            + (f"   [b]faults[/b] {f['faults']}" if f["faults"] is not None else ""),
+            f"[b]malformed[/b] {f['malformed']}",
+            f"[b]rate-limit waits[/b] {f['paced']}",
+        )
+
+        table = Table(expand=True, show_edge=False)
+        for col in (
+            "sub-account",
+            "algo",
+            "symbols",
+            "placed",
+            "replaces",
+            "fills",
+            "partials",
+            "filled",
+            "cancels",
+            "rejected",
+            "open",
+        ):
+            table.add_column(col, justify="left" if col in ("sub-account", "algo", "symbols") else "right")
+        for algo in d.algos:
+            st = algo.stats
+            table.add_row(
+                algo.sub,
+                algo.kind,
+                ",".join(algo.symbols),
+                str(st.placed),
+                str(st.replaces),
+                str(st.fills),
+                str(st.partials),
+                str(st.filled),
+                str(st.cancels),
+                str(st.rejected),
+                str(len(d.manager.get_active_orders(algo.sub))),
+            )
+        table.add_row(
+            "[b]total",
+            "",
+            "",
+            str(f["placed"]),
+            str(f["replaces"]),
+            str(f["fills"]),
+            str(f["partials"]),
+            str(f["filled"]),
+            str(f["cancels"]),
+            str(f["rejected"]),
+            str(f["open"]),
+        )
+        recent = list(d.recent_events or ())
+        events = Panel("\n".join(recent[-6:]) or "-", title="latest order events", title_align="left")
+        prices = "  ".join(f"{s} {b}/{a}" for s, (b, a) in sorted(d.market.best.items()))
+        title = (
+            f"trading_engine_python demo: {d.elapsed():.0f}s, core {d.manager.implementation}, "
+            f"{d.loop_name}   {prices}"
+        )
+        dur = d.args.duration
+        sub = f"{d.redis_note}   " + (
+            "Ctrl-C stops" if dur is None else f"stops after {dur:.0f}s (Ctrl-C sooner)"
+        )
+        return Panel(Group(head, table, events), title=title, subtitle=sub, title_align="left")
+
+    async def _run_tty(self) -> None:
+        import logging
+        import sys
+
+        from rich.live import Live
+
+        with Live(self.render(), refresh_per_second=4, transient=False) as live:
+            self._live = live
+            # Live redirects sys.stderr so that writes land above the table; the log handlers
+            # still hold the real stream, so point them at the redirect while the view is up.
+            moved = []
+            for h in logging.getLogger().handlers:
+                if isinstance(h, logging.StreamHandler) and h.stream in (sys.__stderr__, sys.__stdout__):
+                    moved.append((h, h.setStream(sys.stderr)))
+            try:
+                while True:
+                    await asyncio.sleep(0.5)
+                    live.update(self.render())
+            finally:
+                for h, old_stream in moved:
+                    if old_stream is not None:
+                        h.setStream(old_stream)

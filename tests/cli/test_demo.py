@@ -1,0 +1,200 @@
+"""`demo` end to end (a real subprocess: simulator, Redis, REST, streams, algos), on both cores.
+
+While it runs, its Prometheus endpoint is scraped; after it, the exit status and the summary say
+whether every order matched the simulator. Also the reconciliation check itself on made-up
+records, so that a difference is shown to fail it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from trading_engine_python.cli.demo import Demo
+from trading_engine_python.orders._fixed import to_fixed
+
+from ._proc import ROOT, cli, env, free_port
+
+NO_EXTENSIONS = bool(os.environ.get("TRADING_ENGINE_NO_EXTENSIONS"))
+IMPLEMENTATIONS = ["python"] if NO_EXTENSIONS else ["cython", "python"]
+
+
+@dataclass
+class DemoRun:
+    impl: str
+    returncode: int
+    stdout: str
+    stderr: str
+    metrics: str
+
+
+@pytest.fixture(scope="module", params=IMPLEMENTATIONS)
+def demo_run(request: pytest.FixtureRequest) -> Iterator[DemoRun]:
+    impl = str(request.param)
+    port = free_port()
+    proc = subprocess.Popen(
+        cli("demo", "--duration", "8", "--seed", "7", "--metrics-port", str(port), "--implementation", impl),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env(),
+        cwd=ROOT,
+        stdin=subprocess.DEVNULL,
+    )
+    metrics = ""
+    try:
+        deadline = time.monotonic() + 40
+        url = f"http://127.0.0.1:{port}/metrics"
+        # Scrape mid-run, once orders have gone through (the endpoint comes up before the algos start).
+        while proc.poll() is None and time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(url, timeout=2) as r:
+                    text = r.read().decode()
+            except OSError:
+                time.sleep(0.1)
+                continue
+            metrics = text
+            if _value(text, "trading_engine_fills_total") >= 5:
+                break
+            time.sleep(0.3)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    yield DemoRun(impl, proc.returncode, out, err, metrics)
+
+
+def _value(text: str, name: str, labels: str = "") -> float:
+    m = re.search(rf"^{re.escape(name)}{re.escape(labels)} ([0-9.e+-]+)$", text, re.MULTILINE)
+    return float(m.group(1)) if m else -1.0
+
+
+def test_demo_exits_0_with_every_order_reconciled(demo_run: DemoRun) -> None:
+    assert demo_run.returncode == 0, demo_run.stdout[-3000:] + demo_run.stderr[-3000:]
+    out = demo_run.stdout
+    m = re.search(r"reconciliation: all (\d+) orders match the simulator", out)
+    assert m is not None, out[-3000:]
+    assert int(m.group(1)) > 10
+    assert f"order core {demo_run.impl}" in out
+    # The scenario really happened: partial fills, replaces, market orders, events through Redis.
+    fills = re.search(r"fill events (\d+) \(partial (\d+), orders filled (\d+)\)", out)
+    assert fills is not None and int(fills.group(2)) > 0 and int(fills.group(3)) > 0
+    assert int(re.search(r"\+ (\d+) by replace", out).group(1)) > 0  # type: ignore[union-attr]
+    assert re.search(r"taker +taker .* filled=[1-9]", out)
+    if shutil.which("redis-server"):
+        ev = re.search(r"events: published (\d+), dropped (\d+)", out)
+        assert ev is not None and int(ev.group(1)) > 0 and ev.group(2) == "0"
+    # Not a terminal: plain status lines every 2 s, no escape codes.
+    assert "orders/s=" in out and "\x1b[" not in out
+    assert "Traceback" not in demo_run.stderr
+
+
+def test_metrics_scraped_from_a_running_demo(demo_run: DemoRun) -> None:
+    text = demo_run.metrics
+    assert text, "the metrics endpoint never answered"
+    assert _value(text, "trading_engine_orders_placed_total") > 0
+    assert _value(text, "trading_engine_fills_total") > 0
+    assert _value(text, "trading_engine_feed_frames_total") > 0
+    assert _value(text, "trading_engine_feed_messages_total", '{kind="malformed"}') == 0
+    assert _value(text, "trading_engine_callback_errors_total", '{kind="order"}') == 0
+    assert _value(text, "trading_engine_stream_reconnects_total", '{stream="user"}') == 0
+    assert _value(text, "trading_engine_feed_to_callback_seconds_count") > 0
+    assert _value(text, "trading_engine_rest_roundtrip_seconds_count", '{call="place"}') > 0
+    assert 'trading_engine_orders{state="' in text
+    assert _value(text, "trading_engine_rest_client_total", '{counter="requests"}') > 0
+    if shutil.which("redis-server"):
+        assert _value(text, "trading_engine_events_published_total") > 0
+        assert _value(text, "trading_engine_events_dropped_total") == 0
+        assert _value(text, "trading_engine_publish_lag_seconds_count") > 0
+
+
+# ── the reconciliation check on made-up records ──
+
+
+@dataclass
+class _Order:
+    client_order_id: str
+    state: str
+    filled: str
+
+    @property
+    def filled_fp(self) -> int:
+        return to_fixed(self.filled)
+
+    @property
+    def is_live(self) -> bool:
+        return self.state in ("placing", "active", "cancelling")
+
+
+class _Sim:
+    def __init__(self, records: dict[str, dict[str, Any]]) -> None:
+        self.records = records
+
+    def orders_by_client_id(self, cid: str) -> dict[str, Any] | None:
+        return self.records.get(cid)
+
+
+def _check(orders: list[_Order], records: dict[str, dict[str, Any]]) -> Any:
+    demo = Demo(argparse.Namespace(symbols="BTCUSDT", seed=1))
+    demo.sim = _Sim(records)
+    demo.registry = list(orders)
+    return demo.check()
+
+
+def test_check_accepts_matching_records() -> None:
+    res = _check(
+        [
+            _Order("a", "filled", "0.005"),
+            _Order("b", "cancelled", "0.002"),
+            _Order("c", "rejected", "0"),
+            _Order("d", "expired", "0.003"),
+        ],
+        {
+            "a": {"status": "FILLED", "executedQty": "0.005"},
+            "b": {"status": "CANCELED", "executedQty": "0.002"},
+            "d": {"status": "EXPIRED", "executedQty": "0.003"},
+        },
+    )
+    assert res.ok and res.checked == 4 and not res.mismatches
+
+
+@pytest.mark.parametrize(
+    ("order", "record", "why"),
+    [
+        (_Order("a", "filled", "0.005"), {"status": "FILLED", "executedQty": "0.004"}, "filled 0.005 here"),
+        (_Order("a", "cancelled", "0"), {"status": "FILLED", "executedQty": "0"}, "cancelled here, FILLED"),
+        (_Order("a", "active", "0"), {"status": "NEW", "executedQty": "0"}, "still open"),
+        (_Order("a", "cancelled", "0"), {"status": "NEW", "executedQty": "0"}, "still open"),
+        (_Order("a", "filled", "0.005"), None, "unknown to the exchange"),
+        (_Order("a", "rejected", "0"), {"status": "CANCELED", "executedQty": "0"}, "rejected here"),
+    ],
+)
+def test_check_reports_every_difference(order: _Order, record: dict[str, Any] | None, why: str) -> None:
+    res = _check([order], {} if record is None else {"a": record})
+    assert not res.ok
+    assert len(res.mismatches) == 1 and why in res.mismatches[0]
+
+
+def test_check_with_no_orders_is_not_ok() -> None:
+    assert not _check([], {}).ok
+
+
+def test_demo_without_redis_logs_the_events() -> None:
+    done = subprocess.run(cli("demo", "--duration", "3", "--no-redis"), capture_output=True, text=True,
+                          timeout=60, env=env(), cwd=ROOT, stdin=subprocess.DEVNULL)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert "order events go to the log" in done.stderr
+    assert re.search(r"event (NEW|PARTIALLY_FILLED|FILLED|CANCELED) PMS", done.stderr)
+    assert "reconciliation: all" in done.stdout
+    assert "events: published" not in done.stdout
