@@ -2,15 +2,12 @@
 
 Yardstick in the same run: ``orjson.loads`` of the same frame alone (issue 7's targets: compiled
 <= 0.5x that, and >= 5x faster than the pure twin). Also a whole NEW/PARTIAL/FILLED life with a
-callback, and bytes per live tracked order at 100k orders (tracemalloc and RSS, fresh process).
+callback. Bytes per live tracked order are measured in bench_tracker.py.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
-import subprocess
-import sys
 
 import orjson
 import pytest
@@ -144,47 +141,3 @@ def test_lifecycle_new_partial_filled(benchmark: pytest.FixtureRequest, impl: st
     benchmark.pedantic(lambda: loop.run_until_complete(run()), rounds=3, iterations=1)
     benchmark.extra_info["us_per_order"] = benchmark.stats.stats.median / n * 1e6
     loop.close()
-
-
-_MEMORY_PROBE = r"""
-import gc, json, sys, tracemalloc
-impl, n = sys.argv[1], int(sys.argv[2])
-from trading_engine_python.orders._core import load
-def rss():
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * 4096
-Core = load(impl)
-core = Core(600.0, 100_000)
-gc.collect()
-tracemalloc.start()
-before_t = tracemalloc.get_traced_memory()[0]
-before_r = rss()
-for i in range(n):
-    core.add(f"PMSsub{i % 50:05d}_LMT_{i:016d}", f"sub{i % 50:05d}", ("BTCUSDT", "ETHUSDT")[i % 2],
-             i % 2, 0, 100000, 6500010000000, "SCALPER", f"parent{i // 10}", 1, False, "GTC")
-gc.collect()
-after_t = tracemalloc.get_traced_memory()[0]
-after_r = rss()
-print(json.dumps({"tracemalloc": (after_t - before_t) / n, "rss": (after_r - before_r) / n}))
-"""
-
-
-@pytest.mark.benchmark(group="memory")
-def test_bytes_per_live_order(benchmark: pytest.FixtureRequest, impl: str) -> None:
-    """Bytes per live tracked order at 100k orders (10 orders per parent, 50 sub-accounts).
-
-    A fresh process per measurement: tracemalloc sees Python allocations only, RSS sees malloc too.
-    The number of interest is in extra_info; the timing is the cost of the measurement itself.
-    """
-    n = 100_000
-
-    def measure() -> dict[str, float]:
-        out = subprocess.run(
-            [sys.executable, "-c", _MEMORY_PROBE, impl, str(n)], capture_output=True, text=True, check=True
-        )
-        return dict(json.loads(out.stdout))
-
-    result = benchmark.pedantic(measure, rounds=1, iterations=1)
-    benchmark.extra_info["orders"] = n
-    benchmark.extra_info["bytes_per_order_tracemalloc"] = round(result["tracemalloc"], 1)
-    benchmark.extra_info["bytes_per_order_rss"] = round(result["rss"], 1)

@@ -404,11 +404,66 @@ def full_report(data: dict[str, Any], benches: list[Bench], quick: bool, chart: 
     return "\n".join(lines)
 
 
+def _find(benches: list[Bench], name: str) -> Bench | None:
+    # The tracker's memory figure is the reference one (every order has an exchange id there).
+    found = [b for b in benches if b.name == name]
+    return found[-1] if found else None
+
+
+def target_rows(benches: list[Bench]) -> list[list[str]]:
+    """The issues' performance targets, each checked against this run's figures."""
+    rows: list[list[str]] = []
+
+    def row(what: str, target: str, value: float | None, ok: bool | None, shown: str) -> None:
+        if value is not None and ok is not None:
+            rows.append([what, target, shown, "met" if ok else "**missed**"])
+
+    ours = _find(benches, "test_on_order_update_raw_frame[cython]")
+    pure = _find(benches, "test_on_order_update_raw_frame[python]")
+    yard = _find(benches, "test_orjson_loads_yardstick")
+    if ours and yard and ours.value and yard.value:
+        r = ours.value / yard.value
+        row("raw frame through `await on_order_update`, compiled, vs `orjson.loads` of the frame alone",
+            "<= 0.5x its time", r, r <= 0.5, f"{r:.2f}x ({fmt_time(ours.value)} vs {fmt_time(yard.value)})")
+    if ours and pure and ours.value and pure.value:
+        r = pure.value / ours.value
+        row("the same, compiled vs pure-Python twin", ">= 5x faster", r, r >= 5, f"{r:.1f}x")
+    mem = _find(benches, "test_bytes_per_live_order[cython]")
+    if mem:
+        t = mem.extra.get("bytes_per_order_tracemalloc")
+        rss = mem.extra.get("bytes_per_order_rss")
+        if isinstance(t, (int, float)):
+            row("bytes per live order at 100k, tracemalloc", "< 256 B", t, t < 256, f"{t:.0f} B")
+        if isinstance(rss, (int, float)):
+            row("bytes per live order at 100k, resident memory", "< 512 B", rss, rss < 512, f"{rss:.0f} B")
+    pub = _find(benches, "test_publish_throughput[ours-cython]")
+    per = _find(benches, "test_publish_throughput[redis-py-per-event]")
+    pipe = _find(benches, "test_publish_throughput[redis-py-pipeline-256]")
+    if pub and per and per.value:
+        r = pub.value / per.value
+        row("Redis events/s, ours vs one `await publish()` per event", ">= 20x", r, r >= 20, f"{r:.1f}x")
+    if pub and pipe and pipe.value:
+        r = pub.value / pipe.value
+        row("Redis events/s, ours vs redis-py pipeline of 256", ">= 2x", r, r >= 2, f"{r:.1f}x")
+    lat = _find(benches, "test_latency_at_steady_rate")
+    if lat and lat.p99 is not None:
+        row("enqueue-to-subscriber p99 at 20k events/s", "< 1 ms", lat.p99, lat.p99 < 1e-3,
+            f"{lat.p99 * 1e6:.0f} µs (p50 {lat.value * 1e6:.0f} µs)")
+    return rows
+
+
 def readme_section(data: dict[str, Any], benches: list[Bench], quick: bool) -> str:
     m = machine(data)
+    targets = target_rows(benches)
     return "\n".join(
         [
             START,
+            "Targets from the issues, checked against this run:",
+            "",
+            md_table(["figure", "target", "measured", ""], targets) if targets else "(no target figures)",
+            "",
+            "Key figures (*vs yardstick*: how many times faster, or smaller, ours is than the reference):",
+            "",
             md_table(
                 [
                     "benchmark group",

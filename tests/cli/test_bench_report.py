@@ -117,7 +117,8 @@ def test_report_files_and_readme_section(results: Path, tmp_path: Path) -> None:
     assert report.main([str(results), "--out", str(out), "--readme", str(readme)]) == 0
     text = readme.read_text()
     assert "stale numbers" not in text
-    assert text.startswith("# x\n\nintro\n\n<!-- bench-table:start -->\n| benchmark group")
+    assert text.startswith("# x\n\nintro\n\n<!-- bench-table:start -->\nTargets from the issues")
+    assert "| benchmark group |" in text
     assert text.endswith("<!-- bench-table:end -->\n\nrest\n")
     section = text[text.index("<!-- bench-table:start -->") :]
     assert (
@@ -178,3 +179,28 @@ def test_write_json_drops_the_per_round_timings(tmp_path: Path) -> None:
     # The kept copy is enough to make the same report again.
     assert report.main([str(kept), "--out", str(tmp_path / "again"), "--no-chart"]) == 0
     assert (tmp_path / "again" / "README.md").read_text() == (tmp_path / "out" / "README.md").read_text()
+
+
+def _bench(name: str, **extra: float) -> dict[str, object]:
+    return {"group": "g", "name": name, "param": None, "params": {}, "stats": {"mean": 1.0, "rounds": 1},
+            "extra_info": extra}
+
+
+def test_targets_are_checked_against_the_figures() -> None:
+    _, benches = report.load_data({"benchmarks": [
+        _bench("test_orjson_loads_yardstick", ns_per_call=2000.0),
+        _bench("test_on_order_update_raw_frame[cython]", ns_per_frame=1200.0),  # 0.6x: missed
+        _bench("test_on_order_update_raw_frame[python]", ns_per_frame=12000.0),
+        _bench("test_bytes_per_live_order[cython]", bytes_per_order_tracemalloc=200.0,
+               bytes_per_order_rss=600.0),
+        _bench("test_publish_throughput[ours-cython]", events_per_s=400_000.0),
+        _bench("test_publish_throughput[redis-py-per-event]", events_per_s=10_000.0),
+        _bench("test_publish_throughput[redis-py-pipeline-256]", events_per_s=80_000.0),
+        _bench("test_latency_at_steady_rate", p50_us=200.0, p99_us=1500.0),
+    ]})
+    rows = {r[0]: (r[2], r[3]) for r in report.target_rows(benches)}
+    verdicts = [v for _, v in rows.values()]
+    assert len(rows) == 7
+    assert verdicts.count("**missed**") == 3  # 0.6x orjson, 600 B RSS, 1.5 ms p99
+    assert rows["the same, compiled vs pure-Python twin"] == ("10.0x", "met")
+    assert rows["Redis events/s, ours vs one `await publish()` per event"] == ("40.0x", "met")
