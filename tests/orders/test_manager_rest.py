@@ -658,6 +658,25 @@ async def test_replace_places_the_new_order_after_the_cancel_is_confirmed(impl: 
     await m.close()
 
 
+async def test_late_fills_on_a_replaced_order_reach_the_moved_callbacks(impl: str) -> None:
+    # After the replace, the old order's hooks belong to the new one; a fill the exchange reports
+    # for the old order afterwards is extra trading for the same intent: the algo must hear it.
+    m, fake, log, old = await _replace_setup(impl)
+    task = asyncio.ensure_future(m.replace_order(old.client_order_id, 65001.5))
+    await settle()
+    await m.on_order_update(ev(old, "CANCELED"))
+    new = await asyncio.wait_for(task, 2.0)
+    assert new is not None and log.entries == [] and len(fake.sent("place_order")) == 2
+    await m.on_order_update(ev(old, "PARTIALLY_FILLED", l="0.004", z="0.004", L="65000.3"))
+    assert log.entries == [("partial", old.client_order_id, "cancelled", 0.004, 0.004)]
+    await m.on_order_update(ev(old, "FILLED", l="0.006", z="0.010", L="65000.3"))
+    assert log.entries[1] == ("fill", old.client_order_id, "filled", 0.010, 0.006)
+    await m.on_order_update(ev(old, "FILLED", l="0.006", z="0.010", L="65000.3"))  # duplicate
+    assert len(log.entries) == 2 and m.stats()["late_fills"] == 2
+    assert new.state == "placing" and new.filled_qty == 0.0  # the new order is untouched
+    await m.close()
+
+
 async def test_replace_when_the_cancel_event_is_expired(impl: str) -> None:
     m, fake, log, old = await _replace_setup(impl)
     task = asyncio.ensure_future(m.replace_order(old.client_order_id, "65000.1"))

@@ -104,7 +104,10 @@ class OrderManager:
         self.implementation: str = self._core.implementation
         self._ids = GENERATOR
         self._hooks: dict[str, _Hooks] = {}
-        self._late_on_fill: dict[str, Callback] = {}  # on_fill of closed, still tracked orders
+        # Callbacks of closed orders still tracked by the core, for a fill that arrives late: the
+        # order's own on_fill, or (a replaced order) the hooks that moved to its replacement.
+        self._late_on_fill: dict[str, Callback] = {}
+        self._moved: dict[str, _Hooks] = {}
         self._replacing: dict[str, asyncio.Future[None]] = {}
         self._resolving: set[str] = set()
         self._watch: dict[str, float] = {}  # placing/cancelling orders the exchange accepted
@@ -336,6 +339,8 @@ class OrderManager:
         if old.state not in ("cancelled", "expired"):
             return None  # the fill won (or it was rejected/failed): one intent, no new order
         hooks = self._hooks.pop(client_order_id, None)
+        if hooks is not None:
+            self._keep_late(self._moved, client_order_id, hooks)
         quantity = new_quantity if new_quantity is not None else fixed_to_str(
             old.quantity_fp - old.filled_fp)
         if to_fixed(quantity) <= 0:
@@ -609,6 +614,18 @@ class OrderManager:
                     flags &= ~F_CLOSED
         hooks = self._hooks.get(cid)
         if hooks is None:
+            if flags & F_LATE_FILL and cid in self._moved:
+                # A fill on a replaced order after its cancel was confirmed: the intent traded
+                # more than the algo asked for, so the algo must hear of it (through the
+                # callbacks it moved to the replacement, with the old order as argument).
+                moved = self._moved[cid]
+                if flags & F_FILLED:
+                    del self._moved[cid]
+                    if moved.on_fill is not None:
+                        self._call(moved.on_fill, order)
+                elif moved.on_partial is not None:
+                    self._call(moved.on_partial, order)
+                return
             if flags & F_FILLED and self._late_on_fill:
                 # A late fill completed an order already closed: it did fill after all.
                 on_fill = self._late_on_fill.pop(cid, None)
@@ -626,19 +643,18 @@ class OrderManager:
             if hooks.on_cancel is not None:
                 self._call(hooks.on_cancel, order)
             if hooks.on_fill is not None:
-                self._keep_late_on_fill(cid, hooks.on_fill)
+                self._keep_late(self._late_on_fill, cid, hooks.on_fill)
 
-    def _keep_late_on_fill(self, cid: str, on_fill: Callback) -> None:
+    def _keep_late(self, kept: dict[str, Any], cid: str, value: Any) -> None:
         # A closed order can still fill late (issue 7: "the state becomes filled (and on_fill
         # fires)"), so its on_fill stays reachable while the core keeps the order. Entries go in
         # closing order, which is the core's eviction order: drop the evicted ones from the front.
-        kept = self._late_on_fill
         while kept:
             oldest = next(iter(kept))
             if self._core.get(oldest) is not None:
                 break
             del kept[oldest]
-        kept[cid] = on_fill
+        kept[cid] = value
 
     def _publish(self, flags: int, order: Any, ts: int) -> None:
         from ..events import payloads
