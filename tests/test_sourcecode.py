@@ -24,7 +24,7 @@ def _run(*cmd: str) -> None:
 
 
 def test_ruff() -> None:
-    _run(sys.executable, "-m", "ruff", "check", "src", "tests", "benchmarks", "scripts")
+    _run(sys.executable, "-m", "ruff", "check", "setup.py", "src", "tests", "benchmarks", "scripts")
 
 
 def test_cython_lint() -> None:
