@@ -739,7 +739,6 @@ async def test_never_two_live_orders_for_one_intent(impl: str) -> None:
     first = asyncio.ensure_future(m.replace_order(old.client_order_id, 65001.5))
     await settle()
     assert await m.replace_order(old.client_order_id, 65002) is None  # one replace at a time
-    assert await m.cancel_order(old.client_order_id) is False
     assert len(m.get_active_orders()) == 1 and len(fake.sent("cancel_order")) == 1
     await m.on_order_update(ev(old, "CANCELED"))
     new = await asyncio.wait_for(first, 2.0)
@@ -748,6 +747,26 @@ async def test_never_two_live_orders_for_one_intent(impl: str) -> None:
     assert len(fake.sent("place_order")) == 2
     assert await m.replace_order("PMSsub1_LMT_nosuchorder000", 1) is None
     assert log.entries == []  # the replace's own cancel fired nothing
+    await m.close()
+
+
+@pytest.mark.parametrize("when", ["before the cancel is confirmed", "after it, before the new order"])
+async def test_cancel_during_a_replace_ends_the_intent(impl: str, when: str) -> None:
+    # cancel_order on an order being replaced: its cancel is already in flight, so nothing more is
+    # sent, but the replace must not put a fresh order on the book afterwards.
+    m, fake, log, old = await _replace_setup(impl)
+    first = asyncio.ensure_future(m.replace_order(old.client_order_id, 65001.5))
+    await settle()
+    if when.startswith("after"):
+        await m.on_order_update(ev(old, "CANCELED"))
+        assert await m.cancel_order(old.client_order_id) is True
+    else:
+        assert await m.cancel_order(old.client_order_id) is True
+        await m.on_order_update(ev(old, "CANCELED"))
+    assert await asyncio.wait_for(first, 2.0) is None
+    assert len(fake.sent("cancel_order")) == 1 and len(fake.sent("place_order")) == 1
+    assert m.get_active_orders() == [] and old.state == "cancelled"
+    assert log.names() == ["cancel"]  # the intent ended: the old order's on_cancel, once
     await m.close()
 
 

@@ -1045,7 +1045,15 @@ cdef class OrderCore:
         cdef int64_t ap = u.ap if u.present & P_AP else 0
         cdef int64_t lp = u.L if u.present & P_LP else 0
         cdef int ok = 0
+        cdef int64_t last_price = lp
         if ap:
+            if not lp:
+                # No last price (a status-query answer): the increase's own price follows from the
+                # two averages, exactly: (ap*z - avg*filled) / inc, rounded half up. Rare: Python ints.
+                last_price = max(0, min((<object>ap * z - <object>r.avg * r.filled + inc // 2) // inc,
+                                        9223372036854775807))
+                if last_price <= 0:
+                    last_price = ap
             r.avg = ap
         elif lp:
             # No average from the exchange: keep a weighted one (exact integer arithmetic).
@@ -1056,7 +1064,7 @@ cdef class OrderCore:
                 r.avg = (<object>r.avg * r.filled + <object>lp * inc + z // 2) // z
         r.filled = z
         r.last_qty = inc
-        r.last_price = lp if lp else r.avg
+        r.last_price = last_price if last_price else r.avg
         self._cnt[C_FILLS] += 1
         return F_FILL
 

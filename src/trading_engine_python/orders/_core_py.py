@@ -478,14 +478,21 @@ class OrderCore:
         inc = z - o._filled
         ap = f.get("ap")
         lp = f.get("L")
+        last_price = lp
         if ap:
+            if not lp:
+                # No last price (a status-query answer): the increase's own price follows from the
+                # two averages, exactly: (ap*z - avg*filled) / inc, rounded half up.
+                last_price = min((ap * z - o._avg * o._filled + inc // 2) // inc, 2**63 - 1)
+                if last_price <= 0:
+                    last_price = ap
             o._avg = ap
         elif lp:
             # No average from the exchange: keep a weighted one (exact integer arithmetic).
             o._avg = (o._avg * o._filled + lp * inc + z // 2) // z
         o._filled = z
         o._last_qty = inc
-        o._last_price = lp if lp else o._avg
+        o._last_price = last_price if last_price else o._avg
         self._counters["fills"] += 1
         return F_FILL
 

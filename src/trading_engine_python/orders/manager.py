@@ -58,6 +58,8 @@ _SIDES = {"BUY": 0, "SELL": 1}
 _TYPES = {"LIMIT": 0, "MARKET": 1}
 _TIFS = frozenset({"GTC", "IOC", "FOK", "GTX", "GTD"})
 _NOT_FOUND_TRIES = 3  # -2013 can answer for an order accepted a moment ago: ask this often
+_PATIENT_TRIES = 20  # status queries at resolve_timeout intervals, then at _SLOW_FACTOR times that
+_SLOW_FACTOR = 6  # 30 s with the default resolve_timeout of 5 s
 
 
 class _Hooks:
@@ -109,6 +111,9 @@ class OrderManager:
         self._late_on_fill: dict[str, Callback] = {}
         self._moved: dict[str, _Hooks] = {}
         self._replacing: dict[str, asyncio.Future[None]] = {}
+        self._replace_aborted: set[str] = set()  # a cancel asked for during the replace: no new order
+        self._replace_suppressed: set[str] = set()  # replaces whose old on_cancel was held back
+        self._drain_wake: asyncio.Future[None] | None = None
         self._resolving: set[str] = set()
         self._watch: dict[str, float] = {}  # placing/cancelling orders the exchange accepted
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -244,6 +249,13 @@ class OrderManager:
         except asyncio.CancelledError:
             self._unknown_outcome(order, "place", None)
             raise
+        except ValueError as exc:
+            # The client refuses before sending (a quantity off the symbol's step, a price off
+            # its tick, a type for the Algo API): definitely not placed.
+            self._stats["rest_rejections"] += 1
+            flags = self._core.close_local(cid, REJECTED, -1, str(exc))
+            if flags:
+                self._dispatch(flags, order, _now_ms())
         except Exception as exc:  # a client bug or transport error: the outcome is unknown
             self._unknown_outcome(order, "place", exc)
         else:
@@ -270,6 +282,11 @@ class OrderManager:
             return False, False
         prev = self._core.begin_cancel(cid)
         if prev < 0:
+            if cid in self._replacing:
+                # The replace's cancel is already on its way; asking to cancel now ends the intent:
+                # the replace places nothing (a kill switch must not leave a fresh order behind).
+                self._replace_aborted.add(cid)
+                return True, True
             return False, False
         try:
             await self._exchange.cancel_order(order.symbol, client_order_id=cid)
@@ -327,6 +344,9 @@ class OrderManager:
             _sent, accepted = await self._cancel(client_order_id)
             if not accepted:
                 return None
+            wake = self._drain_wake
+            if wake is not None and not wake.done():
+                wake.set_result(None)  # an on_order_update caller must be free to send the cancel
             try:
                 await asyncio.wait_for(asyncio.shield(done), self.replace_timeout)
             except TimeoutError:
@@ -336,6 +356,16 @@ class OrderManager:
                 return None
         finally:
             self._replacing.pop(client_order_id, None)
+            aborted = client_order_id in self._replace_aborted
+            self._replace_aborted.discard(client_order_id)
+            suppressed = client_order_id in self._replace_suppressed
+            self._replace_suppressed.discard(client_order_id)
+        if aborted:
+            self._stats["replace_aborted"] += 1
+            hooks = self._hooks.pop(client_order_id, None) if suppressed else None
+            if hooks is not None and hooks.on_cancel is not None:
+                self._call(hooks.on_cancel, old)  # the intent ended here after all
+            return None
         if old.state not in ("cancelled", "expired"):
             return None  # the fill won (or it was rejected/failed): one intent, no new order
         hooks = self._hooks.pop(client_order_id, None)
@@ -355,7 +385,10 @@ class OrderManager:
 
     def feed(self, data: bytes | bytearray | memoryview | str) -> None:
         """One raw user-stream frame, synchronously (the stream's frame callback). Never raises."""
-        flags = self._core.feed(data)
+        try:
+            flags = self._core.feed(data)
+        except TypeError:  # not bytes-like or str: counted as malformed like any bad frame
+            flags = self._core.feed_decoded(_decode_py.R_MALFORMED, None)
         if flags & self._mask:
             try:
                 self._dispatch(flags, self._core.last_order(), self._core.last_event_time())
@@ -368,7 +401,10 @@ class OrderManager:
         Returns once its callbacks (and any async work queued before it) have run.
         """
         if isinstance(data, (bytes, bytearray, memoryview, str)):
-            flags = self._core.feed(data)
+            try:
+                flags = self._core.feed(data)
+            except TypeError:  # a non-contiguous memoryview
+                flags = self._core.feed_decoded(_decode_py.R_MALFORMED, None)
             if flags & self._mask:
                 try:
                     self._dispatch(flags, self._core.last_order(), self._core.last_event_time())
@@ -527,7 +563,9 @@ class OrderManager:
             if wait:
                 await asyncio.sleep(self.resolve_timeout)
             not_found = 0
-            for _attempt in range(50):
+            attempt = 0
+            while True:  # never give up: an unresolved order would sit placing/cancelling for good
+                attempt += 1
                 if order.state_code not in (PLACING, CANCELLING) or self._closed:
                     return
                 result = await self._query(order)
@@ -548,8 +586,11 @@ class OrderManager:
                     not_found = 0
                     if result == "open" and order.state_code == CANCELLING:
                         await self._resend_cancel(order)
-                await asyncio.sleep(self.resolve_timeout)
-            log.error("%s: outcome still unknown after 50 status queries", cid)
+                if attempt == _PATIENT_TRIES:
+                    log.error("%s: outcome still unknown after %d status queries; asking every %.1fs",
+                              cid, attempt, self.resolve_timeout * _SLOW_FACTOR)
+                await asyncio.sleep(self.resolve_timeout if attempt < _PATIENT_TRIES
+                                    else self.resolve_timeout * _SLOW_FACTOR)
         finally:
             self._resolving.discard(cid)
 
@@ -609,9 +650,11 @@ class OrderManager:
             waiter = self._replacing.get(cid)
             if waiter is not None and not waiter.done():
                 waiter.set_result(None)
-                if flags & F_CLOSED and order.state_code in (CANCELLED, EXPIRED):
+                if (flags & F_CLOSED and order.state_code in (CANCELLED, EXPIRED)
+                        and cid not in self._replace_aborted):
                     # The replace's own cancel: the callbacks move to the new order.
                     flags &= ~F_CLOSED
+                    self._replace_suppressed.add(cid)
         hooks = self._hooks.get(cid)
         if hooks is None:
             if flags & F_LATE_FILL and cid in self._moved:
@@ -690,9 +733,14 @@ class OrderManager:
             log.exception("risk_engine.on_order_fill failed for %s", order.client_order_id)
 
     def _call(self, fn: Callback, order: Any) -> None:
+        # A callback that runs later (queued behind async work, or a coroutine whose body runs at
+        # the next loop turn) gets a snapshot: by then later frames may have moved the live view,
+        # and on_partial must see its own increase. A plain callback run now gets the live view.
         if self._work:
-            self._queue(fn, order)  # keep callbacks in order behind pending async work
+            self._queue(fn, order.snapshot())  # keep callbacks in order behind pending async work
             return
+        if inspect.iscoroutinefunction(fn):
+            order = order.snapshot()
         try:
             result = fn(order)
         except Exception:
@@ -729,8 +777,15 @@ class OrderManager:
                     work.popleft()
 
     async def _drain(self) -> None:
+        # Wait for queued callbacks, but not for one that waits on a later feed event (a replace
+        # waiting for its cancel): the caller has to be free to deliver that event.
         while self._work and self._worker is not None and not self._worker.done():
-            await asyncio.shield(self._worker)
+            if any(not w.done() for w in self._replacing.values()):
+                return
+            wake = self._drain_wake
+            if wake is None or wake.done():
+                wake = self._drain_wake = asyncio.get_running_loop().create_future()
+            await asyncio.wait((self._worker, wake), return_when=asyncio.FIRST_COMPLETED)
 
     def _spawn(self, coro: Awaitable[Any]) -> None:
         task = asyncio.ensure_future(coro)
