@@ -1,6 +1,4 @@
-"""Review findings (reviewer session): each xfail(strict) test demonstrates one suspected bug and
-flips to XPASS (a failure, because strict) once the code is fixed. Both order cores (``impl``).
-"""
+"""Regressions for the findings of a whole-code review: each test failed before its fix."""
 
 from __future__ import annotations
 
@@ -11,7 +9,7 @@ import pytest
 
 from trading_engine_python.exchange import ExchangeError
 
-from ..orders._manager_util import OID, Risk, make, otu, render, rest_order, settle, until
+from ._manager_util import OID, Risk, make, otu, render, rest_order, settle, until
 
 
 def ev(order: Any, status: str, **kw: Any) -> bytes:
