@@ -14,60 +14,13 @@ import pytest
 
 from trading_engine_python.orders.manager import OrderManager
 
+from ._frames import order_trade_update as _frame
 from .conftest import QUICK
 
 
 class _NoExchange:
     async def place_order(self, *a: object, **k: object) -> dict[str, object]:
         return {}
-
-
-def _frame(cid: str, status: str = "PARTIALLY_FILLED", z: str = "0.0001") -> bytes:
-    # The documented shape (docs-examples/ws_order_trade_update.json): every key Binance sends.
-    return orjson.dumps(
-        {
-            "e": "ORDER_TRADE_UPDATE",
-            "E": 1568879465651,
-            "T": 1568879465650,
-            "o": {
-                "s": "BTCUSDT",
-                "c": cid,
-                "S": "SELL",
-                "o": "LIMIT",
-                "f": "GTC",
-                "q": "0.001",
-                "p": "65000.1",
-                "ap": "65000.1",
-                "sp": "0",
-                "x": "TRADE",
-                "X": status,
-                "i": 8389765739703625592,
-                "l": "0.0001",
-                "z": z,
-                "L": "65000.1",
-                "N": "USDT",
-                "n": "0.00260000",
-                "T": 1568879465650,
-                "t": 12345678901,
-                "b": "0",
-                "a": "65.0001",
-                "m": True,
-                "R": False,
-                "wt": "CONTRACT_PRICE",
-                "ot": "LIMIT",
-                "ps": "BOTH",
-                "cp": False,
-                "rp": "0",
-                "pP": False,
-                "si": 0,
-                "ss": 0,
-                "V": "EXPIRE_TAKER",
-                "pm": "NONE",
-                "gtd": 0,
-                "er": "0",
-            },
-        }
-    )
 
 
 def _manager_with_order(impl: str) -> tuple[OrderManager, str]:

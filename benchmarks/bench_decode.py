@@ -20,54 +20,12 @@ import pytest
 
 from trading_engine_python.orders import _decode_py
 
+from ._frames import order_trade_update
 from .conftest import NO_EXTENSIONS, QUICK
 
 LOOPS = 1000
 
-DOC_SHAPE = orjson.dumps(
-    {
-        "e": "ORDER_TRADE_UPDATE",
-        "E": 1568879465651,
-        "T": 1568879465650,
-        "o": {
-            "s": "BTCUSDT",
-            "c": "PMSsub1_LMT_hoqop1c0k2aj",
-            "S": "SELL",
-            "o": "LIMIT",
-            "f": "GTC",
-            "q": "0.001",
-            "p": "65000.1",
-            "ap": "65000.1",
-            "sp": "0",
-            "x": "TRADE",
-            "X": "PARTIALLY_FILLED",
-            "i": 8389765739703625592,
-            "l": "0.0001",
-            "z": "0.0001",
-            "L": "65000.1",
-            "N": "USDT",
-            "n": "0.00260000",
-            "T": 1568879465650,
-            "t": 12345678901,
-            "b": "0",
-            "a": "65.0001",
-            "m": True,
-            "R": False,
-            "wt": "CONTRACT_PRICE",
-            "ot": "LIMIT",
-            "ps": "BOTH",
-            "cp": False,
-            "rp": "0",
-            "pP": False,
-            "si": 0,
-            "ss": 0,
-            "V": "EXPIRE_TAKER",
-            "pm": "NONE",
-            "gtd": 0,
-            "er": "0",
-        },
-    }
-)
+DOC_SHAPE = order_trade_update("PMSsub1_LMT_hoqop1c0k2aj")
 _REAL = Path(
     "/work/shared/binance-samples/ws/seq_real_defi_xrpusdt_market_then_stop_partial_fills_2021.jsonl"
 )

@@ -27,14 +27,13 @@ go in ``extra_info``. uvloop timers have 1 ms resolution, so the steady rate is 
 from __future__ import annotations
 
 import asyncio
-import os
 import shutil
 import socket
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -46,8 +45,8 @@ import uvloop
 from trading_engine_python.events import _resp_py, payloads
 from trading_engine_python.events.publisher import EventPublisher
 
-QUICK = bool(os.environ.get("BENCH_QUICK"))
-NO_EXTENSIONS = bool(os.environ.get("TRADING_ENGINE_NO_EXTENSIONS"))
+from .conftest import NO_EXTENSIONS, QUICK, p50_p99
+
 N = 10_000 if QUICK else 100_000
 YIELD_EVERY = 256
 RATE = 20_000  # events/s for the latency run
@@ -220,15 +219,27 @@ def ours(port: int, n: int, resp: Any = None, stream_maxlen: int | None = None) 
     return main
 
 
-def redis_py_pipeline(port: int, n: int, size: int = 256) -> Run:
+def _redis_py(port: int, n: int, send: Callable[[aioredis.Redis], Awaitable[None]]) -> Run:
+    """The timed run of a plain redis-py baseline: connect, then ``send`` the ``n`` events."""
+
     async def main() -> float:
         client = aioredis.Redis(host="127.0.0.1", port=port)
         await client.ping()
+        START[0] = time.monotonic_ns()
+        t0 = time.perf_counter()
+        await send(client)
+        elapsed = time.perf_counter() - t0
+        await client.aclose()
+        return n / elapsed
+
+    return main
+
+
+def redis_py_pipeline(port: int, n: int, size: int = 256) -> Run:
+    async def send(client: aioredis.Redis) -> None:
         events = EVENTS
         m = len(events)
         dumps = orjson.dumps
-        START[0] = time.monotonic_ns()
-        t0 = time.perf_counter()
         seq = 0
         for start in range(0, n, size):
             pipe = client.pipeline(transaction=False)
@@ -238,31 +249,21 @@ def redis_py_pipeline(port: int, n: int, size: int = 256) -> Run:
                 payload["seq"] = seq
                 pipe.publish(CHANNELS[event], dumps(payload))
             await pipe.execute()
-        elapsed = time.perf_counter() - t0
-        await client.aclose()
-        return n / elapsed
 
-    return main
+    return _redis_py(port, n, send)
 
 
 def redis_py_per_event(port: int, n: int) -> Run:
-    async def main() -> float:
-        client = aioredis.Redis(host="127.0.0.1", port=port)
-        await client.ping()
+    async def send(client: aioredis.Redis) -> None:
         events = EVENTS
         m = len(events)
         dumps = orjson.dumps
-        START[0] = time.monotonic_ns()
-        t0 = time.perf_counter()
         for i in range(n):
             event, payload = events[i % m]
             payload["seq"] = i + 1
             await client.publish(CHANNELS[event], dumps(payload))
-        elapsed = time.perf_counter() - t0
-        await client.aclose()
-        return n / elapsed
 
-    return main
+    return _redis_py(port, n, send)
 
 
 IMPLS: dict[str, Callable[[int, int], Run]] = {
@@ -344,7 +345,7 @@ def test_latency_at_steady_rate(benchmark: Any, redis_port: int) -> None:
         sub.stop()
     lat = sorted((got[s] - enq[s]) / 1000 for s in range(1, n + 1) if s in got)
     assert len(lat) == n, f"subscriber got {len(lat)} of {n}"
-    p50, p99 = lat[len(lat) // 2], lat[int(len(lat) * 0.99)]
+    p50, p99 = p50_p99(lat)
     benchmark.extra_info.update({"events": n, "rate_per_s": RATE, "p50_us": round(p50, 1),
                                  "p99_us": round(p99, 1), "max_us": round(lat[-1], 1)})
     print(f"\nlatency enqueue->subscriber at {RATE}/s, {n} events: p50 {p50:.0f} us, p99 {p99:.0f} us, "

@@ -20,9 +20,6 @@ import asyncio
 import hashlib
 import hmac
 import itertools
-import os
-import subprocess
-import sys
 import time
 import urllib.parse
 from collections.abc import Iterator
@@ -33,15 +30,12 @@ import pytest
 
 from trading_engine_python.exchange import BinanceFuturesClient
 
-QUICK = bool(os.environ.get("BENCH_QUICK"))
+from ._child import RUN_MAIN, child_server
+from .conftest import QUICK, p50_p99
+
 CALLS = 200 if QUICK else 2_000
 ROUNDS = 2 if QUICK else 5
 KEY, SECRET = "benchKey123", "benchSecret456"
-
-try:
-    import uvloop
-except ImportError:  # pragma: no cover
-    uvloop = None  # type: ignore[assignment]
 
 SIM = r"""
 import asyncio, sys
@@ -72,38 +66,15 @@ async def main():
     await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
     await sim.stop()
 
-try:
-    import uvloop
-    uvloop.run(main())
-except ImportError:
-    asyncio.run(main())
-"""
+""" + RUN_MAIN
 
 _ids = itertools.count()
 
 
 @pytest.fixture(scope="module")
 def base_url() -> Iterator[str]:
-    proc = subprocess.Popen(
-        [sys.executable, "-c", SIM, KEY, SECRET], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
-    )
-    try:
-        assert proc.stdout is not None
-        yield f"http://127.0.0.1:{int(proc.stdout.readline())}"
-    finally:
-        assert proc.stdin is not None
-        proc.stdin.close()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-
-
-@pytest.fixture(scope="module")
-def loop() -> Iterator[asyncio.AbstractEventLoop]:
-    lp = uvloop.new_event_loop() if uvloop is not None else asyncio.new_event_loop()
-    yield lp
-    lp.close()
+    with child_server(SIM, KEY, SECRET, stop_timeout=10) as port:
+        yield f"http://127.0.0.1:{port}"
 
 
 @pytest.fixture(scope="module")
@@ -137,7 +108,8 @@ async def _place(c: BinanceFuturesClient, lat: list[int]) -> None:
 
 def _report(benchmark: Any, name: str, lat: list[int], calls: int) -> None:
     lat.sort()
-    p50, p99 = lat[len(lat) // 2] / 1000, lat[int(len(lat) * 0.99)] / 1000
+    p50_ns, p99_ns = p50_p99(lat)
+    p50, p99 = p50_ns / 1000, p99_ns / 1000
     benchmark.extra_info.update(calls=len(lat), p50_us=round(p50, 1), p99_us=round(p99, 1))
     stats = getattr(benchmark, "stats", None)
     if stats is not None:

@@ -18,9 +18,6 @@ Latency: frames paced by the server, each stamped with ``time.perf_counter_ns()`
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -30,16 +27,13 @@ import pytest
 
 from trading_engine_python.feed import UserStreamService
 
-QUICK = bool(os.environ.get("BENCH_QUICK"))
+from ._child import RUN_MAIN, child_server
+from .conftest import QUICK, p50_p99
+
 ORDERS = 300 if QUICK else 10_000  # 3 frames each
 ROUNDS = 2 if QUICK else 5
 PACED = 150 if QUICK else 2_000
 PACE_GAP = 0.001  # uvloop timers have 1 ms resolution
-
-try:
-    import uvloop
-except ImportError:  # pragma: no cover
-    uvloop = None  # type: ignore[assignment]
 
 
 def cids(n: int) -> list[str]:
@@ -108,37 +102,13 @@ async def main():
     print(server.sockets[0].getsockname()[1], flush=True)
     await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
 
-try:
-    import uvloop
-    uvloop.run(main())
-except ImportError:
-    asyncio.run(main())
-"""
+""" + RUN_MAIN
 
 
 @pytest.fixture(scope="module")
 def server_url() -> Iterator[str]:
-    proc = subprocess.Popen(
-        [sys.executable, "-c", SERVER, str(ORDERS)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
-    )
-    try:
-        assert proc.stdout is not None
-        port = int(proc.stdout.readline())
+    with child_server(SERVER, str(ORDERS), stop_timeout=5) as port:
         yield f"ws://127.0.0.1:{port}"
-    finally:
-        assert proc.stdin is not None
-        proc.stdin.close()
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-
-
-@pytest.fixture(scope="module")
-def loop() -> Iterator[asyncio.AbstractEventLoop]:
-    lp = uvloop.new_event_loop() if uvloop is not None else asyncio.new_event_loop()
-    yield lp
-    lp.close()
 
 
 # ---------------------------------------------------------------- client side
@@ -334,9 +304,10 @@ def test_stream_latency(
     lat.sort()
     assert len(lat) == 2 * n_orders
     benchmark.extra_info["callbacks"] = len(lat)
-    benchmark.extra_info["p50_us"] = round(lat[len(lat) // 2] / 1000, 1)
-    benchmark.extra_info["p99_us"] = round(lat[int(len(lat) * 0.99)] / 1000, 1)
+    p50, p99 = p50_p99(lat)
+    benchmark.extra_info["p50_us"] = round(p50 / 1000, 1)
+    benchmark.extra_info["p99_us"] = round(p99 / 1000, 1)
     print(
-        f"\n{client}-{impl}: wire-to-callback p50 {lat[len(lat) // 2] / 1000:.1f} us, "
-        f"p99 {lat[int(len(lat) * 0.99)] / 1000:.1f} us over {len(lat)} callbacks"
+        f"\n{client}-{impl}: wire-to-callback p50 {p50 / 1000:.1f} us, "
+        f"p99 {p99 / 1000:.1f} us over {len(lat)} callbacks"
     )

@@ -21,12 +21,12 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-import orjson
 import pytest
 
 from trading_engine_python.orders._core import load
 from trading_engine_python.orders._states import FAILED
 
+from ._frames import order_trade_update
 from .conftest import IMPLEMENTATIONS, QUICK
 
 SIZES = [1_000, 10_000] if QUICK else [1_000, 100_000, 1_000_000]
@@ -44,15 +44,7 @@ def _cid(k: int) -> str:
 
 
 def _frame(cid: str, status: str, z: str, oid: int) -> bytes:
-    # The documented ORDER_TRADE_UPDATE (docs-examples/ws_order_trade_update.json), every key.
-    return orjson.dumps({
-        "e": "ORDER_TRADE_UPDATE", "E": 1568879465651, "T": 1568879465650,
-        "o": {"s": "BTCUSDT", "c": cid, "S": "SELL", "o": "LIMIT", "f": "GTC", "q": "1000",
-              "p": "65000.1", "ap": "65000.1", "sp": "0", "x": "TRADE", "X": status, "i": oid,
-              "l": "0.00000001", "z": z, "L": "65000.1", "N": "USDT", "n": "0.00260000",
-              "T": 1568879465650, "t": 12345678901, "b": "0", "a": "65.0001", "m": True, "R": False,
-              "wt": "CONTRACT_PRICE", "ot": "LIMIT", "ps": "BOTH", "cp": False, "rp": "0", "pP": False,
-              "si": 0, "ss": 0, "V": "EXPIRE_TAKER", "pm": "NONE", "gtd": 0, "er": "0"}})
+    return order_trade_update(cid, status, z, q="1000", last="0.00000001", oid=oid)
 
 
 class _Clock:

@@ -35,6 +35,19 @@ def run(*args: str, timeout: float = 60, **extra: str) -> subprocess.CompletedPr
     )
 
 
+def spawn(*args: str) -> subprocess.Popen[str]:
+    """Start the command line in the background, its stdout and stderr piped (text)."""
+    return subprocess.Popen(
+        cli(*args),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env(),
+        cwd=ROOT,
+        stdin=subprocess.DEVNULL,
+    )
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))

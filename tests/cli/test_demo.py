@@ -11,7 +11,6 @@ import argparse
 import os
 import re
 import shutil
-import subprocess
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -23,7 +22,7 @@ import pytest
 from trading_engine_python.cli.demo import Demo
 from trading_engine_python.orders._fixed import to_fixed
 
-from ._proc import ROOT, cli, env, free_port
+from ._proc import free_port, run, spawn
 
 NO_EXTENSIONS = bool(os.environ.get("TRADING_ENGINE_NO_EXTENSIONS"))
 IMPLEMENTATIONS = ["python"] if NO_EXTENSIONS else ["cython", "python"]
@@ -42,14 +41,8 @@ class DemoRun:
 def demo_run(request: pytest.FixtureRequest) -> Iterator[DemoRun]:
     impl = str(request.param)
     port = free_port()
-    proc = subprocess.Popen(
-        cli("demo", "--duration", "8", "--seed", "7", "--metrics-port", str(port), "--implementation", impl),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env(),
-        cwd=ROOT,
-        stdin=subprocess.DEVNULL,
+    proc = spawn(
+        "demo", "--duration", "8", "--seed", "7", "--metrics-port", str(port), "--implementation", impl
     )
     metrics = ""
     try:
@@ -191,8 +184,7 @@ def test_check_with_no_orders_is_not_ok() -> None:
 
 
 def test_demo_without_redis_logs_the_events() -> None:
-    done = subprocess.run(cli("demo", "--duration", "3", "--no-redis"), capture_output=True, text=True,
-                          timeout=60, env=env(), cwd=ROOT, stdin=subprocess.DEVNULL)
+    done = run("demo", "--duration", "3", "--no-redis", timeout=60)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     assert "order events go to the log" in done.stderr
     assert re.search(r"event (NEW|PARTIALLY_FILLED|FILLED|CANCELED) PMS", done.stderr)

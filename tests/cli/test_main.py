@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import subprocess
 import time
 
 import pytest
@@ -13,7 +12,7 @@ import pytest
 from trading_engine_python.cli import main as cli_main
 from trading_engine_python.sim import BinanceSimulator
 
-from ._proc import ROOT, cli, env, free_port, run
+from ._proc import ROOT, cli, env, free_port, run, spawn
 
 
 @pytest.mark.parametrize("command", [None, "demo", "run", "sim", "bench"])
@@ -130,15 +129,7 @@ async def test_run_against_the_simulator_and_stops_on_sigterm() -> None:
 
 def test_sim_prints_urls_and_stops_on_sigterm() -> None:
     port = free_port()
-    proc = subprocess.Popen(
-        cli("sim", "--port", str(port), "--seed", "4"),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env(),
-        cwd=ROOT,
-        stdin=subprocess.DEVNULL,
-    )
+    proc = spawn("sim", "--port", str(port), "--seed", "4")
     try:
         assert proc.stdout is not None
         lines: list[str] = []

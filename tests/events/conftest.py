@@ -67,3 +67,11 @@ async def subscriber_factory() -> AsyncIterator[Callable[..., Subscriber]]:
     yield make
     for sub in made:
         await sub.stop()
+
+
+@pytest.fixture
+async def sub(redis_server: RedisServer, subscriber_factory: Callable[..., Subscriber]) -> Subscriber:
+    """A subscriber already listening on ``redis_server`` (its PSUBSCRIBE confirmed)."""
+    listening = subscriber_factory()
+    await listening.start(redis_server.port)
+    return listening

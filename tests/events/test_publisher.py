@@ -69,9 +69,7 @@ async def burst(pub: EventPublisher, first: int, last: int, chunk: int = 500,
 
 
 async def test_every_event_type_arrives_with_its_payload(redis_server: RedisServer, resp_mod: ModuleType,
-                                                         subscriber_factory: SubFactory) -> None:
-    sub = subscriber_factory()
-    await sub.start(redis_server.port)
+                                                         sub: Subscriber) -> None:
     client = redis_server.client()
     pub = EventPublisher(client, resp=resp_mod)
     sent = [
@@ -99,9 +97,7 @@ async def test_every_event_type_arrives_with_its_payload(redis_server: RedisServ
 
 
 async def test_seq_is_one_counter_across_types(redis_server: RedisServer, resp_mod: ModuleType,
-                                               subscriber_factory: SubFactory) -> None:
-    sub = subscriber_factory()
-    await sub.start(redis_server.port)
+                                               sub: Subscriber) -> None:
     client = redis_server.client()
     pub = EventPublisher(client, resp=resp_mod)
     seqs = []
@@ -124,9 +120,7 @@ async def test_seq_is_one_counter_across_types(redis_server: RedisServer, resp_m
 
 
 async def test_order_kept_under_a_20k_burst(redis_server: RedisServer, resp_mod: ModuleType,
-                                            subscriber_factory: SubFactory) -> None:
-    sub = subscriber_factory()
-    await sub.start(redis_server.port)
+                                            sub: Subscriber) -> None:
     client = redis_server.client()
     pub = EventPublisher(client, resp=resp_mod)
     await burst(pub, 1, 20_000, chunk=2000)
@@ -333,10 +327,8 @@ async def test_overflow_drops_the_oldest_counted_and_logged(
 
 
 async def test_close_flushes_then_counts_late_events(redis_server: RedisServer, resp_mod: ModuleType,
-                                                     subscriber_factory: SubFactory,
+                                                     sub: Subscriber,
                                                      caplog: pytest.LogCaptureFixture) -> None:
-    sub = subscriber_factory()
-    await sub.start(redis_server.port)
     client = redis_server.client()
     pub = EventPublisher(client, resp=resp_mod)
     await burst(pub, 1, 3000, chunk=3000)  # never yielded: all still queued
@@ -411,9 +403,7 @@ async def test_stream_is_capped(redis_server: RedisServer, resp_mod: ModuleType)
 
 
 async def test_server_busy_is_retried_in_order(redis_server: RedisServer, resp_mod: ModuleType,
-                                               subscriber_factory: SubFactory) -> None:
-    sub = subscriber_factory()
-    await sub.start(redis_server.port)
+                                               sub: Subscriber) -> None:
     admin = redis_server.client()
     await admin.config_set("busy-reply-threshold", "10")  # ms before others get -BUSY
     client = redis_server.client()
@@ -448,9 +438,7 @@ async def test_server_busy_is_retried_in_order(redis_server: RedisServer, resp_m
 
 
 async def test_unusable_events_are_counted_not_raised(redis_server: RedisServer, resp_mod: ModuleType,
-                                                      subscriber_factory: SubFactory) -> None:
-    sub = subscriber_factory()
-    await sub.start(redis_server.port)
+                                                      sub: Subscriber) -> None:
     client = redis_server.client()
     pub = EventPublisher(client, resp=resp_mod)
     assert pub.publish_nowait(123, {"a": 1}) == 0  # type: ignore[arg-type]
@@ -469,10 +457,8 @@ async def test_unusable_events_are_counted_not_raised(redis_server: RedisServer,
 
 
 async def test_stream_key_of_the_wrong_type_is_counted(redis_server: RedisServer, resp_mod: ModuleType,
-                                                       subscriber_factory: SubFactory,
+                                                       sub: Subscriber,
                                                        caplog: pytest.LogCaptureFixture) -> None:
-    sub = subscriber_factory()
-    await sub.start(redis_server.port)
     client = redis_server.client()
     await client.set("pms:events", "not a stream")
     pub = EventPublisher(client, resp=resp_mod, stream_maxlen=100)

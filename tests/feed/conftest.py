@@ -21,6 +21,7 @@ API_KEY = "AKe2eTEST1234567890"
 API_SECRET = "SEe2eTEST0987654321"
 NO_EXTENSIONS = bool(os.environ.get("TRADING_ENGINE_NO_EXTENSIONS"))
 FP = Decimal(10) ** 8
+TICK = Decimal("0.1")  # the simulator's BTCUSDT tick size: one step of its price
 
 _STATE_OF = {
     "NEW": "active",

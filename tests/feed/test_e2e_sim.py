@@ -10,9 +10,7 @@ from trading_engine_python.feed import MarketStream
 from trading_engine_python.sim import BinanceSimulator
 
 from ._fakes import until
-from .conftest import Rig
-
-TICK = Decimal("0.1")
+from .conftest import TICK, Rig
 
 
 async def test_limit_rests_then_fills(rig: Rig) -> None:

@@ -9,9 +9,8 @@ from decimal import Decimal
 import pytest
 
 from ._fakes import until
-from .conftest import Rig
+from .conftest import TICK, Rig
 
-TICK = Decimal("0.1")
 ORDER = "/fapi/v1/order"
 
 

@@ -182,7 +182,29 @@ class Algo:
         raise NotImplementedError
 
 
-class Scalper(Algo):
+class BookAlgo(Algo):
+    """An algo on one symbol that wakes on that symbol's book updates (bookTicker)."""
+
+    def __init__(
+        self,
+        manager: Any,
+        sub_account: str,
+        info: SymbolInfo,
+        market: MarketData,
+        registry: list[Any],
+        tap: Any = None,
+    ) -> None:
+        super().__init__(manager, sub_account, [info.symbol], registry, tap)
+        self.info = info
+        self.market = market
+        self._book = market.watch(info.symbol)
+
+    def stop(self) -> None:
+        super().stop()
+        self._book.set()
+
+
+class Scalper(BookAlgo):
     """Layered post-only quotes on both sides; reprices with replace_order when the book moves.
 
     Level k sits ``k * spacing`` ticks behind the best price on its side. An order whose target
@@ -206,9 +228,7 @@ class Scalper(Algo):
         reprice_ticks: int = 4,
         tap: Any = None,
     ) -> None:
-        super().__init__(manager, sub_account, [info.symbol], registry, tap)
-        self.info = info
-        self.market = market
+        super().__init__(manager, sub_account, info, market, registry, tap)
         self.qty = qty
         self.levels = levels
         self.spacing = spacing
@@ -216,12 +236,7 @@ class Scalper(Algo):
         self.slots: dict[tuple[str, int], Any] = {
             (s, k): None for s in ("BUY", "SELL") for k in range(levels)
         }
-        self._book = market.watch(info.symbol)
         self.parent = f"scalp-{sub_account}"
-
-    def stop(self) -> None:
-        super().stop()
-        self._book.set()
 
     def _target(self, side: str, level: int, bid: Decimal, ask: Decimal) -> Decimal:
         off = self.info.tick * self.spacing * level
@@ -255,7 +270,7 @@ class Scalper(Algo):
             await asyncio.gather(*(self._slot(k, bid, ask) for k in self.slots))
 
 
-class Chaser(Algo):
+class Chaser(BookAlgo):
     """One post-only order that follows the best price on its side until it is completely filled,
     then the next chase on the other side. Each chase is one parent; its children are the
     successive orders that replace_order produced."""
@@ -274,17 +289,10 @@ class Chaser(Algo):
         rng: random.Random,
         tap: Any = None,
     ) -> None:
-        super().__init__(manager, sub_account, [info.symbol], registry, tap)
-        self.info = info
-        self.market = market
+        super().__init__(manager, sub_account, info, market, registry, tap)
         self.qty_fp = to_fixed(qty)
         self.side = rng.choice(("BUY", "SELL"))
-        self._book = market.watch(info.symbol)
         self.stats.extra["chases_done"] = 0
-
-    def stop(self) -> None:
-        super().stop()
-        self._book.set()
 
     def _best(self) -> Decimal | None:
         best = self.market.best.get(self.info.symbol)

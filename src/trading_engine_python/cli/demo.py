@@ -27,7 +27,7 @@ from typing import Any
 
 from ..orders._fixed import fixed_to_str, to_fixed
 from .algos import Algo, Chaser, MarketData, Scalper, SymbolInfo, Taker
-from .engine import FeedTap, PublishLag, RedisServer, TimedClient, loop_name
+from .engine import FeedTap, PublishLag, RedisServer, TimedClient, add_engine_arguments, loop_name
 from .metrics import EngineCollector, Latency, MetricsServer, fmt_seconds
 
 log = logging.getLogger("trading_engine_python.cli.demo")
@@ -60,20 +60,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--symbols", default="BTCUSDT,ETHUSDT", help="comma-separated symbols (default BTCUSDT,ETHUSDT)"
     )
-    p.add_argument(
-        "--implementation",
-        choices=("cython", "python"),
-        default=None,
-        help="order core: compiled or pure-Python twin (default: the compiled one if built)",
+    add_engine_arguments(
+        p,
+        metrics_port_help="serve Prometheus metrics on 127.0.0.1:PORT/metrics (0 = any free port)",
+        metrics_host_help=argparse.SUPPRESS,
     )
-    p.add_argument(
-        "--metrics-port",
-        type=int,
-        default=None,
-        metavar="PORT",
-        help="serve Prometheus metrics on 127.0.0.1:PORT/metrics (0 = any free port)",
-    )
-    p.add_argument("--metrics-host", default="127.0.0.1", help=argparse.SUPPRESS)
     p.add_argument("--levels", type=int, default=2, help="scalper quotes per side (default 2)")
     p.add_argument(
         "--reprice-ticks",

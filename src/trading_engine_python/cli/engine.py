@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import logging
@@ -32,6 +33,29 @@ from .metrics import Latency
 log = logging.getLogger("trading_engine_python.cli")
 
 _perf_ns = time.perf_counter_ns
+
+
+def add_engine_arguments(
+    p: argparse.ArgumentParser, *, metrics_port_help: str, metrics_host_help: str
+) -> None:
+    """The options ``demo`` and ``run`` share: the order core, and where Prometheus metrics are served."""
+    p.add_argument(
+        "--implementation",
+        choices=("cython", "python"),
+        default=None,
+        help="order core: compiled or pure-Python twin (default: the compiled one if built)",
+    )
+    p.add_argument("--metrics-port", type=int, default=None, metavar="PORT", help=metrics_port_help)
+    p.add_argument("--metrics-host", default="127.0.0.1", help=metrics_host_help)
+
+
+async def cancel_and_wait(task: asyncio.Task[Any] | None) -> None:
+    """Cancel ``task`` (if any) and wait until it has ended, whatever it ends with: a stop path
+    must not raise out of a task it is tearing down."""
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(BaseException):
+            await task
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -195,10 +219,7 @@ class PublishLag:
             )
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(BaseException):
-                await self._task
+        await cancel_and_wait(self._task)
         if self._pubsub is not None:
             with contextlib.suppress(Exception):
                 await self._pubsub.aclose()

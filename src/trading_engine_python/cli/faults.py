@@ -10,11 +10,12 @@ The final check against the simulator says whether every order still came out ri
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 from collections import Counter
 from typing import Any
+
+from .engine import cancel_and_wait
 
 log = logging.getLogger("trading_engine_python.cli.faults")
 
@@ -41,11 +42,8 @@ class FaultInjector:
         self._task = asyncio.create_task(self._run(), name="demo-faults")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(BaseException):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
         self.sim.faults.reset()  # the final settle and check run on a well-behaved venue
 
     @property

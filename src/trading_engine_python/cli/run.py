@@ -17,7 +17,7 @@ import signal
 import sys
 from typing import Any
 
-from .engine import FeedTap, TimedClient
+from .engine import FeedTap, TimedClient, add_engine_arguments, cancel_and_wait
 from .metrics import EngineCollector, MetricsServer, fmt_seconds
 
 log = logging.getLogger("trading_engine_python.cli.run")
@@ -43,21 +43,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         metavar="N",
         help="also append every event to the capped stream pms:events (XADD MAXLEN ~ N)",
     )
-    p.add_argument(
-        "--implementation",
-        choices=("cython", "python"),
-        default=None,
-        help="order core: compiled or pure-Python twin (default: the compiled one if built)",
-    )
-    p.add_argument(
-        "--metrics-port",
-        type=int,
-        default=None,
-        metavar="PORT",
-        help="serve Prometheus metrics on 127.0.0.1:PORT/metrics",
-    )
-    p.add_argument(
-        "--metrics-host", default="127.0.0.1", help="address for the metrics endpoint (default 127.0.0.1)"
+    add_engine_arguments(
+        p,
+        metrics_port_help="serve Prometheus metrics on 127.0.0.1:PORT/metrics",
+        metrics_host_help="address for the metrics endpoint (default 127.0.0.1)",
     )
     p.add_argument(
         "--status-interval",
@@ -156,10 +145,7 @@ async def run_live(args: argparse.Namespace, keys: tuple[str, str]) -> int:
         log.info("stopping")
         return 0
     finally:
-        if status is not None:
-            status.cancel()
-            with contextlib.suppress(BaseException):
-                await status
+        await cancel_and_wait(status)
         with contextlib.suppress(Exception):
             await asyncio.wait_for(stream.stop(), 10.0)
         with contextlib.suppress(Exception):

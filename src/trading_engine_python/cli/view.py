@@ -8,6 +8,7 @@ import time
 from collections import deque
 from typing import Any
 
+from .engine import cancel_and_wait
 from .metrics import fmt_seconds
 
 
@@ -42,11 +43,8 @@ class View:
         self._task = asyncio.create_task(self._run_tty() if self.tty else self._run_plain(), name="demo-view")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(BaseException):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
         if self._live is not None:
             with contextlib.suppress(Exception):
                 self._live.stop()

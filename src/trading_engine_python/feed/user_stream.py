@@ -213,7 +213,8 @@ class UserStreamService:
 
     def _on_data(self, data: bytes) -> None:
         # The hot path: one flag test, one prefix test, one call. Counting frames here would add
-        # to every frame; stats() adds the per-kind counters up instead.
+        # to every frame; stats() adds the per-kind counters up instead. The frames buffered during
+        # a reconcile are replayed through here too, once buffering is off.
         if self._buffering:
             buf = self._buffer
             if len(buf) < self.max_buffer:
@@ -227,20 +228,6 @@ class UserStreamService:
             try:
                 self._feed(data)
             except Exception:  # feed() promises not to raise; never let it kill the stream
-                self._feed_errors += 1
-                log.exception("manager.feed raised")
-            if self._otu_listeners:
-                self._notify_otu(data)
-            return
-        self._other(data)
-
-    def _dispatch(self, data: bytes) -> None:
-        # The buffered frames, replayed after reconcile (same path as live, minus the buffer).
-        if data.startswith(_OTU_TAG, 1) or data.find(_OTU_TAG, 0, _OTU_SCAN) != -1:
-            self._order_updates += 1
-            try:
-                self._feed(data)
-            except Exception:
                 self._feed_errors += 1
                 log.exception("manager.feed raised")
             if self._otu_listeners:
@@ -362,10 +349,11 @@ class UserStreamService:
         self._buffered += len(buf)
         if len(buf) > self._buffer_peak:
             self._buffer_peak = len(buf)
-        # Synchronous replay: no frame can slip in between (the frame callback runs on this loop).
-        for data in buf:
-            self._dispatch(data)
+        # Synchronous replay through the live path: no frame can slip in between (the frame
+        # callback runs on this loop), so buffering can end first.
         self._buffering = False
+        for data in buf:
+            self._on_data(data)
         self._ready.set()
         return conn
 
@@ -435,7 +423,7 @@ class UserStreamService:
             self._buffering = False
             self._buffered += len(buf)
             for data in buf:
-                self._dispatch(data)
+                self._on_data(data)  # buffering is over: the live path
             if self._overflow:
                 conn = self._conn
                 if conn is not None:
