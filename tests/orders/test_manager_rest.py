@@ -281,9 +281,13 @@ async def test_repeated_not_found_makes_it_failed_with_on_cancel_once(impl: str)
     assert m.stats()["resolved_failed"] == 1 and m.get_active_orders() == []
     await asyncio.sleep(0.05)
     assert len(fake.sent("get_order")) == 3 and log.count("cancel") == 1
-    # It was live after all: a terminal state never goes back, but its money is never dropped.
+    # It was live after all: a terminal state never goes back, but its money is never dropped,
+    # and since nobody manages it any more, it is cancelled at once.
     await m.on_order_update(ev(order, "NEW"))
     assert order.state == "failed"
+    await until(lambda: len(fake.sent("cancel_order")) == 1)
+    assert fake.sent("cancel_order") == [{"symbol": "BTCUSDT", "client_order_id": order.client_order_id}]
+    assert m.stats()["orphans"] == 1 and m.stats()["orphans_cancelled"] == 1
     await m.on_order_update(ev(order, "FILLED", l="0.010", z="0.010", L="65000.3"))
     assert (order.state, order.filled_qty) == ("filled", 0.010)
     assert log.names() == ["cancel", "fill"] and m.stats()["late_fills"] == 1

@@ -36,6 +36,7 @@ cdef enum:
     F_MALFORMED = 512
     F_OTHER_EVENT = 1024
     F_HOOKED = 2048
+    F_ORPHAN = 4096
 
 cdef enum:
     # Rec.flags bits.
@@ -76,9 +77,10 @@ cdef enum:
     C_STALE = 6
     C_FILLS = 7
     C_LATE_FILLS = 8
-    C_TERMINAL = 9
-    C_EVICTED = 10
-    N_COUNTERS = 11
+    C_ORPHANS = 9
+    C_TERMINAL = 10
+    C_EVICTED = 11
+    N_COUNTERS = 12
 
 cdef enum:
     # Update.present bit the decoder never sets: a dict input gave "z": None explicitly (the pure
@@ -188,7 +190,7 @@ cdef class OrderCore:
     cdef object _clock
     cdef bint _mono                 # the clock is time.monotonic: read it in C
     cdef uint64_t _seed
-    cdef int64_t _cnt[11]
+    cdef int64_t _cnt[12]
     cdef int32_t _last_slot
     cdef object _last_frozen
     cdef int64_t _last_event_time

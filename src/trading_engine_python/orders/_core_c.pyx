@@ -92,6 +92,7 @@ COUNTERS = (
     "stale",
     "fills",
     "late_fills",
+    "orphans",
     "terminal",
     "evicted",
 )
@@ -192,10 +193,10 @@ if (S_PLACING, S_ACTIVE, S_CANCELLING, S_FILLED, S_CANCELLED, S_EXPIRED, S_REJEC
                               _states.FIRST_TERMINAL):
     raise ImportError("_core_c: order state codes differ from _states.py; rebuild")
 if (F_ACTIVATED, F_FILL, F_PARTIAL, F_FILLED, F_CLOSED, F_LATE_FILL, F_UNKNOWN_STATUS, F_STALE,
-        F_UNKNOWN_ID, F_MALFORMED, F_OTHER_EVENT, F_HOOKED) != (
+        F_UNKNOWN_ID, F_MALFORMED, F_OTHER_EVENT, F_HOOKED, F_ORPHAN) != (
         _states.F_ACTIVATED, _states.F_FILL, _states.F_PARTIAL, _states.F_FILLED, _states.F_CLOSED,
         _states.F_LATE_FILL, _states.F_UNKNOWN_STATUS, _states.F_STALE, _states.F_UNKNOWN_ID,
-        _states.F_MALFORMED, _states.F_OTHER_EVENT, _states.F_HOOKED):
+        _states.F_MALFORMED, _states.F_OTHER_EVENT, _states.F_HOOKED, _states.F_ORPHAN):
     raise ImportError("_core_c: transition flags differ from _states.py; rebuild")
 
 
@@ -1006,6 +1007,12 @@ cdef class OrderCore:
             else:
                 self._cnt[C_STALE] += 1
                 flags |= F_STALE
+            if ((st == ST_NEW or st == ST_PARTIALLY_FILLED)
+                    and (r.state == S_REJECTED or r.state == S_FAILED)):
+                # Declared never placed, yet it rests on the book: nobody manages it, so the shell
+                # cancels it (the state stays terminal; its fills still count as late fills).
+                self._cnt[C_ORPHANS] += 1
+                flags |= F_ORPHAN
             return flags
         if st == ST_FILLED or (flags & F_FILL and r.filled >= r.qty):
             # FILLED is believed even with z < q (the exchange's word), and a fill reaching q

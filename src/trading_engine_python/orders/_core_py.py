@@ -32,6 +32,7 @@ from ._states import (
     F_HOOKED,
     F_LATE_FILL,
     F_MALFORMED,
+    F_ORPHAN,
     F_OTHER_EVENT,
     F_PARTIAL,
     F_STALE,
@@ -450,6 +451,11 @@ class OrderCore:
             else:
                 self._counters["stale"] += 1
                 flags |= F_STALE
+            if status in (dec.ST_NEW, dec.ST_PARTIALLY_FILLED) and o._state in (REJECTED, FAILED):
+                # Declared never placed, yet it rests on the book: nobody manages it, so the shell
+                # cancels it (the state stays terminal; its fills still count as late fills).
+                self._counters["orphans"] += 1
+                flags |= F_ORPHAN
             return flags
         if status == dec.ST_FILLED or (flags & F_FILL and o._filled >= o._qty):
             if not o._acked:
@@ -555,6 +561,7 @@ COUNTERS = (
     "stale",
     "fills",
     "late_fills",
+    "orphans",
     "terminal",
     "evicted",
 )

@@ -38,6 +38,7 @@ F_STALE: Final = 128  # a duplicate or out-of-date event: nothing changed
 F_UNKNOWN_ID: Final = 256
 F_MALFORMED: Final = 512
 F_OTHER_EVENT: Final = 1024
+F_ORPHAN: Final = 4096  # the exchange says open (NEW/PARTIALLY_FILLED) an order we closed rejected/failed
 F_HOOKED: Final = 2048  # the order is marked (set_hooked): the shell has callbacks or a waiter on it
 
 SIDES: Final = ("BUY", "SELL")

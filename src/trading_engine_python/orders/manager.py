@@ -43,6 +43,7 @@ from ._states import (
     F_HOOKED,
     F_LATE_FILL,
     F_MALFORMED,
+    F_ORPHAN,
     F_PARTIAL,
     F_UNKNOWN_STATUS,
     FAILED,
@@ -114,6 +115,7 @@ class OrderManager:
         self._replace_aborted: set[str] = set()  # a cancel asked for during the replace: no new order
         self._replace_suppressed: set[str] = set()  # replaces whose old on_cancel was held back
         self._drain_wake: asyncio.Future[None] | None = None
+        self._orphans: set[str] = set()  # orphan cancels in flight
         self._resolving: set[str] = set()
         self._watch: dict[str, float] = {}  # placing/cancelling orders the exchange accepted
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -124,7 +126,7 @@ class OrderManager:
         self._stats = dict.fromkeys(
             ("callback_errors", "risk_errors", "rest_rejections", "unknown_outcomes", "status_queries",
              "resolved_failed", "replaces", "replace_aborted", "adopted", "late_fill_logs",
-             "cancel_resends"), 0)
+             "cancel_resends", "orphans_cancelled"), 0)
         self._publisher: Any = None
         if redis_client is not None:
             from ..events.publisher import EventPublisher
@@ -614,6 +616,17 @@ class OrderManager:
                 return "open"
         return "applied"
 
+    async def _cancel_orphan(self, order: Any) -> None:
+        self._stats["orphans_cancelled"] += 1
+        try:
+            await self._exchange.cancel_order(order.symbol, client_order_id=order.client_order_id)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # the feed still reports whatever happens to it
+            log.warning("cancel of orphan %s: %s", order.client_order_id, exc)
+        finally:
+            self._orphans.discard(order.client_order_id)
+
     async def _resend_cancel(self, order: Any) -> None:
         # We asked to cancel, yet the exchange still has the order open: that cancel was lost (it
         # timed out, or got -2011 because it overtook the order's own placement). Without asking
@@ -635,6 +648,11 @@ class OrderManager:
                 log.warning("malformed user-stream message (%d so far)", self._core.counters()["malformed"])
             return
         cid = order.client_order_id
+        if flags & F_ORPHAN and cid not in self._orphans:
+            # We closed it as rejected/failed, yet the exchange has it open: cancel it, once.
+            self._orphans.add(cid)
+            log.warning("%s is open at the exchange although it was %s: cancelling it", cid, order.state)
+            self._spawn(self._cancel_orphan(order))
         if flags & (F_LATE_FILL | F_UNKNOWN_STATUS) and self._log_budget.take():
             if flags & F_LATE_FILL:
                 log.warning("late fill on %s (%s): %s more, filled %s of %s", cid, order.state,
@@ -817,7 +835,7 @@ class OrderManager:
 
 
 # Results the shell always looks at: marked orders, and what must be logged.
-_ALWAYS = F_HOOKED | F_LATE_FILL | F_UNKNOWN_STATUS | F_MALFORMED
+_ALWAYS = F_HOOKED | F_LATE_FILL | F_UNKNOWN_STATUS | F_MALFORMED | F_ORPHAN
 
 
 def _now_ms() -> int:
