@@ -125,7 +125,7 @@ class OrderManager:
         self._closed = False
         self._stats = dict.fromkeys(
             ("callback_errors", "risk_errors", "rest_rejections", "unknown_outcomes", "status_queries",
-             "resolved_failed", "replaces", "replace_aborted", "adopted", "late_fill_logs",
+             "resolved_failed", "replaces", "replace_aborted", "adopted",
              "cancel_resends", "orphans_cancelled"), 0)
         self._publisher: Any = None
         if redis_client is not None:
@@ -617,13 +617,8 @@ class OrderManager:
         return "applied"
 
     async def _cancel_orphan(self, order: Any) -> None:
-        self._stats["orphans_cancelled"] += 1
         try:
-            await self._exchange.cancel_order(order.symbol, client_order_id=order.client_order_id)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # the feed still reports whatever happens to it
-            log.warning("cancel of orphan %s: %s", order.client_order_id, exc)
+            await self._send_cancel(order, "orphans_cancelled")
         finally:
             self._orphans.discard(order.client_order_id)
 
@@ -631,14 +626,19 @@ class OrderManager:
         # We asked to cancel, yet the exchange still has the order open: that cancel was lost (it
         # timed out, or got -2011 because it overtook the order's own placement). Without asking
         # again the order would stay "cancelling" for good, and cancel_order refuses a cancelling
-        # order. The feed (or the next query) still decides.
-        self._stats["cancel_resends"] += 1
+        # order.
+        await self._send_cancel(order, "cancel_resends")
+
+    async def _send_cancel(self, order: Any, counter: str) -> None:
+        """A cancel request outside the state machine (no state change here): whatever it does,
+        the feed or the next status query reports it, so its answer is only logged."""
+        self._stats[counter] += 1
         try:
             await self._exchange.cancel_order(order.symbol, client_order_id=order.client_order_id)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            log.info("repeated cancel of %s: %s", order.client_order_id, exc)
+            log.info("cancel of %s (%s): %s", order.client_order_id, counter, exc)
 
     # ── Dispatch: events, risk hook, callbacks ──
 
