@@ -195,13 +195,17 @@ cdef class OrderCore:
     cdef object _last_frozen
     cdef int64_t _last_event_time
     cdef bint _ready
+    cdef bint _busy                 # a public method is running: a nested call is refused
+    cdef double _op_now             # the clock, as _begin() read it for the running call
 
+    cdef int _enter(self) except -1
+    cdef int _begin(self, bint closing) except -1
     cdef double _now(self) except? -1.0
     cdef int _expire(self) except -1
     cdef int _evict(self, int32_t slot) except -1
     cdef int32_t _find_cid(self, const char* cid, Py_ssize_t n) noexcept
     cdef int32_t _find_oid(self, int64_t oid) noexcept
-    cdef int32_t _slot_of(self, object client_order_id) except -2
+    cdef int32_t _slot_of(self, object key) except -2
     cdef int _set_oid(self, int32_t slot, Rec* r, int64_t oid) except -1
     cdef int _feed_update(self, int result, Update* u) except -1
     cdef int _apply(self, int32_t slot, Rec* r, const Update* u) except -1
@@ -225,7 +229,7 @@ cdef class OrderCore:
 
 
 cdef class OrderState:
-    cdef OrderCore _core            # None once frozen (or when restored from a copy/pickle)
+    cdef OrderCore _core            # None once frozen, restored from a copy/pickle, or made by __new__
     cdef int32_t _slot
     cdef uint32_t _gen
     cdef Rec* _snap                 # owned copy of the record once frozen

@@ -106,6 +106,8 @@ cdef object _MISSING = object()
 
 cdef extern from "Python.h":
     const char* PyUnicode_AsUTF8AndSize(object s, Py_ssize_t* size) except NULL
+    str PyUnicode_FromObject(object obj)
+    object PyNumber_Index(object obj)
 
 
 cdef extern from *:
@@ -220,6 +222,96 @@ cdef inline uint32_t _oid_tag(uint64_t seed, int64_t oid) noexcept nogil:
 
 cdef inline uint32_t _vt_home(int32_t slot, uint32_t mask) noexcept nogil:
     return <uint32_t>((<uint64_t><uint32_t>slot * 0x9E3779B97F4A7C15ULL) >> 32) & mask
+
+
+# ── the input contract (the same rules, messages and order of checks as _core_py) ──
+
+# Binance's leverage range (POST /fapi/v1/leverage: 1 to 125; a symbol's brackets may allow less).
+LEVERAGE_MIN = 1
+LEVERAGE_MAX = 125
+
+cdef str _BUSY = ("OrderCore is busy: re-entrant call from a callback/clock/__hash__/finalizer while "
+                  "one of its methods runs (call it again once that method has returned)")
+cdef str _DETACHED = ("OrderState has no order: this one was made by OrderState.__new__, not by "
+                      "OrderCore")
+cdef int64_t _INT64_MAX = 9223372036854775807
+cdef object _BAD = object()
+
+
+cdef inline str _exact_str(object s):
+    # A str subclass as its plain value (a copy made in C: the subclass's own methods never run).
+    return s if type(s) is str else PyUnicode_FromObject(s)
+
+
+cdef str _text(str name, object value):
+    if isinstance(value, str):
+        return _exact_str(value)
+    raise TypeError(f"{name} must be a str, not {type(value).__name__}")
+
+
+cdef object _opt_text(str name, object value):
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return _exact_str(value)
+    raise TypeError(f"{name} must be a str or None, not {type(value).__name__}")
+
+
+cdef object _index(str name, object value):
+    """``value`` as a plain int (anything with ``__index__`` but bool), else TypeError."""
+    if type(value) is int:
+        return value
+    if type(value) is not bool:
+        try:
+            return PyNumber_Index(value)
+        except TypeError:
+            pass
+    raise TypeError(f"{name} must be an int, not {type(value).__name__}")
+
+
+cdef int64_t _int_arg(str name, object value, int64_t lo, int64_t hi) except? -1:
+    value = _index(name, value)
+    if not (lo <= value <= hi):
+        raise ValueError(f"{name} must be in [{lo}, {hi}], not {value!r}")
+    return value
+
+
+cdef object _key(object value):
+    """What a lookup by string uses: a plain str, or None when ``value`` names nothing (it is
+    hashed first, so that an unhashable value raises TypeError as a dict lookup does)."""
+    if isinstance(value, str):
+        return _exact_str(value)
+    hash(value)
+    return None
+
+
+cdef int64_t _oid_key(object value) except -2:
+    """An exchange order id to look up, or -1: anything but an int in [0, 2**63) names no order."""
+    if type(value) is not int:
+        try:
+            value = PyNumber_Index(value)
+        except TypeError:
+            return -1
+    return value if 0 <= value <= _INT64_MAX else -1
+
+
+cdef int64_t _field_int(object value) except -3:
+    """A decoded integer field: -1 absent (None), -2 outside the decoder's contract (a plain int
+    in [0, 2**63))."""
+    if value is None:
+        return -1
+    if type(value) is int and 0 <= value <= _INT64_MAX:
+        return value
+    return -2
+
+
+cdef int _previous(object previous) except -2:
+    # undo_cancel's ``previous`` as a state code, compared with == (-1: not placing or active).
+    if previous == S_ACTIVE:
+        return S_ACTIVE
+    if previous == S_PLACING:
+        return S_PLACING
+    return -1
 
 
 # ── hash tables of slot numbers ──
@@ -362,6 +454,8 @@ cdef class OrderState:
         cdef const Rec* r
         if self._snap != NULL:
             return self._snap
+        if self._core is None:
+            raise AttributeError(_DETACHED)
         r = rec_at(self._core._pages, self._slot)
         if r.gen != self._gen:  # cannot happen: eviction freezes every registered view
             raise RuntimeError("order view outlived its record")
@@ -620,11 +714,39 @@ cdef class OrderCore:
         PyMem_RawFree(self._strs)
         PyMem_RawFree(self._pairs)
 
+    # ── the re-entry guard ──
+    # Caller code can run inside any method: the clock, __hash__/__eq__/__index__/__bool__/__str__
+    # of an argument, a mapping given to feed_decoded, a finalizer the cycle collector runs while
+    # the core allocates. None of it may call the core again before the method returns: a nested
+    # call would change records, lists and the retention ring under the outer one. So each entry
+    # takes the guard first (try/finally) and a nested call raises RuntimeError. Within an entry,
+    # the clock is read and the arguments are converted before anything changes, so a refusal or
+    # an exception there leaves the core as it was.
+
+    cdef int _enter(self) except -1:
+        if self._busy:
+            raise RuntimeError(_BUSY)
+        if not self._ready:
+            raise RuntimeError("OrderCore.__init__ was not called")
+        self._busy = True
+        return 0
+
+    cdef int _begin(self, bint closing) except -1:
+        """Read the clock once, first, when the call may need it: to evict (the ring holds orders)
+        or to stamp an order it closes (``closing``)."""
+        if closing or self._ring_len:
+            self._op_now = self._now()
+        return 0
+
     # ── registration and lookups ──
 
     def add(self, client_order_id, sub_account_id, symbol, side, order_type, quantity, price,
             origin, parent_id, leverage, reduce_only, time_in_force):
-        """Register an order in state placing (the manager sends its request right after)."""
+        """Register an order in state placing (the manager sends its request right after).
+
+        The input contract is ``_core_py.OrderCore.add``'s: strings are ``str`` (a subclass is stored
+        as its plain value), integers are ints in their range, else TypeError / ValueError.
+        """
         cdef bytes cid
         cdef Py_ssize_t n
         cdef int64_t q, p
@@ -634,128 +756,150 @@ cdef class OrderCore:
         cdef int32_t sub_i = -1, sym_i = -1, pair_i = -1, origin_i = -1, parent_i = -1, tif_i = -1
         cdef int32_t slot
         cdef Rec* r
-        self._expire()
-        if not self._ready:
-            raise RuntimeError("OrderCore.__init__ was not called")
-        cid = client_order_id.encode()
-        n = len(cid)
-        if n <= CID_CAP and self._find_cid(cid, n) >= 0:
-            raise ValueError(f"client order id {client_order_id!r} is already tracked")
-        if n > CID_CAP:
-            raise ValueError("client order id longer than 36 bytes")
-        # The pure twin stores any value; C fields need them in range (the manager validates).
-        c_side = side
-        c_type = order_type
-        if not (0 <= c_side < 2):
-            raise ValueError(f"side must be an index into {_SIDES}, not {side!r}")
-        if not (0 <= c_type < 2):
-            raise ValueError(f"order_type must be an index into {_ORDER_TYPES}, not {order_type!r}")
-        q = quantity
-        p = price
-        if not (-2 ** 31 <= leverage < 2 ** 31):
-            raise ValueError(f"leverage out of range: {leverage!r}")
-        lev = leverage
-        ro = bool(reduce_only)
-        # Room first, so that nothing below can fail half way.
-        self._reserve()
+        self._enter()
         try:
-            sub_i = self._intern(sub_account_id)
-            sym_i = self._intern(symbol)
-            pair_i = self._pair(sub_i, sym_i)  # takes over the two references when it is new
-            sub_i = sym_i = -1
-            origin_i = self._intern(origin)
-            if parent_id is not None:
-                parent_i = self._intern(parent_id)
-            if time_in_force is not None:
-                tif_i = self._intern(time_in_force)
-        except BaseException:
-            for idx in (sub_i, sym_i, origin_i, parent_i, tif_i):
-                if idx >= 0:
-                    self._release(idx)
-            if pair_i >= 0:
-                self._release_pair(pair_i)
-            raise
-        slot = self._alloc_slot()
-        r = rec_at(self._pages, slot)
-        r.oid = 0
-        r.qty = q
-        r.price = p
-        r.filled = 0
-        r.avg = 0
-        r.last_qty = 0
-        r.last_price = 0
-        r.terminal_at = 0.0
-        r.pair = pair_i
-        r.origin = origin_i
-        r.parent = parent_i
-        r.tif = tif_i
-        r.leverage = lev
-        r.kind = c_side | (c_type << 1)
-        r.state = S_PLACING
-        r.flags = RF_REDUCE_ONLY if ro else 0
-        r.cid_len = n
-        memcpy(r.cid, <const char*>cid, n)
-        ht_put(&self._by_cid, slot, _cid_tag(self._seed, r.cid, n))
-        self._n_tracked += 1
-        self._link_live(slot, r)
-        self._cnt[C_ADDED] += 1
-        return self._view(slot)
+            self._begin(False)
+            cid_s = _text("client_order_id", client_order_id)
+            sub_s = _text("sub_account_id", sub_account_id)
+            sym_s = _text("symbol", symbol)
+            origin_s = _text("origin", origin)
+            parent_s = _opt_text("parent_id", parent_id)
+            tif_s = _opt_text("time_in_force", time_in_force)
+            cid = cid_s.encode()
+            n = len(cid)
+            if n > CID_CAP:
+                raise ValueError("client order id longer than 36 bytes")
+            c_side = <int>_int_arg("side", side, 0, 1)
+            c_type = <int>_int_arg("order_type", order_type, 0, 1)
+            q = _int_arg("quantity", quantity, 1, _INT64_MAX)
+            p = _int_arg("price", price, 0, _INT64_MAX)
+            lev = <int32_t>_int_arg("leverage", leverage, LEVERAGE_MIN, LEVERAGE_MAX)
+            ro = bool(reduce_only)
+            self._expire()
+            if self._find_cid(cid, n) >= 0:
+                raise ValueError(f"client order id {cid_s!r} is already tracked")
+            # Interning only looks up plain str keys (no caller code); room comes after it, and
+            # nothing below can fail half way.
+            try:
+                sub_i = self._intern(sub_s)
+                sym_i = self._intern(sym_s)
+                pair_i = self._pair(sub_i, sym_i)  # takes over the two references when it is new
+                sub_i = sym_i = -1
+                origin_i = self._intern(origin_s)
+                if parent_s is not None:
+                    parent_i = self._intern(parent_s)
+                if tif_s is not None:
+                    tif_i = self._intern(tif_s)
+                self._reserve()
+            except BaseException:
+                for idx in (sub_i, sym_i, origin_i, parent_i, tif_i):
+                    if idx >= 0:
+                        self._release(idx)
+                if pair_i >= 0:
+                    self._release_pair(pair_i)
+                raise
+            slot = self._alloc_slot()
+            r = rec_at(self._pages, slot)
+            r.oid = 0
+            r.qty = q
+            r.price = p
+            r.filled = 0
+            r.avg = 0
+            r.last_qty = 0
+            r.last_price = 0
+            r.terminal_at = 0.0
+            r.pair = pair_i
+            r.origin = origin_i
+            r.parent = parent_i
+            r.tif = tif_i
+            r.leverage = lev
+            r.kind = c_side | (c_type << 1)
+            r.state = S_PLACING
+            r.flags = RF_REDUCE_ONLY if ro else 0
+            r.cid_len = n
+            memcpy(r.cid, <const char*>cid, n)
+            ht_put(&self._by_cid, slot, _cid_tag(self._seed, r.cid, n))
+            self._n_tracked += 1
+            self._link_live(slot, r)
+            self._cnt[C_ADDED] += 1
+            return self._view(slot)
+        finally:
+            self._busy = False
 
     def get(self, client_order_id):
         cdef int32_t slot
-        self._expire()
-        slot = self._slot_of(client_order_id)
-        return self._view(slot) if slot >= 0 else None
+        self._enter()
+        try:
+            self._begin(False)
+            key = _key(client_order_id)
+            self._expire()
+            slot = self._slot_of(key)
+            return self._view(slot) if slot >= 0 else None
+        finally:
+            self._busy = False
 
     def get_by_exchange_id(self, exchange_order_id):
+        """The order with that Binance orderId; None for anything but an int in [0, 2**63)."""
         cdef int32_t slot
         cdef int64_t oid
-        self._expire()
-        # Any number equal to a stored id finds it, as a dict lookup does in the pure twin.
-        if not isinstance(exchange_order_id, int):
-            try:
-                key = int(exchange_order_id)
-            except (TypeError, ValueError, OverflowError):
-                hash(exchange_order_id)
-                return None
-            if key != exchange_order_id:
-                return None
-            exchange_order_id = key
-        if not (-2 ** 63 <= exchange_order_id < 2 ** 63):
-            return None
-        oid = exchange_order_id
-        slot = self._find_oid(oid)
-        return self._view(slot) if slot >= 0 else None
+        self._enter()
+        try:
+            self._begin(False)
+            oid = _oid_key(exchange_order_id)
+            self._expire()
+            slot = self._find_oid(oid) if oid >= 0 else -1
+            return self._view(slot) if slot >= 0 else None
+        finally:
+            self._busy = False
 
     def live(self, sub_account_id=None, symbol=None):
         cdef int32_t i, j
-        self._expire()
-        if sub_account_id is None and symbol is None:
-            return self._walk(self._all_head, L_ALL)
-        if symbol is None:
-            i = self._str_idx.get(sub_account_id, -1)
-            return self._walk(self._strs[i].head[ROLE_SUB], L_SUB) if i >= 0 else []
-        if sub_account_id is None:
-            i = self._str_idx.get(symbol, -1)
-            return self._walk(self._strs[i].head[ROLE_SYM], L_SYM) if i >= 0 else []
-        i = self._str_idx.get(sub_account_id, -1)
-        j = self._str_idx.get(symbol, -1)
-        if i < 0 or j < 0:
-            return []
-        pi = self._pair_idx.get((<int64_t>i << 32) | j)
-        return self._walk(self._pairs[<int32_t>pi].head, L_PAIR) if pi is not None else []
+        self._enter()
+        try:
+            self._begin(False)
+            sub = _key(sub_account_id) if sub_account_id is not None else None
+            sym = _key(symbol) if symbol is not None else None
+            self._expire()
+            if sub_account_id is None and symbol is None:
+                return self._walk(self._all_head, L_ALL)
+            if (sub_account_id is not None and sub is None) or (symbol is not None and sym is None):
+                return []
+            if symbol is None:
+                i = self._str_idx.get(sub, -1)
+                return self._walk(self._strs[i].head[ROLE_SUB], L_SUB) if i >= 0 else []
+            if sub_account_id is None:
+                i = self._str_idx.get(sym, -1)
+                return self._walk(self._strs[i].head[ROLE_SYM], L_SYM) if i >= 0 else []
+            i = self._str_idx.get(sub, -1)
+            j = self._str_idx.get(sym, -1)
+            if i < 0 or j < 0:
+                return []
+            pi = self._pair_idx.get((<int64_t>i << 32) | j)
+            return self._walk(self._pairs[<int32_t>pi].head, L_PAIR) if pi is not None else []
+        finally:
+            self._busy = False
 
     def by_parent(self, parent_id):
         cdef int32_t i
-        self._expire()
-        i = self._str_idx.get(parent_id, -1)
-        return self._walk(self._strs[i].head[ROLE_PARENT], L_PARENT) if i >= 0 else []
+        self._enter()
+        try:
+            self._begin(False)
+            key = _key(parent_id)
+            self._expire()
+            i = self._str_idx.get(key, -1) if key is not None else -1
+            return self._walk(self._strs[i].head[ROLE_PARENT], L_PARENT) if i >= 0 else []
+        finally:
+            self._busy = False
 
     def last_order(self):
         """The order the last feed/transition call touched (None after malformed input)."""
-        if self._last_slot >= 0:
-            return self._view(self._last_slot)
-        return self._last_frozen
+        self._enter()
+        try:
+            if self._last_slot >= 0:
+                return self._view(self._last_slot)
+            return self._last_frozen
+        finally:
+            self._busy = False
 
     def last_event_time(self):
         """The envelope's ``E`` (ms) of the last frame that reached an order; 0 when it had none."""
@@ -776,172 +920,258 @@ cdef class OrderCore:
     # ── local transitions (driven by the manager, never by a REST reply's content) ──
 
     def set_exchange_id(self, client_order_id, exchange_order_id):
-        """Record Binance's orderId from whichever reports it first (REST reply or feed ``i``)."""
-        cdef int32_t slot = self._slot_of(client_order_id)
+        """Record Binance's orderId from whichever reports it first (REST reply or feed ``i``).
+        An int outside [0, 2**63) is no order id and is ignored; a non-integer is a TypeError."""
+        cdef int32_t slot
         cdef Rec* r
-        if slot < 0:
+        self._enter()
+        try:
+            oid = _index("exchange_order_id", exchange_order_id)
+            slot = self._slot_of(_key(client_order_id))
+            if slot < 0 or not (0 <= oid <= _INT64_MAX):
+                return None
+            r = rec_at(self._pages, slot)
+            if not (r.flags & RF_OID):
+                self._reserve_feed()
+                self._set_oid(slot, r, oid)
             return None
-        r = rec_at(self._pages, slot)
-        if not (r.flags & RF_OID) and exchange_order_id >= 0:
-            self._reserve_feed()
-            if exchange_order_id >= 2 ** 63:
-                raise ValueError(f"exchange order id out of range: {exchange_order_id!r}")
-            self._set_oid(slot, r, exchange_order_id)
-        return None
+        finally:
+            self._busy = False
 
     def set_hooked(self, client_order_id, hooked):
         """Mark an order whose feed events the shell must see (callbacks, a replace waiting):
         its results then carry F_HOOKED, so unmarked orders never leave the core."""
-        cdef int32_t slot = self._slot_of(client_order_id)
+        cdef int32_t slot
         cdef Rec* r
-        if slot >= 0:
-            r = rec_at(self._pages, slot)
-            if hooked:
-                r.flags |= RF_HOOKED
-            else:
-                r.flags &= ~RF_HOOKED
-        return None
+        cdef bint on
+        self._enter()
+        try:
+            key = _key(client_order_id)
+            on = bool(hooked)
+            slot = self._slot_of(key)
+            if slot >= 0:
+                r = rec_at(self._pages, slot)
+                if on:
+                    r.flags |= RF_HOOKED
+                else:
+                    r.flags &= ~RF_HOOKED
+            return None
+        finally:
+            self._busy = False
 
     def close_local(self, client_order_id, state, code, msg):
         """REST rejection (REJECTED) or resolution as never placed (FAILED).
 
         Only an order the feed never acknowledged can be closed this way: once the exchange has
-        told us the order exists, only the feed or a status query may end it.
+        told us the order exists, only the feed or a status query may end it. ``int(code)`` and
+        ``str(msg)`` are taken first, whatever happens next.
         """
         cdef int32_t slot
         cdef Rec* r
-        self._expire()
-        self._reserve_feed()
-        slot = self._slot_of(client_order_id)
-        self._last_slot = slot
-        self._last_frozen = None
-        if slot < 0:
-            return 0
-        r = rec_at(self._pages, slot)
-        if (r.flags & RF_ACKED or not (r.state == S_PLACING or r.state == S_CANCELLING)
-                or state not in (S_REJECTED, S_FAILED)):
-            return 0
-        self._errors[slot] = (int(code), str(msg))
-        r.flags |= RF_ERROR
-        self._set_state(slot, r, state)
-        return F_CLOSED
+        self._enter()
+        try:
+            self._begin(True)
+            target = _index("state", state)
+            error = (int(code), _exact_str(str(msg)))
+            key = _key(client_order_id)
+            self._expire()
+            self._reserve_feed()
+            slot = self._slot_of(key)
+            self._last_slot = slot
+            self._last_frozen = None
+            if slot < 0:
+                return 0
+            r = rec_at(self._pages, slot)
+            if (r.flags & RF_ACKED or not (r.state == S_PLACING or r.state == S_CANCELLING)
+                    or not (target == S_REJECTED or target == S_FAILED)):
+                return 0
+            self._errors[slot] = error
+            r.flags |= RF_ERROR
+            self._set_state(slot, r, target)
+            return F_CLOSED
+        finally:
+            self._busy = False
 
     def begin_cancel(self, client_order_id):
         """placing/active -> cancelling; returns the previous state, or -1 when not allowed."""
         cdef int32_t slot
         cdef Rec* r
         cdef int prev
-        self._expire()
-        slot = self._slot_of(client_order_id)
-        if slot < 0:
-            return -1
-        r = rec_at(self._pages, slot)
-        if not (r.state == S_PLACING or r.state == S_ACTIVE):
-            return -1
-        prev = r.state
-        self._set_state(slot, r, S_CANCELLING)
-        return prev
+        self._enter()
+        try:
+            self._begin(False)
+            key = _key(client_order_id)
+            self._expire()
+            slot = self._slot_of(key)
+            if slot < 0:
+                return -1
+            r = rec_at(self._pages, slot)
+            if not (r.state == S_PLACING or r.state == S_ACTIVE):
+                return -1
+            prev = r.state
+            self._set_state(slot, r, S_CANCELLING)
+            return prev
+        finally:
+            self._busy = False
 
     def undo_cancel(self, client_order_id, previous):
         """A cancel the exchange definitely did not process: back to where it was."""
-        cdef int32_t slot = self._slot_of(client_order_id)
+        cdef int32_t slot
         cdef Rec* r
-        if slot < 0:
-            return False
-        r = rec_at(self._pages, slot)
-        if r.state != S_CANCELLING or previous not in (S_PLACING, S_ACTIVE):
-            return False
-        # An order acknowledged while the cancel was in flight is active, not placing.
-        self._set_state(slot, r, S_ACTIVE if (previous == S_ACTIVE or r.flags & RF_ACKED) else S_PLACING)
-        return True
+        cdef int prev
+        self._enter()
+        try:
+            prev = _previous(previous)
+            slot = self._slot_of(_key(client_order_id))
+            if slot < 0:
+                return False
+            r = rec_at(self._pages, slot)
+            if r.state != S_CANCELLING or prev < 0:
+                return False
+            # An order acknowledged while the cancel was in flight is active, not placing.
+            self._set_state(slot, r, S_ACTIVE if (prev == S_ACTIVE or r.flags & RF_ACKED) else S_PLACING)
+            return True
+        finally:
+            self._busy = False
 
     # ── the feed ──
 
     def feed(self, data):
         """One raw user-stream frame. Raises TypeError only for an unsupported argument type (as
-        the pure twin's decoder does); bad content is counted, never raised."""
+        the pure twin's decoder does); bad content is counted, never raised. Subclasses of bytes,
+        bytearray and str are read as their contents (see ``_decode_py.decode``)."""
         cdef Update u
         cdef Py_buffer view
         cdef const char* s
         cdef Py_ssize_t n
         cdef int res
-        if type(data) is bytes:
-            res = decode_frame(<const unsigned char*>PyBytes_AS_STRING(data), PyBytes_GET_SIZE(data), &u)
-        elif isinstance(data, str):
-            try:
-                s = PyUnicode_AsUTF8AndSize(data, &n)
-            except UnicodeEncodeError:  # lone surrogates: orjson rejects the text as not UTF-8
-                s = NULL
-                n = 0
-            res = decode_frame(<const unsigned char*>s, n, &u)
-        elif isinstance(data, bytearray):
-            res = decode_frame(<const unsigned char*>PyByteArray_AS_STRING(data),
-                               PyByteArray_GET_SIZE(data), &u)
-        elif isinstance(data, (bytes, memoryview)):
-            if isinstance(data, memoryview) and not data.c_contiguous:
-                raise TypeError("decode() needs a contiguous buffer")
-            PyObject_GetBuffer(data, &view, PyBUF_SIMPLE)
-            try:
-                res = decode_frame(<const unsigned char*>view.buf, view.len, &u)
-            finally:
-                PyBuffer_Release(&view)
-        else:
-            raise TypeError(f"decode() takes bytes, bytearray, memoryview or str, not {type(data).__name__}")
-        return self._feed_update(res, &u)
+        self._enter()
+        try:
+            if type(data) is bytes:
+                res = decode_frame(<const unsigned char*>PyBytes_AS_STRING(data), PyBytes_GET_SIZE(data), &u)
+            elif isinstance(data, str):
+                try:
+                    s = PyUnicode_AsUTF8AndSize(data, &n)
+                except UnicodeEncodeError:  # lone surrogates: orjson rejects the text as not UTF-8
+                    s = NULL
+                    n = 0
+                res = decode_frame(<const unsigned char*>s, n, &u)
+            elif isinstance(data, bytearray):
+                res = decode_frame(<const unsigned char*>PyByteArray_AS_STRING(data),
+                                   PyByteArray_GET_SIZE(data), &u)
+            elif isinstance(data, (bytes, memoryview)):
+                if isinstance(data, memoryview) and not data.c_contiguous:
+                    raise TypeError("decode() needs a contiguous buffer")
+                PyObject_GetBuffer(data, &view, PyBUF_SIMPLE)
+                try:
+                    res = decode_frame(<const unsigned char*>view.buf, view.len, &u)
+                finally:
+                    PyBuffer_Release(&view)
+            else:
+                raise TypeError(f"decode() takes bytes, bytearray, memoryview or str, not {type(data).__name__}")
+            return self._feed_update(res, &u)
+        finally:
+            self._busy = False
 
     def feed_decoded(self, result, fields):
-        """Apply the output of ``decode``/``decode_dict`` (dict inputs come this way)."""
+        """Apply the output of ``decode``/``decode_dict`` (dict inputs come this way).
+
+        Values outside the decoder's contract (see ``_core_py.OrderCore.feed_decoded``) make the
+        frame malformed; nothing is raised for them.
+        """
         cdef Update u
         cdef int32_t slot
         cdef Rec* r
         cdef int flags
-        self._expire()
-        self._reserve_feed()
-        self._last_slot = -1
-        self._last_frozen = None
-        self._last_event_time = 0
-        self._cnt[C_FRAMES] += 1
-        if result == R_OTHER_EVENT:
-            self._cnt[C_OTHER_EVENTS] += 1
-            return F_OTHER_EVENT
-        if result != R_ORDER or fields is None:
-            self._cnt[C_MALFORMED] += 1
-            return F_MALFORMED
-        cid = fields["cid"]
-        slot = self._slot_of(cid) if cid is not None else -1
-        if slot < 0:
-            self._cnt[C_UNKNOWN_IDS] += 1
-            return F_UNKNOWN_ID
-        self._last_slot = slot
-        self._last_event_time = fields.get("event_time", 0)
-        memset(&u, 0, sizeof(Update))
-        u.status = fields["status"]
-        value = fields.get("order_id")
-        if value is not None:
-            u.order_id = value
-            u.present |= P_ORDER_ID
-        value = fields.get("z", _MISSING)
-        if value is None:
-            u.present |= P_Z_NULL
-        elif value is not _MISSING:
-            u.z = value
-            u.present |= P_Z
-        value = fields.get("ap")
-        if value is not None:
-            u.ap = value
-            u.present |= P_AP
-        value = fields.get("L")
-        if value is not None:
-            u.L = value
-            u.present |= P_LP
-        r = rec_at(self._pages, slot)
-        flags = self._apply(slot, r, &u)
-        return flags | F_HOOKED if r.flags & RF_HOOKED else flags
+        cdef int kind = 2
+        cdef int64_t v
+        self._enter()
+        try:
+            self._begin(True)
+            memset(&u, 0, sizeof(Update))
+            cid = None
+            event_time = 0
+            # Every value is read once and checked before anything changes.
+            if result == R_OTHER_EVENT:
+                kind = 1
+            elif result == R_ORDER and fields is not None:
+                kind = 0
+                cid = fields.get("cid", _BAD)
+                if cid is not None:
+                    cid = _exact_str(cid) if isinstance(cid, str) else _BAD
+                status = fields.get("status")
+                if type(status) is int and ST_NONE <= status <= ST_OTHER:
+                    u.status = status
+                else:
+                    kind = 2
+                value = fields.get("event_time", 0)
+                v = _field_int(value)
+                if v == -2:
+                    kind = 2
+                elif v >= 0:
+                    event_time = v
+                value = fields.get("order_id")
+                v = _field_int(value)
+                if v == -2:
+                    kind = 2
+                elif v >= 0:
+                    u.order_id = v
+                    u.present |= P_ORDER_ID
+                value = fields.get("z", _MISSING)
+                if value is None:
+                    u.present |= P_Z_NULL
+                elif value is not _MISSING:
+                    v = _field_int(value)
+                    if v < 0:
+                        kind = 2
+                    else:
+                        u.z = v
+                        u.present |= P_Z
+                value = fields.get("ap")
+                v = _field_int(value)
+                if v == -2:
+                    kind = 2
+                elif v >= 0:
+                    u.ap = v
+                    u.present |= P_AP
+                value = fields.get("L")
+                v = _field_int(value)
+                if v == -2:
+                    kind = 2
+                elif v >= 0:
+                    u.L = v
+                    u.present |= P_LP
+                if cid is _BAD:
+                    kind = 2
+            self._expire()
+            self._reserve_feed()
+            self._last_slot = -1
+            self._last_frozen = None
+            self._last_event_time = 0
+            self._cnt[C_FRAMES] += 1
+            if kind == 1:
+                self._cnt[C_OTHER_EVENTS] += 1
+                return F_OTHER_EVENT
+            if kind == 2:
+                self._cnt[C_MALFORMED] += 1
+                return F_MALFORMED
+            slot = self._slot_of(cid)
+            if slot < 0:
+                self._cnt[C_UNKNOWN_IDS] += 1
+                return F_UNKNOWN_ID
+            self._last_slot = slot
+            self._last_event_time = event_time
+            r = rec_at(self._pages, slot)
+            flags = self._apply(slot, r, &u)
+            return flags | F_HOOKED if r.flags & RF_HOOKED else flags
+        finally:
+            self._busy = False
 
     cdef int _feed_update(self, int result, Update* u) except -1:
         cdef int32_t slot
         cdef Rec* r
         cdef int flags
+        self._begin(True)
         self._expire()
         self._reserve_feed()
         self._last_slot = -1
@@ -1085,7 +1315,7 @@ cdef class OrderCore:
         if new >= S_FIRST_TERMINAL:
             if old < S_FIRST_TERMINAL:
                 self._unlink_live(slot, r)
-                r.terminal_at = self._now()
+                r.terminal_at = self._op_now  # read by _begin(closing=True) before anything changed
                 # Room was made by _reserve_feed() at the start of the operation.
                 self._ring[(self._ring_head + self._ring_len) & (self._ring_cap - 1)] = slot
                 self._ring_len += 1
@@ -1137,20 +1367,25 @@ cdef class OrderCore:
 
     cdef int _expire(self) except -1:
         """Let go of terminal orders past the retention (called before each operation, never
-        inside one, so an order is always still there for the callbacks of its own last event)."""
-        cdef double now
+        inside one, so an order is always still there for the callbacks of its own last event).
+        The time is the one _begin() read."""
         cdef int32_t slot
-        if self._ring_len == 0:
-            return 0
-        now = self._now()
+        cdef Py_ssize_t mask = self._ring_cap - 1
         while self._ring_len:
             slot = self._ring[self._ring_head]
             if not (self._ring_len > self._max
-                    or now - rec_at(self._pages, slot).terminal_at >= self._ttl):
+                    or self._op_now - rec_at(self._pages, slot).terminal_at >= self._ttl):
                 break
-            self._evict(slot)
-            self._ring_head = (self._ring_head + 1) & (self._ring_cap - 1)
+            # Off the ring before it is evicted: the slot can never be found there twice. If the
+            # eviction fails (memory), it goes back to the head untouched.
+            self._ring_head = (self._ring_head + 1) & mask
             self._ring_len -= 1
+            try:
+                self._evict(slot)
+            except BaseException:
+                self._ring_head = (self._ring_head + mask) & mask
+                self._ring_len += 1
+                raise
         return 0
 
     cdef int _evict(self, int32_t slot) except -1:
@@ -1366,16 +1601,14 @@ cdef class OrderCore:
         cdef int64_t i = oid_bucket(&self._by_oid, self._pages, oid, _oid_tag(self._seed, oid))
         return self._by_oid.b[i].slot if i >= 0 else -1
 
-    cdef int32_t _slot_of(self, object client_order_id) except -2:
-        # Only a str can equal a tracked id (as in the pure twin's dict); an unhashable key raises
-        # TypeError as dict.get does.
+    cdef int32_t _slot_of(self, object key) except -2:
+        # key: what _key() made of the caller's id (a plain str, or None for "names nothing").
         cdef const char* s
         cdef Py_ssize_t n
-        if not isinstance(client_order_id, str):
-            hash(client_order_id)
+        if key is None:
             return -1
         try:
-            s = PyUnicode_AsUTF8AndSize(client_order_id, &n)
+            s = PyUnicode_AsUTF8AndSize(key, &n)
         except UnicodeEncodeError:  # lone surrogates: add() never accepted such an id
             return -1
         if n > CID_CAP:

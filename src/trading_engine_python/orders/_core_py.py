@@ -4,7 +4,7 @@ Holds every order the manager tracks, decodes user-stream frames and applies the
 The compiled twin keeps the same records as fixed-layout C structs; both must behave identically,
 down to the counters (tests/orders/test_core_properties.py drives random operation sequences through both).
 
-Rules (issue 7): the cumulative filled quantity ``z`` is the truth and a smaller or equal ``z`` is
+Rules: the cumulative filled quantity ``z`` is the truth and a smaller or equal ``z`` is
 stale; a terminal state never goes back to a live one; a fill increase is never dropped, even on
 an order that is already cancelled, expired, rejected or failed (a "late fill").
 
@@ -13,10 +13,11 @@ Not thread-safe: one event loop drives one core.
 
 from __future__ import annotations
 
+import operator
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import _decode_py as dec
 from ._fixed import FP_SCALE
@@ -57,6 +58,147 @@ _CLOSING = {dec.ST_CANCELED: CANCELLED, dec.ST_EXPIRED: EXPIRED, dec.ST_EXPIRED_
 
 def _to_float(fp: int) -> float:
     return fp / FP_SCALE
+
+
+# ── the input contract (the compiled twin has the same rules, messages and order of checks) ──
+
+# Binance's leverage range (POST /fapi/v1/leverage: 1 to 125; a symbol's brackets may allow less).
+LEVERAGE_MIN = 1
+LEVERAGE_MAX = 125
+
+BUSY = ("OrderCore is busy: re-entrant call from a callback/clock/__hash__/finalizer while "
+        "one of its methods runs (call it again once that method has returned)")
+_DETACHED = "OrderState has no order: this one was made by OrderState.__new__, not by OrderCore"
+_INT64_MAX = 2**63 - 1
+_BAD: Any = object()
+
+
+def _exact_str(s: str) -> str:
+    # A str subclass as its plain value (str.__str__ copies it without running the subclass's code).
+    return s if type(s) is str else str.__str__(s)
+
+
+def _text(name: str, value: object) -> str:
+    if isinstance(value, str):
+        return _exact_str(value)
+    raise TypeError(f"{name} must be a str, not {type(value).__name__}")
+
+
+def _opt_text(name: str, value: object) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return _exact_str(value)
+    raise TypeError(f"{name} must be a str or None, not {type(value).__name__}")
+
+
+def _index(name: str, value: object) -> int:
+    """``value`` as a plain int (anything with ``__index__`` but bool), else TypeError."""
+    if type(value) is int:
+        return value
+    if type(value) is not bool:
+        try:
+            return operator.index(value)  # type: ignore[call-overload]
+        except TypeError:
+            pass
+    raise TypeError(f"{name} must be an int, not {type(value).__name__}")
+
+
+def _int_arg(name: str, value: object, lo: int, hi: int) -> int:
+    v = _index(name, value)
+    if not (lo <= v <= hi):
+        raise ValueError(f"{name} must be in [{lo}, {hi}], not {v!r}")
+    return v
+
+
+def _key(value: object) -> str | None:
+    """What a lookup by string uses: a plain str, or None when ``value`` names nothing (it is
+    hashed first, so that an unhashable value raises TypeError as a dict lookup does)."""
+    if isinstance(value, str):
+        return _exact_str(value)
+    hash(value)
+    return None
+
+
+def _oid_key(value: object) -> int:
+    """An exchange order id to look up, or -1: anything but an int in [0, 2**63) names no order."""
+    if type(value) is not int:
+        try:
+            value = operator.index(value)  # type: ignore[call-overload]
+        except TypeError:
+            return -1
+    assert isinstance(value, int)
+    return value if 0 <= value <= _INT64_MAX else -1
+
+
+def _field_int(value: object) -> int:
+    """A decoded integer field: -1 absent (None), -2 outside the decoder's contract (a plain int
+    in [0, 2**63))."""
+    if value is None:
+        return -1
+    if type(value) is int and 0 <= value <= _INT64_MAX:
+        return value
+    return -2
+
+
+def _previous(previous: object) -> int:
+    # undo_cancel's ``previous`` as a state code, compared with == (-1: not placing or active).
+    if previous == ACTIVE:
+        return ACTIVE
+    if previous == PLACING:
+        return PLACING
+    return -1
+
+
+def _seconds(value: object) -> float:
+    # What the compiled twin's C double conversion accepts: a float, or anything with __float__
+    # or __index__ (not a string: float("1") would parse it).
+    if type(value) is float:
+        return value
+    t = type(value)
+    if hasattr(t, "__float__") or hasattr(t, "__index__"):
+        return float(value)  # type: ignore[arg-type]
+    raise TypeError(f"must be real number, not {t.__name__}")
+
+
+def _checked(result: object, fields: Mapping[str, Any] | None
+             ) -> tuple[int, str | None, int, int, dict[str, Any] | None]:
+    """``feed_decoded``'s input as (kind, cid, event_time, status, fields): each value read once,
+    in the compiled twin's order; kind 0 an order update, 1 another event, 2 malformed."""
+    if result == dec.R_OTHER_EVENT:
+        return 1, None, 0, 0, None
+    if result != dec.R_ORDER or fields is None:
+        return 2, None, 0, 0, None
+    ok = True
+    cid = fields.get("cid", _BAD)
+    if cid is not None:
+        if isinstance(cid, str):
+            cid = _exact_str(cid)
+        else:
+            ok = False
+    status = fields.get("status")
+    if not (type(status) is int and dec.ST_NONE <= status <= dec.ST_OTHER):
+        ok = False
+    f: dict[str, Any] = {}
+    event_time = _field_int(fields.get("event_time", 0))
+    if event_time == -2:
+        ok = False
+    for key in ("order_id", "z", "ap", "L"):
+        value = fields.get(key, _BAD)
+        if value is _BAD:
+            continue
+        if value is None:
+            if key == "z":
+                f["z"] = None  # an explicit null z: FILLED then does not mean "all of it"
+            continue
+        v = _field_int(value)
+        if v < 0:
+            ok = False
+        else:
+            f[key] = v
+    if not ok:
+        return 2, None, 0, 0, None
+    return 0, cid, max(event_time, 0), status, f  # type: ignore[return-value]
 
 
 class OrderState:
@@ -207,6 +349,22 @@ class OrderState:
             f"{self.order_type} {self.quantity}@{self.price} {self.state} filled={self.filled_qty}>"
         )
 
+    # A copy is a snapshot (copy, deepcopy and pickle go through here). One made by
+    # OrderState.__new__ has nothing to copy: AttributeError, as every attribute of it.
+    def __getstate__(self) -> tuple[None, dict[str, Any]]:
+        return None, {name: getattr(self, name) for name in OrderState.__slots__}
+
+    if not TYPE_CHECKING:  # (type checkers would take every attribute for Any)
+
+        def __getattr__(self, name: str) -> Any:
+            # Reached when a slot is unset (or a property read one): an object made by
+            # OrderState.__new__, where every slot is unset.
+            try:
+                object.__getattribute__(self, "_state")
+            except AttributeError:
+                raise AttributeError(f"{_DETACHED} (reading {name!r})") from None
+            raise AttributeError(f"'OrderState' object has no attribute {name!r}")
+
 
 PUBLIC_FIELDS = (
     "client_order_id",
@@ -235,6 +393,8 @@ class OrderCore:
     """Records, indexes, the feed decoder and the transition function."""
 
     implementation = IMPLEMENTATION
+    _ready = False  # until __init__ ran (an instance made by OrderCore.__new__ refuses every call)
+    _busy = False
 
     def __init__(
         self,
@@ -259,6 +419,24 @@ class OrderCore:
         self._last: OrderState | None = None
         self._last_event_time = 0
         self._counters = dict.fromkeys(COUNTERS, 0)
+        self._busy = False
+        self._now_op = 0.0
+        self._ready = True
+
+    # ── the re-entry guard (the compiled twin's, rule for rule: see _core_c.pyx) ──
+
+    def _enter(self) -> None:
+        if self._busy:
+            raise RuntimeError(BUSY)
+        if not self._ready:
+            raise RuntimeError("OrderCore.__init__ was not called")
+        self._busy = True
+
+    def _begin(self, closing: bool) -> None:
+        """Read the clock once, first, when the call may need it: to evict (orders are retained)
+        or to stamp an order it closes (``closing``)."""
+        if closing or self._retired:
+            self._now_op = _seconds(self._clock())
 
     # ── registration and lookups ──
 
@@ -277,58 +455,110 @@ class OrderCore:
         reduce_only: bool,
         time_in_force: str | None,
     ) -> OrderState:
-        """Register an order in state placing (the manager sends its request right after)."""
-        self._expire()
-        for name, value in (("client_order_id", client_order_id), ("sub_account_id", sub_account_id),
-                            ("symbol", symbol), ("origin", origin)):
-            if not isinstance(value, str):
-                raise TypeError(f"{name} must be a str, not {type(value).__name__}")
-        if parent_id is not None and not isinstance(parent_id, str):
-            raise TypeError(f"parent_id must be a str or None, not {type(parent_id).__name__}")
-        if client_order_id in self._by_cid:
-            raise ValueError(f"client order id {client_order_id!r} is already tracked")
-        if len(client_order_id.encode()) > 36:
-            raise ValueError("client order id longer than 36 bytes")
-        o = OrderState(client_order_id, sub_account_id, symbol, side, order_type, quantity, price,
-                       origin, parent_id, leverage, reduce_only, time_in_force)
-        self._by_cid[client_order_id] = o
-        self._live_all[client_order_id] = o
-        self._live_sub.setdefault(sub_account_id, {})[client_order_id] = o
-        self._live_sym.setdefault(symbol, {})[client_order_id] = o
-        self._live_pair.setdefault((sub_account_id, symbol), {})[client_order_id] = o
-        if parent_id is not None:
-            self._live_parent.setdefault(parent_id, {})[client_order_id] = o
-        self._counters["added"] += 1
-        return o
+        """Register an order in state placing (the manager sends its request right after).
+
+        Input contract (both twins): the ids and names are ``str`` (``parent_id`` and
+        ``time_in_force`` may be None), a subclass being stored as its plain ``str`` value, else
+        TypeError; ``side`` and ``order_type`` are 0 or 1 (indexes into SIDES / ORDER_TYPES),
+        ``quantity`` 1..2**63-1 and ``price`` 0..2**63-1 (fixed point, 0: market), ``leverage``
+        LEVERAGE_MIN..LEVERAGE_MAX: ints (anything with ``__index__`` but bool, else TypeError)
+        in range (else ValueError). The client order id is at most 36 UTF-8 bytes and not
+        already tracked (ValueError).
+        """
+        self._enter()
+        try:
+            self._begin(False)
+            cid = _text("client_order_id", client_order_id)
+            sub = _text("sub_account_id", sub_account_id)
+            sym = _text("symbol", symbol)
+            org = _text("origin", origin)
+            parent = _opt_text("parent_id", parent_id)
+            tif = _opt_text("time_in_force", time_in_force)
+            if len(cid.encode()) > dec.CID_MAX:
+                raise ValueError("client order id longer than 36 bytes")
+            side_i = _int_arg("side", side, 0, 1)
+            type_i = _int_arg("order_type", order_type, 0, 1)
+            qty = _int_arg("quantity", quantity, 1, _INT64_MAX)
+            px = _int_arg("price", price, 0, _INT64_MAX)
+            lev = _int_arg("leverage", leverage, LEVERAGE_MIN, LEVERAGE_MAX)
+            ro = bool(reduce_only)
+            self._expire()
+            if cid in self._by_cid:
+                raise ValueError(f"client order id {cid!r} is already tracked")
+            o = OrderState(cid, sub, sym, side_i, type_i, qty, px, org, parent, lev, ro, tif)
+            self._by_cid[cid] = o
+            self._live_all[cid] = o
+            self._live_sub.setdefault(sub, {})[cid] = o
+            self._live_sym.setdefault(sym, {})[cid] = o
+            self._live_pair.setdefault((sub, sym), {})[cid] = o
+            if parent is not None:
+                self._live_parent.setdefault(parent, {})[cid] = o
+            self._counters["added"] += 1
+            return o
+        finally:
+            self._busy = False
 
     def get(self, client_order_id: str) -> OrderState | None:
-        self._expire()
-        return self._by_cid.get(client_order_id)
+        self._enter()
+        try:
+            self._begin(False)
+            key = _key(client_order_id)
+            self._expire()
+            return self._by_cid.get(key) if key is not None else None
+        finally:
+            self._busy = False
 
     def get_by_exchange_id(self, exchange_order_id: int) -> OrderState | None:
-        self._expire()
-        return self._by_oid.get(exchange_order_id)
+        """The order with that Binance orderId; None for anything but an int in [0, 2**63)."""
+        self._enter()
+        try:
+            self._begin(False)
+            oid = _oid_key(exchange_order_id)
+            self._expire()
+            return self._by_oid.get(oid) if oid >= 0 else None
+        finally:
+            self._busy = False
 
     def live(self, sub_account_id: str | None = None, symbol: str | None = None) -> list[OrderState]:
-        self._expire()
-        if sub_account_id is None and symbol is None:
-            found: dict[str, OrderState] | None = self._live_all
-        elif symbol is None:
-            found = self._live_sub.get(sub_account_id)  # type: ignore[arg-type]
-        elif sub_account_id is None:
-            found = self._live_sym.get(symbol)
-        else:
-            found = self._live_pair.get((sub_account_id, symbol))
-        return list(found.values()) if found else []
+        self._enter()
+        try:
+            self._begin(False)
+            sub = _key(sub_account_id) if sub_account_id is not None else None
+            sym = _key(symbol) if symbol is not None else None
+            self._expire()
+            found: dict[str, OrderState] | None
+            if sub_account_id is None and symbol is None:
+                found = self._live_all
+            elif (sub_account_id is not None and sub is None) or (symbol is not None and sym is None):
+                found = None
+            elif sym is None:
+                found = self._live_sub.get(sub)  # type: ignore[arg-type]
+            elif sub is None:
+                found = self._live_sym.get(sym)
+            else:
+                found = self._live_pair.get((sub, sym))
+            return list(found.values()) if found else []
+        finally:
+            self._busy = False
 
     def by_parent(self, parent_id: str) -> list[OrderState]:
-        self._expire()
-        found = self._live_parent.get(parent_id)
-        return list(found.values()) if found else []
+        self._enter()
+        try:
+            self._begin(False)
+            key = _key(parent_id)
+            self._expire()
+            found = self._live_parent.get(key) if key is not None else None
+            return list(found.values()) if found else []
+        finally:
+            self._busy = False
 
     def last_order(self) -> OrderState | None:
         """The order the last feed/transition call touched (None after malformed input)."""
-        return self._last
+        self._enter()
+        try:
+            return self._last
+        finally:
+            self._busy = False
 
     def last_event_time(self) -> int:
         """The envelope's ``E`` (ms) of the last frame that reached an order; 0 when it had none."""
@@ -346,80 +576,140 @@ class OrderCore:
     # ── local transitions (driven by the manager, never by a REST reply's content) ──
 
     def set_exchange_id(self, client_order_id: str, exchange_order_id: int) -> None:
-        """Record Binance's orderId from whichever reports it first (REST reply or feed ``i``)."""
-        o = self._by_cid.get(client_order_id)
-        if o is not None and o.exchange_order_id is None and exchange_order_id >= 0:
-            self._set_oid(o, exchange_order_id)
+        """Record Binance's orderId from whichever reports it first (REST reply or feed ``i``).
+        An int outside [0, 2**63) is no order id and is ignored; a non-integer is a TypeError."""
+        self._enter()
+        try:
+            oid = _index("exchange_order_id", exchange_order_id)
+            key = _key(client_order_id)
+            o = self._by_cid.get(key) if key is not None else None
+            if o is not None and o.exchange_order_id is None and 0 <= oid <= _INT64_MAX:
+                self._set_oid(o, oid)
+        finally:
+            self._busy = False
 
     def set_hooked(self, client_order_id: str, hooked: bool) -> None:
         """Mark an order whose feed events the shell must see (callbacks, a replace waiting):
         its results then carry F_HOOKED, so unmarked orders never leave the core."""
-        o = self._by_cid.get(client_order_id)
-        if o is not None:
-            o._hooked = bool(hooked)
+        self._enter()
+        try:
+            key = _key(client_order_id)
+            on = bool(hooked)
+            o = self._by_cid.get(key) if key is not None else None
+            if o is not None:
+                o._hooked = on
+        finally:
+            self._busy = False
 
     def close_local(self, client_order_id: str, state: int, code: int, msg: str) -> int:
         """REST rejection (REJECTED) or resolution as never placed (FAILED).
 
         Only an order the feed never acknowledged can be closed this way: once the exchange has
-        told us the order exists, only the feed or a status query may end it.
+        told us the order exists, only the feed or a status query may end it. ``int(code)`` and
+        ``str(msg)`` are taken first, whatever happens next.
         """
-        self._expire()
-        o = self._by_cid.get(client_order_id)
-        self._last = o
-        if o is None or o._acked or o._state not in (PLACING, CANCELLING) or state not in (REJECTED, FAILED):
-            return 0
-        o.error = (int(code), str(msg))
-        self._set_state(o, state)
-        return F_CLOSED
+        self._enter()
+        try:
+            self._begin(True)
+            target = _index("state", state)
+            error = (int(code), _exact_str(str(msg)))
+            key = _key(client_order_id)
+            self._expire()
+            o = self._by_cid.get(key) if key is not None else None
+            self._last = o
+            if (o is None or o._acked or o._state not in (PLACING, CANCELLING)
+                    or target not in (REJECTED, FAILED)):
+                return 0
+            o.error = error
+            self._set_state(o, target)
+            return F_CLOSED
+        finally:
+            self._busy = False
 
     def begin_cancel(self, client_order_id: str) -> int:
         """placing/active -> cancelling; returns the previous state, or -1 when not allowed."""
-        self._expire()
-        o = self._by_cid.get(client_order_id)
-        if o is None or o._state not in (PLACING, ACTIVE):
-            return -1
-        prev = o._state
-        self._set_state(o, CANCELLING)
-        return prev
+        self._enter()
+        try:
+            self._begin(False)
+            key = _key(client_order_id)
+            self._expire()
+            o = self._by_cid.get(key) if key is not None else None
+            if o is None or o._state not in (PLACING, ACTIVE):
+                return -1
+            prev = o._state
+            self._set_state(o, CANCELLING)
+            return prev
+        finally:
+            self._busy = False
 
     def undo_cancel(self, client_order_id: str, previous: int) -> bool:
         """A cancel the exchange definitely did not process: back to where it was."""
-        o = self._by_cid.get(client_order_id)
-        if o is None or o._state != CANCELLING or previous not in (PLACING, ACTIVE):
-            return False
-        # An order acknowledged while the cancel was in flight is active, not placing.
-        self._set_state(o, ACTIVE if (previous == ACTIVE or o._acked) else PLACING)
-        return True
+        self._enter()
+        try:
+            prev = _previous(previous)
+            key = _key(client_order_id)
+            o = self._by_cid.get(key) if key is not None else None
+            if o is None or o._state != CANCELLING or prev < 0:
+                return False
+            # An order acknowledged while the cancel was in flight is active, not placing.
+            self._set_state(o, ACTIVE if (prev == ACTIVE or o._acked) else PLACING)
+            return True
+        finally:
+            self._busy = False
 
     # ── the feed ──
 
     def feed(self, data: bytes | bytearray | memoryview | str) -> int:
         """One raw user-stream frame. Bad content is counted, never raised; only an argument of
-        the wrong type (not bytes-like or str) raises TypeError."""
-        result, fields = dec.decode(data)
-        return self.feed_decoded(result, fields)
+        the wrong type (not bytes-like or str) raises TypeError. Subclasses of bytes, bytearray
+        and str are read as their contents (see ``_decode_py.decode``)."""
+        self._enter()
+        try:
+            result, fields = dec.decode(data)
+            self._begin(True)
+            if result == dec.R_ORDER:
+                return self._feed_checked(0, fields["cid"], fields.get("event_time", 0), fields["status"],
+                                          fields)
+            return self._feed_checked(1 if result == dec.R_OTHER_EVENT else 2, None, 0, 0, fields)
+        finally:
+            self._busy = False
 
     def feed_decoded(self, result: int, fields: Mapping[str, Any] | None) -> int:
-        """Apply the output of ``decode``/``decode_dict`` (dict inputs come this way)."""
+        """Apply the output of ``decode``/``decode_dict`` (dict inputs come this way).
+
+        Each value is read once, before anything changes, and must be what the decoder gives:
+        ``status`` one of the ST_* codes, ``cid`` a str (a subclass is read as its plain value) or
+        None (an id longer than 36 bytes), ``event_time``/``order_id``/``z``/``ap``/``L`` absent,
+        None or a plain int in [0, 2**63). Anything else makes the frame malformed (counted, never
+        raised): an exchange order id beyond int64 is no id of Binance's.
+        """
+        self._enter()
+        try:
+            self._begin(True)
+            return self._feed_checked(*_checked(result, fields))
+        finally:
+            self._busy = False
+
+    def _feed_checked(self, kind: int, cid: str | None, event_time: int, status: int,
+                      f: Mapping[str, Any] | None) -> int:
+        # kind: 0 an order update, 1 another event, 2 malformed
         self._expire()
         self._last = None
         self._last_event_time = 0
         self._counters["frames"] += 1
-        if result == dec.R_OTHER_EVENT:
+        if kind == 1:
             self._counters["other_events"] += 1
             return F_OTHER_EVENT
-        if result != dec.R_ORDER or fields is None:
+        if kind == 2 or f is None:
             self._counters["malformed"] += 1
             return F_MALFORMED
-        cid = fields["cid"]
         o = self._by_cid.get(cid) if cid is not None else None
         if o is None:
             self._counters["unknown_ids"] += 1
             return F_UNKNOWN_ID
         self._last = o
-        self._last_event_time = fields.get("event_time", 0)
-        flags = self._apply(o, fields["status"], fields)
+        self._last_event_time = event_time
+        flags = self._apply(o, status, f)
         return flags | F_HOOKED if o._hooked else flags
 
     def _apply(self, o: OrderState, status: int, f: Mapping[str, Any]) -> int:
@@ -512,7 +802,7 @@ class OrderCore:
         if new >= FIRST_TERMINAL:
             if old < FIRST_TERMINAL:
                 self._unlink_live(o)
-                o.terminal_at = self._clock()
+                o.terminal_at = self._now_op  # read by _begin(closing=True) before anything changed
                 self._retired.append(o)
             self._counters["terminal"] += 1
 
@@ -531,11 +821,10 @@ class OrderCore:
 
     def _expire(self) -> None:
         """Let go of terminal orders past the retention (called before each operation, never
-        inside one, so an order is always still there for the callbacks of its own last event)."""
+        inside one, so an order is always still there for the callbacks of its own last event).
+        The time is the one _begin() read."""
         retired = self._retired
-        if not retired:
-            return
-        now = self._clock()
+        now = self._now_op
         while retired and (len(retired) > self._max or now - retired[0].terminal_at >= self._ttl):
             o = retired.popleft()
             del self._by_cid[o.client_order_id]

@@ -1123,6 +1123,7 @@ def decode(data):
     """Decode one raw frame: ``(R_ORDER, fields)``, ``(R_OTHER_EVENT, {"event_type": ...})`` or
     ``(R_MALFORMED, {"reason": M_*})``; the same as the pure twin's ``decode``. Raises
     ``TypeError`` only for an unsupported argument type (or a non-contiguous memoryview).
+    Subclasses of bytes, bytearray and str are read as their contents (see ``_decode_py.decode``).
     """
     cdef Update u
     cdef Py_buffer view

@@ -1,7 +1,7 @@
 """Pure-Python twin of the user-stream frame decoder (the typed reference for ``_decode_c``).
 
 Decodes one Binance USD-M ``ORDER_TRADE_UPDATE`` message into the few fields the order tracker
-needs (schema: binance-protocol.md section 1, [D:user-data-streams/Event-Order-Update]):
+needs (schema: docs/binance-protocol.md, "Order update event"):
 
 - envelope ``e`` (event type, required), ``E`` (event time, optional int), ``o`` (order, required);
 - inside ``o``: ``c`` clientOrderId and ``X`` status (required strings), ``i`` orderId, ``t``
@@ -94,7 +94,8 @@ _INT_PART_MAX_DIGITS: Final = 11
 
 _EVENT: Final = "ORDER_TRADE_UPDATE"
 
-# X values [D:user-data-streams/Event-Order-Update]; EXPIRED_IN_MATCH since STP [CL 2023-08-29].
+# X values: docs/binance-protocol.md, "Order update event"; EXPIRED_IN_MATCH comes with
+# self-trade prevention (docs/binance-protocol.md, "Self-trade prevention").
 # REJECTED is a REST status, kept so that the core can map it if Binance ever streams it.
 _STATUS: Final[dict[str, int]] = {
     "NEW": ST_NEW,
@@ -285,11 +286,21 @@ def decode(data: bytes | bytearray | memoryview | str) -> tuple[int, Update]:
     """Decode one raw frame: ``(R_ORDER, fields)``, ``(R_OTHER_EVENT, {"event_type": ...})`` or
     ``(R_MALFORMED, {"reason": M_*})``. Raises ``TypeError`` only for an unsupported argument type
     (or a non-contiguous memoryview), never for bad content.
+
+    Subclasses of bytes, bytearray and str are read as their contents, as the compiled scanner
+    reads them: being orjson's twin is about the JSON grammar, not the container type (orjson
+    itself refuses subclasses, so they are handed to it as a memoryview / plain str).
     """
     if isinstance(data, memoryview):
         if not data.c_contiguous:
             raise TypeError("decode() needs a contiguous buffer")
-    elif not isinstance(data, (bytes, bytearray, str)):
+    elif isinstance(data, str):
+        if type(data) is not str:
+            data = str.__str__(data)  # a plain copy: the subclass's own methods never run
+    elif isinstance(data, (bytes, bytearray)):
+        if type(data) is not bytes and type(data) is not bytearray:
+            data = memoryview(data)
+    else:
         raise TypeError(f"decode() takes bytes, bytearray, memoryview or str, not {type(data).__name__}")
     try:
         obj = orjson.loads(data)
