@@ -118,8 +118,9 @@ def test_a_finalizer_during_eviction_cannot_evict_twice(core_cls: Any, clock: Fa
         _Finalized(lambda k=k: add(core, fresh[k]).client_order_id, adds)
     gc.set_threshold(1, 1000, 1000)  # young collections only, at every container allocation
     gc.enable()
-    found = core.get("nothing")  # evicts all 40, collecting all the way (no assert: pytest's
-    gc.set_threshold(700, 10, 10)  # rewriting would allocate, and collect, before the call)
+    # Not inside an assert: pytest's rewriting would allocate (and collect) before the call.
+    found = core.get("nothing")  # evicts all 40, collecting all the way
+    gc.set_threshold(700, 10, 10)
     assert found is None
     gc.collect()
     assert len(gets) == len(adds) == 10
@@ -391,11 +392,11 @@ def test_a_view_made_by_new_raises_a_clear_error(core_cls: Any) -> None:
         cls()
     v = cls.__new__(cls)
     for name in PROPERTIES:
-        with pytest.raises(AttributeError, match="OrderState.__new__"):
+        with pytest.raises(AttributeError, match=r"OrderState\.__new__"):
             getattr(v, name)
     for fn in (repr, copy.copy, copy.deepcopy, pickle.dumps, lambda x: x.to_dict(),
                lambda x: x.snapshot()):
-        with pytest.raises(AttributeError, match="OrderState.__new__"):
+        with pytest.raises(AttributeError, match=r"OrderState\.__new__"):
             fn(v)
     assert v == v and hash(v) == hash(v) and v != cls.__new__(cls)  # identity, as any object
 

@@ -1068,7 +1068,8 @@ cdef class OrderCore:
                 finally:
                     PyBuffer_Release(&view)
             else:
-                raise TypeError(f"decode() takes bytes, bytearray, memoryview or str, not {type(data).__name__}")
+                raise TypeError("decode() takes bytes, bytearray, memoryview or str, "
+                                f"not {type(data).__name__}")
             return self._feed_update(res, &u)
         finally:
             self._busy = False

@@ -98,7 +98,7 @@ def _index(name: str, value: object) -> int:
         return value
     if type(value) is not bool:
         try:
-            return operator.index(value)  # type: ignore[call-overload]
+            return operator.index(value)  # type: ignore[arg-type]
         except TypeError:
             pass
     raise TypeError(f"{name} must be an int, not {type(value).__name__}")
@@ -124,7 +124,7 @@ def _oid_key(value: object) -> int:
     """An exchange order id to look up, or -1: anything but an int in [0, 2**63) names no order."""
     if type(value) is not int:
         try:
-            value = operator.index(value)  # type: ignore[call-overload]
+            value = operator.index(value)  # type: ignore[arg-type]
         except TypeError:
             return -1
     assert isinstance(value, int)
