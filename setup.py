@@ -6,6 +6,8 @@ Switches, all environment variables:
 - ``TRADING_ENGINE_CYTHON_TRACE=1``: line-traced build plus annotated HTML, for profiling and
   coverage (slower; never for production).
 - ``TRADING_ENGINE_DEBUG=1``: ``-O0 -g`` and bounds/None checks back on, for gdb and sanitizers.
+- ``TRADING_ENGINE_SANITIZE=1``: the release directives built with AddressSanitizer and
+  UndefinedBehaviorSanitizer (``-O1 -g``), for scripts/sanitize.sh only (libasan must be preloaded).
 
 Release is the default. Without a working C compiler the build stops with a message naming the
 pure-Python way out, instead of silently installing a slower engine.
@@ -23,6 +25,8 @@ HERE = Path(__file__).parent
 NO_EXTENSIONS = bool(os.environ.get("TRADING_ENGINE_NO_EXTENSIONS"))
 TRACE = bool(os.environ.get("TRADING_ENGINE_CYTHON_TRACE"))
 DEBUG = bool(os.environ.get("TRADING_ENGINE_DEBUG"))
+SANITIZE = bool(os.environ.get("TRADING_ENGINE_SANITIZE"))
+SANITIZE_FLAGS = ["-fsanitize=address,undefined", "-fno-omit-frame-pointer"]
 
 
 def _have_compiler() -> bool:
@@ -73,6 +77,10 @@ def _extensions() -> list[Extension]:
     }
     macros = [("CYTHON_TRACE", "1"), ("CYTHON_TRACE_NOGIL", "1")] if TRACE else []
     cflags = ["-O0", "-g"] if DEBUG else ["-O3"]
+    ldflags: list[str] = []
+    if SANITIZE:
+        cflags = [*SANITIZE_FLAGS, "-O1", "-g"]
+        ldflags = SANITIZE_FLAGS
     exts = []
     for pyx in sorted((HERE / "src").rglob("_*_c.pyx")):
         rel = pyx.relative_to(HERE / "src").with_suffix("")
@@ -82,6 +90,7 @@ def _extensions() -> list[Extension]:
                 [str(pyx.relative_to(HERE))],
                 define_macros=macros,
                 extra_compile_args=cflags,
+                extra_link_args=ldflags,
             )
         )
     return cythonize(
