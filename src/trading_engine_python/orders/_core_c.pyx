@@ -733,8 +733,9 @@ cdef class OrderCore:
 
     cdef int _begin(self, bint closing) except -1:
         """Read the clock once, first, when the call may need it: to evict (the ring holds orders)
-        or to stamp an order it closes (``closing``)."""
-        if closing or self._ring_len:
+        or to stamp an order it closes (``closing``). time.monotonic is read in C, where it can
+        neither fail nor run anything: _set_state() reads it itself, when an order closes."""
+        if self._ring_len or (closing and not self._mono):
             self._op_now = self._now()
         return 0
 
@@ -1316,7 +1317,8 @@ cdef class OrderCore:
         if new >= S_FIRST_TERMINAL:
             if old < S_FIRST_TERMINAL:
                 self._unlink_live(slot, r)
-                r.terminal_at = self._op_now  # read by _begin(closing=True) before anything changed
+                # A Python clock was read by _begin(closing=True), before anything changed.
+                r.terminal_at = te_monotonic() if self._mono else self._op_now
                 # Room was made by _reserve_feed() at the start of the operation.
                 self._ring[(self._ring_head + self._ring_len) & (self._ring_cap - 1)] = slot
                 self._ring_len += 1

@@ -436,7 +436,8 @@ class OrderCore:
         """Read the clock once, first, when the call may need it: to evict (orders are retained)
         or to stamp an order it closes (``closing``)."""
         if closing or self._retired:
-            self._now_op = _seconds(self._clock())
+            now = self._clock()
+            self._now_op = now if type(now) is float else _seconds(now)
 
     # ── registration and lookups ──
 
@@ -468,19 +469,25 @@ class OrderCore:
         self._enter()
         try:
             self._begin(False)
-            cid = _text("client_order_id", client_order_id)
-            sub = _text("sub_account_id", sub_account_id)
-            sym = _text("symbol", symbol)
-            org = _text("origin", origin)
-            parent = _opt_text("parent_id", parent_id)
-            tif = _opt_text("time_in_force", time_in_force)
+            # (each plain str / in-range int passes without a call: the common case)
+            cid = client_order_id if type(client_order_id) is str else _text("client_order_id",
+                                                                              client_order_id)
+            sub = sub_account_id if type(sub_account_id) is str else _text("sub_account_id", sub_account_id)
+            sym = symbol if type(symbol) is str else _text("symbol", symbol)
+            org = origin if type(origin) is str else _text("origin", origin)
+            parent = parent_id if type(parent_id) is str else _opt_text("parent_id", parent_id)
+            tif = time_in_force if type(time_in_force) is str else _opt_text("time_in_force", time_in_force)
             if len(cid.encode()) > dec.CID_MAX:
                 raise ValueError("client order id longer than 36 bytes")
-            side_i = _int_arg("side", side, 0, 1)
-            type_i = _int_arg("order_type", order_type, 0, 1)
-            qty = _int_arg("quantity", quantity, 1, _INT64_MAX)
-            px = _int_arg("price", price, 0, _INT64_MAX)
-            lev = _int_arg("leverage", leverage, LEVERAGE_MIN, LEVERAGE_MAX)
+            side_i = side if type(side) is int and 0 <= side <= 1 else _int_arg("side", side, 0, 1)
+            type_i = (order_type if type(order_type) is int and 0 <= order_type <= 1
+                      else _int_arg("order_type", order_type, 0, 1))
+            qty = (quantity if type(quantity) is int and 1 <= quantity <= _INT64_MAX
+                   else _int_arg("quantity", quantity, 1, _INT64_MAX))
+            px = (price if type(price) is int and 0 <= price <= _INT64_MAX
+                  else _int_arg("price", price, 0, _INT64_MAX))
+            lev = (leverage if type(leverage) is int and LEVERAGE_MIN <= leverage <= LEVERAGE_MAX
+                   else _int_arg("leverage", leverage, LEVERAGE_MIN, LEVERAGE_MAX))
             ro = bool(reduce_only)
             self._expire()
             if cid in self._by_cid:
@@ -499,11 +506,16 @@ class OrderCore:
             self._busy = False
 
     def get(self, client_order_id: str) -> OrderState | None:
-        self._enter()
+        # _enter(), _begin(False) and _key() inlined: the manager asks this for every order.
+        if self._busy or not self._ready:
+            self._enter()
+        self._busy = True
         try:
-            self._begin(False)
-            key = _key(client_order_id)
-            self._expire()
+            if self._retired:
+                self._begin(False)
+            key = client_order_id if type(client_order_id) is str else _key(client_order_id)
+            if self._retired:
+                self._expire()
             return self._by_cid.get(key) if key is not None else None
         finally:
             self._busy = False
@@ -663,7 +675,9 @@ class OrderCore:
         """One raw user-stream frame. Bad content is counted, never raised; only an argument of
         the wrong type (not bytes-like or str) raises TypeError. Subclasses of bytes, bytearray
         and str are read as their contents (see ``_decode_py.decode``)."""
-        self._enter()
+        if self._busy or not self._ready:
+            self._enter()  # raises
+        self._busy = True
         try:
             result, fields = dec.decode(data)
             self._begin(True)
