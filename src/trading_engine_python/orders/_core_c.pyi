@@ -6,9 +6,12 @@ from typing import Any, Final
 IMPLEMENTATION: Final[str]
 PUBLIC_FIELDS: Final[tuple[str, ...]]
 COUNTERS: Final[tuple[str, ...]]
+LEVERAGE_MIN: Final[int]
+LEVERAGE_MAX: Final[int]
 
 class OrderState:
-    """A live view of one tracked order; frozen with its final values once the core lets go."""
+    """A live view of one tracked order; frozen with its final values once the core lets go.
+    One made by ``OrderState.__new__`` has no order: every attribute raises AttributeError."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None: ...  # raises TypeError: made by OrderCore
     @property

@@ -20,6 +20,9 @@ random operation sequences through both and compares after every step). What dif
 - ``feed(bytes)`` decodes with ``_decode_c.decode_frame`` into a C ``Update`` and runs the C
   transition: no Python object is made unless a view is asked for (``last_order()``).
 
+- Re-entry is refused (see ``_core_py``'s docstring): a nested call from a clock, an argument or a
+  finalizer would change records, lists and the ring under the running method.
+
 Not thread-safe: one event loop drives one core.
 """
 
@@ -431,7 +434,9 @@ cdef class OrderState:
 
     The object returned by ``OrderCore.add`` shows every later transition. When the core lets go
     of the order (retention over), the view is frozen into its own copy first and keeps its final
-    values; ``copy.copy``/``pickle`` give frozen copies. Made by the core only.
+    values; ``copy.copy``/``pickle`` give frozen copies. Made by the core only: one made by
+    ``OrderState.__new__`` has no order, and every attribute, repr, copy or pickle of it raises
+    AttributeError (as the pure twin's unset slots do).
     """
 
     def __init__(self, *args, **kwargs):

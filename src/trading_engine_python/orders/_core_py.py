@@ -8,6 +8,15 @@ Rules: the cumulative filled quantity ``z`` is the truth and a smaller or equal 
 stale; a terminal state never goes back to a live one; a fill increase is never dropped, even on
 an order that is already cancelled, expired, rejected or failed (a "late fill").
 
+Re-entry: caller code may run inside a method (the ``clock``, an argument's ``__index__`` or
+``__bool__``, a mapping given to ``feed_decoded``, a finalizer the cycle collector runs). It may not
+call the core again before that method returns: the nested call raises
+``RuntimeError("OrderCore is busy: ...")``. Each method reads the clock and converts its arguments
+before it changes anything, so such a refusal (or any exception there) leaves the core as it was.
+A ``str`` subclass argument is read as its plain value (its own methods never run). Reading a held
+``OrderState`` is always allowed. The compiled twin follows the same rules, whose C structures
+would not survive a nested call.
+
 Not thread-safe: one event loop drives one core.
 """
 
@@ -203,7 +212,8 @@ def _checked(result: object, fields: Mapping[str, Any] | None
 
 class OrderState:
     """One tracked order. In this twin the record is its own view: a held object simply keeps its
-    final values after the core lets go of it."""
+    final values after the core lets go of it. One made by ``OrderState.__new__`` has no order:
+    every attribute, repr, copy or pickle of it raises AttributeError."""
 
     __slots__ = (
         "_acked",
