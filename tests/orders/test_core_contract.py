@@ -280,6 +280,14 @@ def test_lookups_with_non_str_keys_find_nothing(core_cls: Any, clock: FakeClock)
             core.live(unhashable, None)
 
 
+def test_init_runs_once(core_cls: Any, clock: FakeClock) -> None:
+    core = make(core_cls, clock)
+    o = add(core)
+    with pytest.raises(RuntimeError, match="already initialised"):
+        core.__init__(1.0, 1, clock)
+    assert core.get(CID) is o
+
+
 def test_an_uninitialised_core_refuses_every_call(core_cls: Any) -> None:
     core = core_cls.__new__(core_cls)
     for call in (lambda: core.get(CID), lambda: core.feed(frame(CID, "NEW")), lambda: add(core),

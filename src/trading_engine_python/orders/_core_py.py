@@ -412,6 +412,8 @@ class OrderCore:
         terminal_max: int = 100_000,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        if self._ready:
+            raise RuntimeError("OrderCore is already initialised")
         if terminal_ttl < 0 or terminal_max < 0:
             raise ValueError("terminal_ttl and terminal_max must be >= 0")
         self._ttl = float(terminal_ttl)
