@@ -797,6 +797,9 @@ class RedisJournal:
         await client.delete(key + _COMPACT_SUFFIX)
         loaded = await load_stream(client, key)
         length = int(await client.xlen(key))
+        if length == 0:
+            await client.xadd(key, {"r": encode_line(_header_payload(clock()))[:-1]})
+            length = 1
         return cls(client, key, loaded, length, flush_ms=flush_ms or 0, maxlen=maxlen,
                    compact_entries=compact_entries, clock=clock)
 
