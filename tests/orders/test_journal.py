@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 
 from trading_engine_python.orders import journal as jmod
@@ -287,7 +288,8 @@ def test_compaction_with_the_owners_entries(tmp_path: Path) -> None:
                                                          quantity=100_000)
 
 
-def test_a_crash_before_the_replace_leaves_the_old_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_crash_before_the_replace_leaves_the_old_file(tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "j"
     j = _compaction_fixture(path)
     before = path.read_bytes()
@@ -473,3 +475,10 @@ def test_a_failed_write_breaks_the_journal(tmp_path: Path, monkeypatch: pytest.M
     with pytest.raises(JournalError):
         j.append_change(Change("c2", ACTIVE, 1))
     j.close()
+
+
+def test_the_payloads_name_every_field() -> None:
+    # The hand-written serialisers must not miss a field added to the dataclasses.
+    change = Change("c", 2, BIG_OID, 1, 2, 3)
+    for rec, payload in ((ALGO, jmod._intent_payload(ALGO, 1.0)), (change, jmod._change_payload(change, 1.0))):
+        assert orjson.loads(payload)["r"] == orjson.loads(orjson.dumps(rec))

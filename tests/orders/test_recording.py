@@ -62,7 +62,8 @@ def test_round_trip_in_order(tmp_path: Path) -> None:
         CommandRecord(54.0, "heartbeat", None),
     ]
     assert reader.skipped == 0
-    assert reader.header is not None and reader.header["wall"] == 1_700_000_000.0 and reader.header["t"] == 50.5
+    assert reader.header is not None
+    assert (reader.header["wall"], reader.header["t"]) == (1_700_000_000.0, 50.5)
     assert list(iter_recording(path)) == items
 
 

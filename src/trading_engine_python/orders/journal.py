@@ -278,13 +278,22 @@ _INTENT_FIELDS: Final = frozenset(f.name for f in fields(Intent))
 _CHANGE_FIELDS: Final = frozenset(f.name for f in fields(Change))
 
 
-def _intent_payload(intent: Intent, ts: float) -> bytes:
-    # orjson serialises slotted dataclasses natively (no asdict() on the place path).
-    return orjson.dumps({"k": _INTENT, "ts": ts, "r": intent})
+def _intent_payload(i: Intent, ts: float) -> bytes:
+    # A plain dict: orjson serialises it faster than the slotted dataclass itself (same bytes).
+    return orjson.dumps({"k": _INTENT, "ts": ts, "r": {
+        "action": i.action, "client_id": i.client_id, "sub_account_id": i.sub_account_id,
+        "symbol": i.symbol, "side": i.side, "order_type": i.order_type, "quantity": i.quantity,
+        "price": i.price, "time_in_force": i.time_in_force, "reduce_only": i.reduce_only,
+        "leverage": i.leverage, "origin": i.origin, "parent_id": i.parent_id,
+        "trigger_price": i.trigger_price, "working_type": i.working_type, "callback_rate": i.callback_rate,
+        "activation_price": i.activation_price, "close_position": i.close_position,
+        "price_protect": i.price_protect}})
 
 
-def _change_payload(change: Change, ts: float) -> bytes:
-    return orjson.dumps({"k": _CHANGE, "ts": ts, "r": change})
+def _change_payload(c: Change, ts: float) -> bytes:
+    return orjson.dumps({"k": _CHANGE, "ts": ts, "r": {
+        "client_id": c.client_id, "state": c.state, "exchange_order_id": c.exchange_order_id,
+        "filled": c.filled, "avg_price": c.avg_price, "risk_filled": c.risk_filled}})
 
 
 def _header_payload(ts: float) -> bytes:
