@@ -88,7 +88,8 @@ def test_journal_append_intent(benchmark: Any, journal: Journal, loop: asyncio.A
 
 @pytest.mark.benchmark(group="journal-append-change")
 def test_journal_append_change(benchmark: Any, journal: Journal, loop: asyncio.AbstractEventLoop) -> None:
-    changes = [Change(_cid(k), ACTIVE, OID_BASE + k, k * 1000, 6_500_010_000_000, k * 1000) for k in range(BATCH)]
+    changes = [Change(_cid(k), ACTIVE, OID_BASE + k, k * 1000, 6_500_010_000_000, k * 1000)
+               for k in range(BATCH)]
 
     async def batch() -> None:
         for c in changes:

@@ -480,5 +480,6 @@ def test_a_failed_write_breaks_the_journal(tmp_path: Path, monkeypatch: pytest.M
 def test_the_payloads_name_every_field() -> None:
     # The hand-written serialisers must not miss a field added to the dataclasses.
     change = Change("c", 2, BIG_OID, 1, 2, 3)
-    for rec, payload in ((ALGO, jmod._intent_payload(ALGO, 1.0)), (change, jmod._change_payload(change, 1.0))):
+    pairs = ((ALGO, jmod._intent_payload(ALGO, 1.0)), (change, jmod._change_payload(change, 1.0)))
+    for rec, payload in pairs:
         assert orjson.loads(payload)["r"] == orjson.loads(orjson.dumps(rec))
