@@ -483,3 +483,19 @@ def test_the_payloads_name_every_field() -> None:
     pairs = ((ALGO, jmod._intent_payload(ALGO, 1.0)), (change, jmod._change_payload(change, 1.0)))
     for rec, payload in pairs:
         assert orjson.loads(payload)["r"] == orjson.loads(orjson.dumps(rec))
+
+
+def test_a_file_that_is_not_a_journal_is_left_alone(tmp_path: Path) -> None:
+    path = tmp_path / "notes.txt"
+    text = b"line one\nline two\nno newline at the end"
+    path.write_bytes(text)
+    with pytest.raises(JournalError, match="not one valid record"):
+        Journal.open(path)
+    assert path.read_bytes() == text
+    # A crash while writing the very first header: a torn line only, a restart goes on.
+    torn = tmp_path / "j"
+    torn.write_bytes(encode_line(b'{"k":"h","v":1,"ts":0}')[:12])
+    with Journal.open(torn) as j:
+        assert j.loaded.torn_tail and j.loaded.skipped == 1
+        j.append_intent(place("c1"))
+    assert set(load(torn).entries) == {"c1"}

@@ -164,3 +164,11 @@ async def test_flush_zero_writes_on_the_next_loop_turn(tmp_path: Path) -> None:
     await asyncio.sleep(0)
     assert rec.pending == 0 and [i.data for i in iter_recording(path)] == [FRAME]  # type: ignore[union-attr]
     rec.close()
+
+
+def test_a_file_that_is_not_a_recording_is_left_alone(tmp_path: Path) -> None:
+    path = tmp_path / "r"
+    path.write_bytes(b"some\nother file")
+    with pytest.raises(JournalError, match="not one valid record"):
+        Recording.open(path)
+    assert path.read_bytes() == b"some\nother file"

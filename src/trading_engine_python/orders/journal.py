@@ -164,6 +164,7 @@ class JournalState:
     skipped: int = 0  # records dropped: checksum mismatch, torn, unreadable or invalid
     torn_tail: bool = False  # the last line was cut short (a crash in the middle of a write)
     version: int = FORMAT_VERSION
+    has_header: bool = False  # a journal header record was read
 
     def live(self) -> list[JournalEntry]:
         return [e for e in self.entries.values() if e.live]
@@ -373,6 +374,7 @@ class _Folder:
                 raise JournalError(f"{scan.where} has format version {version!r}, "
                                    f"this code reads {FORMAT_VERSION}")
             state.version = version
+            state.has_header = True
             return
         else:
             scan.skip(at, f"unknown record kind {kind!r}")
@@ -429,6 +431,14 @@ def _fsync_dir(path: Path) -> None:
 
 def _open_append(path: Path) -> int:
     return os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o600)
+
+
+def refuse_foreign(scan: LineScan, recognised: bool) -> None:
+    """Refuse to append to (and cut the tail of) a file with content but not one record of ours:
+    most likely the wrong path. A file holding only a torn first header is a crashed start."""
+    if not recognised and scan.skipped > (1 if scan.torn_tail else 0):
+        raise JournalError(f"{scan.where} has {scan.skipped} lines and not one valid record: "
+                           "not a file of ours? (left untouched)")
 
 
 def _repair_tail(path: Path, scan: LineScan) -> None:
@@ -594,6 +604,7 @@ class Journal:
         self._compact_bytes = compact_bytes
         self._compact_at = max(compact_bytes, 2 * appender.size)
         self._compact_handle: asyncio.Handle | None = None
+        self._compacting = False
         appender.after_write = self._after_write
 
     @classmethod
@@ -609,6 +620,7 @@ class Journal:
             tmp.unlink()
         scan = LineScan(p, "journal")
         loaded = _fold_lines(scan, scan)
+        refuse_foreign(scan, loaded.has_header or loaded.records > 0)
         if p.exists():
             _repair_tail(p, scan)
         fd = _open_append(p)
@@ -672,7 +684,7 @@ class Journal:
     # -- compaction --
 
     def _after_write(self) -> None:
-        if self._app.size < self._compact_at or self._compact_handle is not None:
+        if self._app.size < self._compact_at or self._compact_handle is not None or self._compacting:
             return
         try:
             loop = asyncio.get_running_loop()
@@ -684,7 +696,7 @@ class Journal:
 
     def _auto_compact(self) -> None:
         self._compact_handle = None
-        if self._app.fd < 0:
+        if self._app.fd < 0 or self._app.size < self._compact_at:
             return
         try:
             self.compact()
@@ -698,6 +710,13 @@ class Journal:
         ``os.replace``, fsync of the directory. Blocks for the time of the rewrite."""
         app = self._app
         app._check()
+        self._compacting = True
+        try:
+            self._compact(app, entries)
+        finally:
+            self._compacting = False
+
+    def _compact(self, app: Appender, entries: Iterable[JournalEntry] | None) -> None:
         app.flush()
         keep = [e for e in self._entries.values() if not e.settled] if entries is None else list(entries)
         tmp = self.path.with_name(self.path.name + _COMPACT_SUFFIX)

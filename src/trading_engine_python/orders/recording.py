@@ -38,6 +38,7 @@ from .journal import (
     _open_append,
     _repair_tail,
     encode_line,
+    refuse_foreign,
 )
 
 log = logging.getLogger("trading_engine_python.orders.recording")
@@ -78,8 +79,10 @@ class Recording:
         flush_ms = _flush_ms(flush)
         if p.exists():
             scan = LineScan(p, "recording")
-            for _ in scan:
-                pass
+            ours = False
+            for obj in scan:
+                ours = ours or obj.get("k") == "h"
+            refuse_foreign(scan, ours)
             _repair_tail(p, scan)
         app = Appender(p, _open_append(p), flush_ms, fsync, JournalStats())
         if app.size == 0:
