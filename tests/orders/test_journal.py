@@ -6,6 +6,9 @@ import asyncio
 import errno
 import logging
 import os
+import signal
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -499,3 +502,57 @@ def test_a_file_that_is_not_a_journal_is_left_alone(tmp_path: Path) -> None:
         assert j.loaded.torn_tail and j.loaded.skipped == 1
         j.append_intent(place("c1"))
     assert set(load(torn).entries) == {"c1"}
+
+
+async def test_an_explicit_compaction_with_buffered_changes_runs_once(tmp_path: Path) -> None:
+    path = tmp_path / "j"
+    j = Journal.open(path, flush=60_000, compact_bytes=4096)
+    for k in range(40):
+        j.append_change(Change(f"c{k}", ACTIVE, k))
+    assert j.pending == 40
+    j.compact()  # its flush crosses compact_bytes: no second compaction for that
+    for _ in range(3):
+        await asyncio.sleep(0)
+    assert j.stats.compactions == 1
+    j.close()
+    assert len(load(path).entries) == 40
+
+
+CHILD = """
+import asyncio
+import sys
+from trading_engine_python.orders.journal import Change, Intent, Journal
+
+j = Journal.open(sys.argv[1], flush=int(sys.argv[2]), fsync=False)
+
+async def main():
+    k = 0
+    while True:
+        cid = f"c{k}"
+        j.append_intent(Intent("place", cid, "sub", "BTCUSDT", "BUY", "LIMIT", 100000, 1))
+        j.append_change(Change(cid, 1))
+        print(cid, flush=True)  # told only after append_intent returned
+        k += 1
+        if k % 50 == 0:
+            await asyncio.sleep(0)
+
+asyncio.run(main())
+"""
+
+
+@pytest.mark.parametrize("flush_ms", [0, 5])
+def test_every_intent_acknowledged_before_a_kill_is_in_the_journal(tmp_path: Path, flush_ms: int) -> None:
+    path = tmp_path / "j"
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    proc = subprocess.Popen([sys.executable, "-c", CHILD, str(path), str(flush_ms)],
+                            stdout=subprocess.PIPE, env=env)
+    assert proc.stdout is not None
+    told = [proc.stdout.readline().decode().strip() for _ in range(500)]
+    proc.send_signal(signal.SIGKILL)
+    told += [line.decode().strip() for line in proc.stdout.read().splitlines()]
+    proc.wait()
+    state = load(path)
+    assert told and all(t for t in told)
+    missing = [cid for cid in told if cid not in state.entries or state.entries[cid].place is None]
+    assert missing == []
+    assert state.skipped <= 1  # at most the record being written when the kill came
