@@ -556,3 +556,26 @@ def test_every_intent_acknowledged_before_a_kill_is_in_the_journal(tmp_path: Pat
     missing = [cid for cid in told if cid not in state.entries or state.entries[cid].place is None]
     assert missing == []
     assert state.skipped <= 1  # at most the record being written when the kill came
+
+
+def test_a_timer_left_by_a_finished_loop_does_not_hold_changes_back(tmp_path: Path) -> None:
+    path = tmp_path / "j"
+    j = Journal.open(path, flush=60_000)
+
+    async def append(cid: str) -> asyncio.AbstractEventLoop:
+        j.append_change(Change(cid, ACTIVE, 1))
+        return asyncio.get_running_loop()
+
+    asyncio.run(append("c1"))  # its 60 s timer dies with the loop
+    assert j.pending == 1
+    # A later loop gets a timer of its own (the dead one would never fire).
+    loop = asyncio.new_event_loop()
+    try:
+        assert loop.run_until_complete(append("c2")) is loop
+        assert j._app.timer is not None and j._app.timer_loop is loop
+    finally:
+        loop.close()
+    assert j.pending == 2
+    j.append_change(Change("c3", ACTIVE, 4))  # no loop now: written at once, with the others
+    assert j.pending == 0 and set(load(path).entries) == {"c1", "c2", "c3"}
+    j.close()

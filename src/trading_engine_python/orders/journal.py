@@ -38,9 +38,16 @@ it, in one write, so the file keeps the call order.
 Compaction: the journal folds every record it writes into its own state (client id -> last place
 intent, last cancel/amend intent, last change). When the file passes ``compact_bytes`` it rewrites
 that state, less the settled orders (terminal, and the risk hook told of every fill), into a
-temporary file, fsyncs it, ``os.replace``\\ s it over the journal and carries on appending. A crash
-before the replace leaves the old file intact (the stale temporary is removed at the next open).
-An owner with a better view can call ``compact(entries)`` itself.
+temporary file, fsyncs it, moves it over the journal with ``os.replace`` and carries on appending.
+A crash before the replace leaves the old file intact (the stale temporary is removed at the next
+open). The automatic compaction runs on the loop turn after the write that crossed the limit (not
+inside an append on the place path) and blocks the loop for the rewrite (see
+``benchmarks/bench_journal.py``). An owner with a better view can call ``compact(entries)``.
+
+On a restart, ``Journal.open(path).loaded.unsettled()`` is the work list: an entry with a place
+intent and no change may or may not have reached the exchange (look it up by client id before
+placing anything); a live one is to be reconciled with the exchange; a terminal one whose
+``change.risk_filled`` is below ``change.filled`` still owes the risk hook the difference.
 
 A write that fails (disk full, I/O error) breaks the journal: every later append raises
 ``JournalError``, since placing orders the journal cannot record would defeat it.
@@ -476,6 +483,7 @@ class Appender:
         self.pending: list[bytes] = []
         self.dirty = False  # written but not fsync'd
         self.timer: asyncio.Handle | None = None
+        self.timer_loop: asyncio.AbstractEventLoop | None = None
         self.broken: BaseException | None = None
 
     def _check(self) -> None:
@@ -534,13 +542,16 @@ class Appender:
         self._schedule()
 
     def _schedule(self) -> None:
-        if self.timer is not None:
-            return
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
             self.flush()
             return
+        if self.timer is not None:
+            if self.timer_loop is loop:
+                return
+            self.timer.cancel()  # set by a loop that is gone: it would never fire
+        self.timer_loop = loop
         if self.flush_ms:
             self.timer = loop.call_later(self.flush_ms / 1000, self._on_timer)
         else:
@@ -784,7 +795,7 @@ class RedisJournal:
     (``appendonly yes``, ``appendfsync``): Redis acknowledges before it syncs.
 
     Compaction (when the stream passes ``compact_entries``, or ``compact()``): the live fold is
-    written to ``<key>:compact`` and ``RENAME``\\ d over the stream (atomic); a crash before the
+    written to ``<key>.compact`` and renamed over the stream (``RENAME``, atomic); a crash before the
     rename leaves the old stream intact, and ``open`` deletes the stale copy. ``maxlen`` is only
     the last-resort bound of ``MAXLEN ~``: keep it well above ``compact_entries``, since trimming
     drops the oldest records, which may be the place intent of an order still live.
