@@ -87,7 +87,7 @@ async def test_changes_wait_for_the_flush(client: aioredis.Redis) -> None:
 
 
 async def test_flush_every_sends_changes_on_the_next_turns(client: aioredis.Redis) -> None:
-    j = await RedisJournal.open(client, "acct-1")
+    j = await RedisJournal.open(client, "acct-1", flush="every")
     j.append_change(Change("c1", ACTIVE, 1))
     j.append_change(Change("c1", ACTIVE, 2))
     for _ in range(1000):  # bounded wait, no timing asserted

@@ -619,8 +619,12 @@ class Journal:
         appender.after_write = self._after_write
 
     @classmethod
-    def open(cls, path: str | os.PathLike[str], *, flush: FlushPolicy = "every", fsync: bool = True,
+    def open(cls, path: str | os.PathLike[str], *, flush: FlushPolicy = 5, fsync: bool = True,
              compact_bytes: int = 64 << 20, clock: Clock = time.time) -> Journal:
+        """Open (or create) the journal at ``path``. The default ``flush=5`` writes each intent to
+        the OS before the send and fsyncs within 5 ms; ``"every"`` fsyncs before every append
+        returns, which costs a disk flush per order (see ``benchmarks/bench_journal.py``).
+        ``clock`` stamps each record (wall time by default, for people reading the file)."""
         p = Path(path)
         flush_ms = _flush_ms(flush)
         if compact_bytes <= 0:
@@ -690,7 +694,7 @@ class Journal:
     def state(self) -> JournalState:
         """The journal's current fold (a copy): everything loaded and appended since."""
         entries = {cid: replace(e) for cid, e in self._entries.items()}
-        return JournalState(entries, self.loaded.records, self.loaded.skipped, self.loaded.torn_tail)
+        return replace(self.loaded, entries=entries)
 
     # -- compaction --
 
@@ -827,7 +831,7 @@ class RedisJournal:
 
     @classmethod
     async def open(cls, client: Any, account: str, *, key_prefix: str = "pms:journal:",
-                   flush: FlushPolicy = "every", maxlen: int = 1_000_000, compact_entries: int = 100_000,
+                   flush: FlushPolicy = 5, maxlen: int = 1_000_000, compact_entries: int = 100_000,
                    clock: Clock = time.time) -> RedisJournal:
         flush_ms = _flush_ms(flush)
         if compact_entries <= 0 or maxlen <= compact_entries:
@@ -928,7 +932,7 @@ class RedisJournal:
 
     def state(self) -> JournalState:
         entries = {cid: replace(e) for cid, e in self._entries.items()}
-        return JournalState(entries, self.loaded.records, self.loaded.skipped, self.loaded.torn_tail)
+        return replace(self.loaded, entries=entries)
 
     async def _auto_compact(self) -> None:
         try:
