@@ -546,11 +546,14 @@ def test_every_intent_acknowledged_before_a_kill_is_in_the_journal(tmp_path: Pat
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
     proc = subprocess.Popen([sys.executable, "-c", CHILD, str(path), str(flush_ms)],
                             stdout=subprocess.PIPE, env=env)
-    assert proc.stdout is not None
-    told = [proc.stdout.readline().decode().strip() for _ in range(500)]
-    proc.send_signal(signal.SIGKILL)
+    try:
+        assert proc.stdout is not None
+        told = [proc.stdout.readline().decode().strip() for _ in range(500)]
+    finally:
+        proc.send_signal(signal.SIGKILL)
     told += [line.decode().strip() for line in proc.stdout.read().splitlines()]
     proc.wait()
+    proc.stdout.close()
     state = load(path)
     assert told and all(t for t in told)
     missing = [cid for cid in told if cid not in state.entries or state.entries[cid].place is None]
