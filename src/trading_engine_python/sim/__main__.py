@@ -8,7 +8,7 @@ import contextlib
 import signal
 import sys
 
-from ._server import BinanceSimulator
+from ._app import BinanceSimulator
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:

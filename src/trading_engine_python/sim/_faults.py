@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-# HTTP 503 texts [D:general-info, spec §4 "HTTP 503"]. Only the first one means "execution status unknown":
-# the simulator processes the request and then answers 503, as the real venue may have.
+# HTTP 503 texts (docs/binance-protocol.md, "REST signing and limits"). Only the first one means
+# "execution status unknown": the simulator processes the request and then answers 503, as the real
+# venue may have.
 UNKNOWN_503_MSG = "Unknown error, please check your request or try again later."
 SERVICE_UNAVAILABLE_MSG = "Service Unavailable."
 INTERNAL_ERROR_MSG = "Internal error; unable to process your request. Please try again."
