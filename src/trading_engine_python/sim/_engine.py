@@ -26,6 +26,7 @@ MAKER_FEE = Decimal("0.0002")
 OPEN_STATUSES = frozenset({"NEW", "PARTIALLY_FILLED"})
 ALGO_TYPES = frozenset({"STOP", "STOP_MARKET", "TAKE_PROFIT", "TAKE_PROFIT_MARKET", "TRAILING_STOP_MARKET"})
 TIFS = frozenset({"GTC", "IOC", "FOK", "GTX", "GTD"})
+MAX_AMENDS = 10000  # "One order can only be modified for less than 10000 times" (Binance page "Modify Order")
 
 
 class ApiError(Exception):
@@ -222,6 +223,7 @@ class Order:
     cum_quote: Decimal = ZERO
     expire_reason: str = "0"
     seq: int = 0  # time priority; a modify requeues the order (Binance page "Modify Order")
+    amend_count: int = 0
 
     @property
     def remaining(self) -> Decimal:
@@ -230,6 +232,23 @@ class Order:
     @property
     def is_open(self) -> bool:
         return self.status in OPEN_STATUSES
+
+
+@dataclass
+class Amendment:
+    """One accepted modify, as GET /fapi/v1/orderAmendment reports it (Binance page "Get Order Modify
+    History")."""
+
+    amendment_id: int
+    order_id: int
+    client_id: str
+    symbol: str
+    time: int
+    price_before: Decimal
+    price_after: Decimal
+    qty_before: Decimal
+    qty_after: Decimal
+    count: int
 
 
 @dataclass
@@ -291,6 +310,8 @@ class Engine:
     positions: dict[str, Position] = field(default_factory=dict)
     orders: dict[int, Order] = field(default_factory=dict)
     trades: list[Trade] = field(default_factory=list)
+    amendments: list[Amendment] = field(default_factory=list)
+    max_amends: int = MAX_AMENDS
 
     def __post_init__(self) -> None:
         self.symbols = tuple(self.symbols)
@@ -777,8 +798,11 @@ class Engine:
         return n
 
     def modify(self, p: dict[str, str]) -> dict[str, object]:
-        """PUT /fapi/v1/order: LIMIT only, quantity and price required, requeued
-        (docs/binance-protocol.md, "Amend in place")."""
+        """PUT /fapi/v1/order, order.modify: amend a LIMIT order in place (docs/binance-protocol.md,
+        "Amend in place"; Binance page "Modify Order"). Quantity and price are both required; filter
+        failures leave the order as it is; the order keeps its ids, loses its time priority and is
+        reported as x=AMENDMENT with the new p/q. It is CANCELED instead when the new quantity is at or
+        below what already filled, or when a GTX order would cross."""
         symbol = p.get("symbol") or ""
         if not symbol:
             raise missing("symbol")
@@ -795,36 +819,62 @@ class Engine:
             raise ApiError(-2013, "Order does not exist.")
         if not order.is_open:
             raise ApiError(-2011, "Unknown order sent.")
-        if order.type != "LIMIT":
-            raise ApiError(-4000, "Invalid order status.")
-        if side != order.side:
+        if order.type != "LIMIT" or side != order.side:
             raise ApiError(-4000, "Invalid order status.")
         if qty == order.qty and price == order.price:
             raise ApiError(-5027, "No need to modify the order.")
+        if order.amend_count >= self.max_amends:
+            raise ApiError(-5026, "Exceed maximum modify order limit.")
         self._check_percent_price(spec, side, price)
         now = self.now_ms()
-        if qty <= order.executed:
-            order.status = "CANCELED"
-            order.update_time = now
-            self._emit_order(order, "CANCELED", now)
-            return self.order_json(order, "put")
         crosses = price >= self.ask(symbol) if side == "BUY" else price <= self.bid(symbol)
-        if order.tif == "GTX" and crosses:
+        if qty <= order.executed or (order.tif == "GTX" and crosses):
             order.status = "CANCELED"
             order.update_time = now
             self._emit_order(order, "CANCELED", now)
             return self.order_json(order, "put")
+        order.amend_count += 1
+        self.amendments.append(
+            Amendment(
+                len(self.amendments) + 1,
+                order.order_id,
+                order.client_id,
+                symbol,
+                now,
+                order.price,
+                price,
+                order.qty,
+                qty,
+                order.amend_count,
+            )
+        )
         order.qty = qty
         order.price = price
+        order.stp = "NONE"  # "Modify order will set selfTradePreventionMode to NONE"
         order.update_time = now
         self._seq += 1
         order.seq = self._seq
         self._emit_order(order, "AMENDMENT", now)
         if crosses:
             self._take(order, now)
-            if order.is_open and order.tif in ("IOC", "FOK"):
-                self._expire(order, "2", now)
         return self.order_json(order, "put")
+
+    def amendment_json(self, a: Amendment) -> dict[str, object]:
+        spec = self.specs[a.symbol]
+        pp, qp = spec.price_precision, spec.qty_precision
+        return {
+            "amendmentId": a.amendment_id,
+            "symbol": a.symbol,
+            "pair": a.symbol,
+            "orderId": a.order_id,
+            "clientOrderId": a.client_id,
+            "time": a.time,
+            "amendment": {
+                "price": {"before": fixed(a.price_before, pp), "after": fixed(a.price_after, pp)},
+                "origQty": {"before": fixed(a.qty_before, qp), "after": fixed(a.qty_after, qp)},
+                "count": a.count,
+            },
+        }
 
     def expire_gtd(self) -> None:
         now = self.now_ms()

@@ -225,11 +225,30 @@ async def h_premium_index(sim: BinanceSimulator, p: Params) -> Any:
 
 # --- trading
 async def h_order_post(sim: BinanceSimulator, p: Params) -> Any:
-    return _place(sim, p)
+    return place_order(sim, p)
 
 
 async def h_order_put(sim: BinanceSimulator, p: Params) -> Any:
     return _engine(sim).modify(p)
+
+
+async def h_order_amendments(sim: BinanceSimulator, p: Params) -> Any:
+    """GET /fapi/v1/orderAmendment: the modify history of one order, newest first (Binance page "Get
+    Order Modify History"); ``count`` is the order's number of amendments so far."""
+    eng = _engine(sim)
+    sym = _symbol(p)
+    assert sym is not None
+    eng.spec(sym)
+    order = eng.find(sym, p.get("orderId"), p.get("origClientOrderId"))
+    if order is None:
+        raise ApiError(-2013, "Order does not exist.")
+    rows = [a for a in eng.amendments if a.order_id == order.order_id]
+    if p.get("startTime", "").isdigit():
+        rows = [a for a in rows if a.time >= int(p["startTime"])]
+    if p.get("endTime", "").isdigit():
+        rows = [a for a in rows if a.time <= int(p["endTime"])]
+    limit = min(int(p["limit"]), 100) if p.get("limit", "").isdigit() else 50
+    return [eng.amendment_json(a) for a in reversed(rows)][:limit]
 
 
 async def h_order_delete(sim: BinanceSimulator, p: Params) -> Any:
@@ -333,7 +352,7 @@ def _each(items: list[Any], fn: Callable[[Params], Any]) -> list[Any]:
     return out
 
 
-def _place(sim: BinanceSimulator, p: Params) -> Any:
+def place_order(sim: BinanceSimulator, p: Params) -> Any:
     """POST /fapi/v1/order's body for ACK (default) or RESULT."""
     resp_type = p.get("newOrderRespType", "ACK") or "ACK"
     if resp_type not in ("ACK", "RESULT"):
@@ -345,7 +364,7 @@ def _place(sim: BinanceSimulator, p: Params) -> Any:
 
 async def h_batch_post(sim: BinanceSimulator, p: Params) -> Any:
     items = batch_items(p, ApiError(-4082, "Invalid number of batch place orders."))
-    return _each(items, lambda ip: _place(sim, ip))
+    return _each(items, lambda ip: place_order(sim, ip))
 
 
 async def h_batch_put(sim: BinanceSimulator, p: Params) -> Any:
@@ -676,7 +695,9 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("GET", "/fapi/v1/depth"): Route(h_depth, "NONE", _w_depth),
     ("GET", "/fapi/v1/premiumIndex"): Route(h_premium_index, "NONE", _w_sym(1, 10)),
     ("POST", "/fapi/v1/order"): Route(h_order_post, "SIGNED", _w(0), orders=1),
-    ("PUT", "/fapi/v1/order"): Route(h_order_put, "SIGNED", _w(0), orders=1),
+    # modify: 1 on both order counters and 1 IP weight (Binance page "Modify Order")
+    ("PUT", "/fapi/v1/order"): Route(h_order_put, "SIGNED", _w(1), orders=1),
+    ("GET", "/fapi/v1/orderAmendment"): Route(h_order_amendments, "SIGNED", _w(1)),
     ("DELETE", "/fapi/v1/order"): Route(h_order_delete, "SIGNED", _w(1)),
     ("GET", "/fapi/v1/order"): Route(h_order_get, "SIGNED", _w(1)),
     ("GET", "/fapi/v1/openOrder"): Route(h_open_order_get, "SIGNED", _w(1)),
