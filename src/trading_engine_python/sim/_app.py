@@ -18,13 +18,14 @@ from typing import Any
 
 from aiohttp import web
 
-from ._auth import Auth
+from ._auth import Auth, generate_ed25519_pair
 from ._engine import Engine
 from ._faults import Faults
 from ._fmt import to_decimal
 from ._limits import RateLimiter
 from ._rest import RestApi
 from ._streams import StreamHub
+from ._wsapi import WS_API_PATH, WsApi
 
 log = logging.getLogger(__name__)
 
@@ -44,9 +45,15 @@ class BinanceSimulator:
         price_interval: float = 0.1,
         max_fill_qty: Any = None,
         auto_walk: bool = True,
+        ed25519_api_key: str = "sim-ed25519-key",
+        ed25519_public_key: Any = None,
     ) -> None:
         self.api_key = api_key
-        self.auth = Auth(api_key, api_secret)
+        self.ed25519_api_key = ed25519_api_key
+        # PEM (str/bytes) or a cryptography Ed25519PublicKey; None = a pair is generated on first use of
+        # ``ed25519_private_key_pem``
+        self.auth = Auth(api_key, api_secret, ed25519_api_key, ed25519_public_key)
+        self._ed25519_private_pem: str | None = None
         self.seed = seed
         self.host = host
         self.port = port
@@ -59,10 +66,12 @@ class BinanceSimulator:
         self.ws_ping_interval = 5.0
         self.ws_pong_timeout = 600.0  # no pong within 10 min = disconnect (Binance: ping every 3 min)
         self.requests: list[tuple[str, str]] = []  # (method, path) of every REST request, for assertions
+        self.ws_requests: list[str] = []  # method of every ws-fapi request
         self.streams = StreamHub(self, seed)
         self._engine = Engine(symbols, seed, self.now_ms, self._on_event, self.streams.on_price)
         self.max_fill_qty = max_fill_qty
         self._rest = RestApi(self)
+        self.ws_api = WsApi(self)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._countdowns: dict[str, asyncio.TimerHandle] = {}
         self._runner: web.AppRunner | None = None
@@ -81,6 +90,7 @@ class BinanceSimulator:
         app = web.Application(client_max_size=1 << 20)
         hub = self.streams
         app.router.add_route("*", "/fapi/{tail:.*}", self._rest.handle)
+        app.router.add_get(WS_API_PATH, self.ws_api.handle)
         app.router.add_get("/private/ws/{key}", hub.ws_private)
         app.router.add_get("/private/ws", hub.ws_private)
         app.router.add_get("/private/stream", hub.ws_private_combined)
@@ -118,6 +128,7 @@ class BinanceSimulator:
             handle.cancel()
         self._countdowns.clear()
         await self.streams.close_all()
+        await self.ws_api.close_all()
         for task in list(self._tasks):
             task.cancel()
         for task in list(self._tasks):
@@ -141,6 +152,22 @@ class BinanceSimulator:
     @property
     def ws_url(self) -> str:
         return f"ws://{self.host}:{self.port}"
+
+    @property
+    def ws_api_url(self) -> str:
+        """ws-fapi endpoint (Binance: wss://ws-fapi.binance.com/ws-fapi/v1)."""
+        return f"ws://{self.host}:{self.port}{WS_API_PATH}"
+
+    @property
+    def ed25519_private_key_pem(self) -> str:
+        """The private half of a generated Ed25519 test key (PKCS#8 PEM) whose apiKey is
+        ``ed25519_api_key``; generated on first access unless a public key was given."""
+        if self._ed25519_private_pem is None:
+            if self.auth.ed25519_public_key is not None:
+                raise RuntimeError("an Ed25519 public key was given; its private key is not known here")
+            self._ed25519_private_pem, public_pem = generate_ed25519_pair()
+            self.auth.ed25519_public_key = public_pem
+        return self._ed25519_private_pem
 
     def now_ms(self) -> int:
         return int(time.time() * 1000) + self.clock_offset_ms
@@ -179,6 +206,15 @@ class BinanceSimulator:
     @listen_key_ttl.setter
     def listen_key_ttl(self, value: float) -> None:
         self.streams.listen_key_ttl = value
+
+    @property
+    def max_amends(self) -> int:
+        """Amendments allowed per order (10000 on Binance); lower it to reach -5026 in a test."""
+        return self._engine.max_amends
+
+    @max_amends.setter
+    def max_amends(self, value: int) -> None:
+        self._engine.max_amends = value
 
     @property
     def max_fill_qty(self) -> Decimal | None:
@@ -259,6 +295,11 @@ class BinanceSimulator:
 
     async def drop_public_streams(self) -> None:
         await self.streams.drop_public()
+
+    async def drop_ws_api(self) -> None:
+        """Abort every ws-fapi connection (TCP, no close frame)."""
+        self.ws_api.drop_all()
+        await asyncio.sleep(0)
 
     async def expire_listen_key(self, key: str | None = None) -> None:
         """Send listenKeyExpired and invalidate ``key`` (every key when None). The sockets stay open but

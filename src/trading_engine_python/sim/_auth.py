@@ -47,16 +47,25 @@ def ws_payload(params: Mapping[str, Any]) -> str:
 class Auth:
     """The simulated account's credentials: an HMAC key pair and, optionally, an Ed25519 key."""
 
-    def __init__(self, api_key: str, api_secret: str, ed25519_public_key: Any = None) -> None:
+    def __init__(
+        self, api_key: str, api_secret: str, ed25519_api_key: str, ed25519_public_key: Any = None
+    ) -> None:
         self.api_key = api_key
         self._secret = api_secret.encode()
-        self.ed25519_public_key = ed25519_public_key  # cryptography Ed25519PublicKey, or PEM bytes/str
+        # An Ed25519 key has its own apiKey; its public key is cryptography's Ed25519PublicKey or PEM.
+        self.ed25519_api_key = ed25519_api_key
+        self.ed25519_public_key = ed25519_public_key
 
     def check_key(self, key: str | None) -> None:
         if not key or not all(c.isalnum() or c in "-_" for c in key) or len(key) > 128:
             raise ApiError(-2014, "API-key format invalid.", 401)
         if not hmac.compare_digest(key, self.api_key):
             raise ApiError(-2015, "Invalid API-key, IP, or permissions for action.", 401)
+
+    def check_ws_key(self, key: str) -> None:
+        """ws-fapi apiKey: the HMAC key or the Ed25519 key."""
+        if key != self.ed25519_api_key:
+            self.check_key(key)
 
     def check_hmac(self, payload: str, signature: str | None) -> None:
         if not signature:

@@ -32,7 +32,9 @@ DEFAULT_BODIES: dict[int, dict[str, object]] = {
 
 @dataclass
 class Rule:
-    kind: str  # "lose_reply" | "http_error" | "rate_limit" | "reject_cancel" | "reject_order"
+    # REST: "lose_reply" | "http_error" | "rate_limit" | "reject_cancel" | "reject_order";
+    # ws-fapi (method "WS", path = the ws-fapi method name): "ws_drop" | "ws_error"
+    kind: str
     count: int
     path: str | None = None
     method: str | None = None
@@ -130,6 +132,25 @@ class Faults:
                 body={"code": code, "msg": msg},
             )
         )
+
+    def ws_drop(self, method: str | None = "order.place", process: bool = True, count: int = 1) -> None:
+        """ws-fapi: a request of ``method`` (None = any) is processed (or not, ``process=False``), then
+        the connection is aborted (TCP, no close frame) with the request's answer never sent."""
+        self.rules.append(Rule("ws_drop", count, method, "WS", process=process))
+
+    def ws_error(
+        self,
+        code: int = -1001,
+        msg: str = INTERNAL_ERROR_MSG,
+        status: int = 400,
+        method: str | None = "order.place",
+        count: int = 1,
+        process: bool = False,
+    ) -> None:
+        """ws-fapi: a request of ``method`` (None = any) is answered with this error instead; processed
+        first only with ``process=True`` (an unknown outcome, like the REST 503 "Unknown error")."""
+        body: dict[str, object] = {"code": code, "msg": msg}
+        self.rules.append(Rule("ws_error", count, method, "WS", status=status, body=body, process=process))
 
     def drop_events(self, count: int = 1) -> None:
         """The next ``count`` user-stream events happen at the exchange but are not sent."""
