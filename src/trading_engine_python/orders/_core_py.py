@@ -50,6 +50,8 @@ from ._states import (
 
 IMPLEMENTATION = "python"
 
+__all__ = ["IMPLEMENTATION", "OrderCore", "OrderState"]  # what orders._core re-exports
+
 # Feed status -> the terminal state it closes an order in (FILLED handled on its own).
 _CLOSING = {dec.ST_CANCELED: CANCELLED, dec.ST_EXPIRED: EXPIRED, dec.ST_EXPIRED_IN_MATCH: EXPIRED,
             dec.ST_REJECTED: REJECTED}
