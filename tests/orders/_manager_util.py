@@ -23,7 +23,7 @@ OID = 8389765739703625592  # > 2**53, like real Binance ids: must never pass thr
 # The four forms on_order_update takes: all must give identical outcomes.
 FORMS = ("bytes", "str", "raw_dict", "mapped")
 
-# ORDER_TRADE_UPDATE "o" key -> the spec's mapped key (step-3-order-manager.md, on_order_update).
+# ORDER_TRADE_UPDATE "o" key -> the key of the spec's mapped dict (its on_order_update section).
 TO_MAPPED = {
     "s": "symbol",
     "c": "client_order_id",

@@ -143,7 +143,7 @@ async def test_filled_straight_from_placing_fires_on_fill_exactly_once(
 
 
 async def test_the_specs_mapped_example(impl: Implementation) -> None:
-    """The mapped dict exactly as step-3-order-manager.md documents it."""
+    """The mapped dict exactly as the spec documents it."""
     m, _ = make(impl)
     log = Log()
     order = await m.place_market_order("sub1", "BTCUSDT", "BUY", 0.001, **log.hooks())

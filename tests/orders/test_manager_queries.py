@@ -16,7 +16,7 @@ from trading_engine_python.orders.ids import IdGenerator
 from ..conftest import Implementation
 from ._manager_util import OID, FakeClock, Log, make, otu, render, rest_order, until, views
 
-BINANCE_ID = re.compile(r"^[\.A-Z\:/a-z0-9_-]{1,36}$")  # newClientOrderId rule (binance-protocol.md s.2)
+BINANCE_ID = re.compile(r"^[\.A-Z\:/a-z0-9_-]{1,36}$")  # docs/binance-protocol.md, "Client order ids"
 
 
 def ev(order: Any, status: str, **kw: Any) -> bytes:

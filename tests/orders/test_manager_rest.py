@@ -466,7 +466,8 @@ async def test_cancel_while_placing_then_the_place_is_rejected(impl: Implementat
 
 @pytest.mark.parametrize("feed_first", [True, False])
 async def test_cancel_racing_a_fill(impl: Implementation, feed_first: bool) -> None:
-    """DELETE answers -2011 "Unknown order sent." while the feed says TRADE/FILLED (protocol section 7)."""
+    """DELETE answers -2011 "Unknown order sent." while the feed says TRADE/FILLED
+    (docs/binance-protocol.md, "Event order")."""
     m, fake = make(impl, resolve_timeout=0.02)
     log = Log()
     order = await place(m, log)

@@ -1,4 +1,4 @@
-"""The spec's own validation (step-3-order-manager.md, "Validation"), on both cores."""
+"""The spec's own validation (its "Validation" section), on both cores."""
 
 from __future__ import annotations
 
