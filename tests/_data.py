@@ -59,7 +59,7 @@ def load_jsonl(rel: str) -> list[Any]:
 class Samples:
     """What the ``samples`` fixture returns: this module's functions as attributes."""
 
-    dir = DATA_DIR
+    root = DATA_DIR
     path = staticmethod(path)
     paths = staticmethod(paths)
     read_bytes = staticmethod(read_bytes)
