@@ -317,11 +317,17 @@ async def test_revoked_session_falls_back_to_signed_requests(
     stub: Stub, ed_client: BinanceFuturesClient
 ) -> None:
     ws = await ed_client.start_ws_api()
+    revoked = {
+        "id": None,
+        "status": 401,
+        "error": {"code": -2015, "msg": "Invalid API-key, IP, or permissions."},
+    }
     for s in stub.sockets:
-        await s.send_str(
-            '{"id":null,"status":401,"error":{"code":-2015,"msg":"Invalid API-key, IP, or permissions for action."}}'
-        )
-    await asyncio.sleep(0.05)
+        await s.send_str(orjson.dumps(revoked).decode())
+    for _ in range(500):
+        if ws._session_conn is None:
+            break
+        await asyncio.sleep(0.01)
     await ws.place_order("BTCUSDT", "BUY", "LIMIT", "0.001", price="100.0", client_order_id="r-1")
     assert "signature" in stub.received[-1][1]
 
