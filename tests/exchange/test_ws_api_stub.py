@@ -25,8 +25,19 @@ from aiohttp import web
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
-from trading_engine_python.exchange import BinanceFuturesClient, ExchangeError, ExchangeTimeout
-from trading_engine_python.exchange.binance import SymbolRules
+from trading_engine_python.exchange import (
+    BinanceFuturesClient,
+    ExchangeClient,
+    ExchangeError,
+    ExchangeTimeout,
+    SupportsModify,
+)
+from trading_engine_python.exchange.binance import (
+    PRODUCTION_WS_API,
+    TESTNET_REST,
+    TESTNET_WS_API,
+    SymbolRules,
+)
 from trading_engine_python.exchange.ws_api import WsApiClient
 
 API_KEY = "AKwsSTUB1234567890apikey"
@@ -57,6 +68,8 @@ class Stub:
     plan: dict[str, Any] = field(default_factory=dict)
     rate_limits: list[dict[str, Any]] = field(default_factory=lambda: RATE_LIMITS)
     pongs: list[bytes] = field(default_factory=list)
+    holding: asyncio.Event = field(default_factory=asyncio.Event)  # a "hold" request arrived
+    release: asyncio.Event = field(default_factory=asyncio.Event)  # answer the held request
     ping_on_connect: bytes | None = None
     url: str = ""
     base_url: str = ""
@@ -117,6 +130,9 @@ class Stub:
                 break
             if action == "silent":
                 continue
+            if action == "hold":
+                self.holding.set()
+                await self.release.wait()
             answer: dict[str, Any] = {"id": rid}
             err: tuple[Any, ...] | None = None
             if isinstance(action, tuple):
@@ -307,6 +323,18 @@ async def test_ed25519_logs_on_once(stub: Stub, ed_client: BinanceFuturesClient)
     assert stub.logons == 1 and stub.connections == 1
 
 
+def test_ws_client_is_an_exchange_client_with_modify() -> None:
+    c = BinanceFuturesClient(API_KEY, API_SECRET)
+    assert c.ws_api_url == PRODUCTION_WS_API
+    assert isinstance(c.ws_api, ExchangeClient) and isinstance(c.ws_api, SupportsModify)
+    assert BinanceFuturesClient(API_KEY, API_SECRET, base_url=TESTNET_REST).ws_api_url == TESTNET_WS_API
+    # Any other base_url (the simulator, a proxy) gets no production default.
+    other = BinanceFuturesClient(API_KEY, API_SECRET, base_url="http://127.0.0.1:1")
+    assert other.ws_api_url is None
+    with pytest.raises(ValueError, match="ws_api_url"):
+        _ = other.ws_api
+
+
 async def test_logon_needs_ed25519(stub: Stub) -> None:
     c = BinanceFuturesClient(API_KEY, API_SECRET, base_url=stub.base_url, ws_api_url=stub.url)
     with pytest.raises(ValueError, match="Ed25519"):
@@ -350,6 +378,31 @@ async def test_drop_with_a_place_in_flight_is_an_unknown_outcome(
     assert stub.connections == 2 and stub.logons == 2
     assert [m for m in stub.methods() if m == "order.place"] == ["order.place", "order.place"]
     assert ws.stats["disconnects"] == 1 and ws.stats["logons"] == 2
+
+
+async def test_reconnect_drains_in_flight_requests_then_logs_on_again(
+    stub: Stub, ed_client: BinanceFuturesClient
+) -> None:
+    # The path the 24 h connection limit takes too (max_connection_age).
+    ws = await ed_client.start_ws_api()
+    stub.plan["order.place"] = "hold"
+    held = asyncio.ensure_future(
+        ws.place_order("BTCUSDT", "BUY", "LIMIT", "0.001", price="100.0", client_order_id="h-1")
+    )
+    await stub.holding.wait()
+    replacing = asyncio.ensure_future(ws.reconnect())
+    while ws.connected:
+        await asyncio.sleep(0.005)
+    # Sent while draining: waits for the new connection instead of going out on the old one.
+    later = asyncio.ensure_future(ws.get_order("BTCUSDT", client_order_id="h-1"))
+    stub.release.set()
+    r = await held
+    assert r["clientOrderId"] == "h-1"  # answered on the old connection, not an unknown outcome
+    await replacing
+    assert (await later)["clientOrderId"] == "h-1"
+    assert stub.connections == 2 and stub.logons == 2 and ws.stats["unknown_outcomes"] == 0
+    # order.status after the second logon: it went out on the new connection.
+    assert stub.methods() == ["session.logon", "order.place", "session.logon", "order.status"]
 
 
 async def test_no_answer_is_an_unknown_outcome_and_a_new_connection(

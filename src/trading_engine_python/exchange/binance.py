@@ -18,6 +18,12 @@ below rely on is in shared/spec/binance-protocol.md (section numbers cited as "s
   window. 429 backs off (``Retry-After`` or exponential); 418 (IP ban) refuses locally with
   -1003 until the ban ends, sending nothing.
 
+- Order entry beyond place/cancel: ``modify_order`` (amend in place, PUT /fapi/v1/order) and
+  ``place_orders`` (up to 5 in one POST /fapi/v1/batchOrders; a refused item comes back as an
+  ``ExchangeError`` in its place). ``client.ws_api`` is the same order entry over ws-fapi (see
+  ws_api.py), sharing this client's keys, clock offset, rate-limit windows and error mapping;
+  its URL follows ``base_url`` (production or testnet) unless ``ws_api_url`` is given.
+
 Secrets (API key, secret, signature, listenKey) never reach logs, reprs or exception texts.
 """
 

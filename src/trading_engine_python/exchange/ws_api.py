@@ -99,6 +99,7 @@ class WsApiClient:
         self._backoff = Backoff(backoff_base, backoff_max)
         self._conn: Connection | None = None
         self._session_conn: Connection | None = None  # the connection session.logon succeeded on
+        self._wake: asyncio.Event | None = None  # set by reconnect() while a connection is watched
         self._ready: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
         self._closed = False
@@ -223,39 +224,65 @@ class WsApiClient:
                 break
             if loop.time() - opened > 60.0:
                 self._backoff.reset()  # it was up for a while: the next failure starts the ramp again
-            delay = 0.0 if reason == "max connection age" else self._backoff.next_delay()
-            log.warning("ws-api connection ended (%s); reconnecting in %.2fs", reason, delay)
+            planned = reason in ("max connection age", "replaced on request")
+            delay = 0.0 if planned else self._backoff.next_delay()
+            log.log(
+                logging.INFO if planned else logging.WARNING,
+                "ws-api connection ended (%s); reconnecting in %.2fs",
+                reason,
+                delay,
+            )
             await asyncio.sleep(delay)
 
     async def _watch(self, conn: Connection, opened: float, loop: asyncio.AbstractEventLoop) -> str:
         assert self._ready is not None
-        rotate_at = opened + self.max_connection_age
+        wake = self._wake = asyncio.Event()
+        waker = loop.create_task(wake.wait())
         last_frames = conn.frames
         last_change = loop.time()
-        draining_since: float | None = None
-        while True:
-            step = 0.02 if draining_since is not None else max(0.02, min(self.silence_timeout / 4, 5.0))
-            step = min(step, max(0.02, rotate_at - loop.time()))
-            try:
-                return await asyncio.wait_for(asyncio.shield(conn.done), step)
-            except TimeoutError:
-                pass
-            now = loop.time()
-            if conn.frames != last_frames:
-                last_frames = conn.frames
-                last_change = now
-            elif now - last_change >= self.silence_timeout:
-                conn.finish("silent")
-            if draining_since is None and now >= rotate_at:
-                # Near the 24 h limit: stop sending here, let what is in flight be answered, then
-                # close and reconnect (a drop would leave those requests' outcome unknown).
-                self._ready.clear()
-                draining_since = now
-            if draining_since is not None and (
-                not any(c is conn for _, _, c in self._pending.values())
-                or now - draining_since > self.timeout
-            ):
-                conn.finish("max connection age")
+        draining: str | None = None
+        draining_since = 0.0
+        try:
+            while True:
+                rotate_at = opened + self.max_connection_age
+                if draining is not None:
+                    step = 0.02
+                else:
+                    step = max(0.02, min(self.silence_timeout / 4, 5.0, rotate_at - loop.time()))
+                await asyncio.wait((conn.done, waker), timeout=step, return_when=asyncio.FIRST_COMPLETED)
+                if conn.done.done():
+                    return conn.done.result()
+                now = loop.time()
+                if conn.frames != last_frames:
+                    last_frames = conn.frames
+                    last_change = now
+                elif now - last_change >= self.silence_timeout:
+                    conn.finish("silent")
+                if draining is None and (waker.done() or now >= rotate_at):
+                    # Stop sending here, let what is in flight be answered, then close and
+                    # reconnect: a drop would leave those requests' outcome unknown. Binance ends
+                    # a connection at 24 h; reconnect() asks for the same.
+                    draining = "replaced on request" if waker.done() else "max connection age"
+                    self._ready.clear()
+                    draining_since = now
+                if draining is not None and (
+                    not any(c is conn for _, _, c in self._pending.values())
+                    or now - draining_since > self.timeout
+                ):
+                    conn.finish(draining)
+        finally:
+            waker.cancel()
+            self._wake = None
+
+    async def reconnect(self) -> None:
+        """Replace the connection without failing what is in flight: new requests wait, the ones
+        sent are answered (or time out) on the old connection, then a new one opens (and logs on).
+        Returns when the new connection is ready."""
+        ready = self._ensure_started()
+        if self._wake is not None:
+            ready.clear()
+            self._wake.set()
+        await self._wait_ready()
 
     def _fail_pending(self, conn: Connection, reason: str) -> None:
         for rid, (fut, method, c) in list(self._pending.items()):
@@ -289,6 +316,13 @@ class WsApiClient:
     # ----------------------------------------------------------------- frames
 
     def _on_data(self, data: bytes) -> None:
+        # Runs inside picows' frame callback, which drops the connection if it raises.
+        try:
+            self._dispatch(data)
+        except Exception:
+            log.exception("ws-api: frame handling failed")
+
+    def _dispatch(self, data: bytes) -> None:
         try:
             msg = orjson.loads(data)
         except orjson.JSONDecodeError:
@@ -459,3 +493,8 @@ class WsApiClient:
     async def get_order(self, symbol: str, *, client_order_id: str) -> dict[str, Any]:
         params = {"symbol": symbol, "origClientOrderId": client_order_id}
         return await self._call("order.status", params, weight=1, orders=0)  # type: ignore[no-any-return]
+
+    async def get_open_orders(self, symbol: str | None = None) -> list[dict[str, Any]]:
+        # Over REST: this client sends only the order methods on ws-fapi. With it, the ws client
+        # is a whole ExchangeClient the order manager can take.
+        return await self._rest.get_open_orders(symbol)
