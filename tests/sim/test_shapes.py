@@ -1,4 +1,4 @@
-"""Every endpoint's JSON shape against /work/shared/binance-samples (keys and value types)."""
+"""Every endpoint's JSON shape against the Binance samples in tests/data (keys and value types)."""
 
 from __future__ import annotations
 
