@@ -22,8 +22,8 @@ import aiohttp
 import orjson
 import pytest
 from aiohttp import web
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ed25519
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa
 
 from trading_engine_python.exchange import (
     BinanceFuturesClient,
@@ -59,6 +59,7 @@ RATE_LIMITS = [
 @dataclass
 class Stub:
     ed_public: ed25519.Ed25519PublicKey | None = None
+    rsa_public: rsa.RSAPublicKey | None = None
     received: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     orders: dict[str, dict[str, Any]] = field(default_factory=dict)
     connections: int = 0
@@ -85,6 +86,12 @@ class Stub:
             return (-2015, "Invalid API-key, IP, or permissions for action.")
         payload = "&".join(f"{k}={params[k]}" for k in sorted(params) if k != "signature").encode()
         sig = str(params["signature"])
+        if self.rsa_public is not None:
+            try:
+                self.rsa_public.verify(base64.b64decode(sig), payload, padding.PKCS1v15(), hashes.SHA256())
+                return None
+            except Exception:
+                return (-1022, "Signature for this request is not valid.")
         if self.ed_public is not None:
             try:
                 self.ed_public.verify(base64.b64decode(sig), payload)
@@ -307,6 +314,19 @@ async def test_bad_secret_is_a_definite_1022(stub: Stub) -> None:
         with pytest.raises(ExchangeError) as ei:
             await c.ws_api.place_order("BTCUSDT", "BUY", "LIMIT", "0.001", price="1.0", client_order_id="x")
         assert ei.value.code == -1022 and not isinstance(ei.value, ExchangeTimeout)
+    finally:
+        await c.close()
+
+
+async def test_rsa_signs_every_request(stub: Stub) -> None:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    stub.rsa_public = key.public_key()
+    c = BinanceFuturesClient(API_KEY, None, private_key=key, base_url=stub.base_url, ws_api_url=stub.url)
+    try:
+        assert not c.ws_api.logon  # session.logon is for Ed25519 keys only
+        await lifecycle(c.ws_api)
+        sig = str(stub.received[0][1]["signature"])
+        assert "%" not in sig and len(base64.b64decode(sig)) == 256  # plain base64 in JSON
     finally:
         await c.close()
 
