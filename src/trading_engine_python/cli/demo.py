@@ -32,7 +32,7 @@ from .metrics import EngineCollector, Latency, MetricsServer, fmt_seconds
 
 log = logging.getLogger("trading_engine_python.cli.demo")
 
-# Binance order status -> the manager's state (binance-protocol.md sec. 2, order status enum).
+# Binance order status -> the manager's state (docs/binance-protocol.md, "Order update event").
 _STATE_OF = {
     "NEW": "active",
     "PARTIALLY_FILLED": "active",
