@@ -19,8 +19,12 @@ Everything here follows docs/binance-protocol.md, "WebSocket API":
 - Limits: ``rateLimits`` in answers feed the REST client's windows; requests pass through the
   same ``_pace`` as REST ones (ws-fapi and REST share the account's and IP's limits).
 - Connection: Binance pings every 3 minutes and the listener answers; a connection silent for
-  ``silence_timeout`` is dropped; before the 24 h limit new requests wait while in-flight ones
-  drain, then the connection is replaced. Reconnects back off exponentially with jitter.
+  ``silence_timeout`` is dropped; before the 24 h limit (or on ``reconnect()``) new requests wait
+  while in-flight ones drain, then the connection is replaced. Reconnects back off exponentially
+  with jitter.
+- Lifecycle: the first request starts the connection (``start()`` does it eagerly); the client
+  keeps one connection until ``close()``. ``get_open_orders`` goes over REST, so the client is a
+  whole ``ExchangeClient`` (plus ``modify_order``) the order manager can use.
 
 Keys, secrets and signatures never reach logs or exception texts: frames sent are never logged,
 and error messages pass the REST client's scrubber.
@@ -199,9 +203,9 @@ class WsApiClient:
                 except asyncio.CancelledError:
                     conn.finish("closed by client")
                     raise
-                except ExchangeError as e:
+                except Exception as e:  # a definite refusal, no answer, or no clock: try again later
                     self.stats["logon_failures"] += 1
-                    self._problem = f"session.logon failed: {e}"
+                    self._problem = rest._scrub(f"session.logon failed: {e}")
                     conn.finish("logon failed")
                     self._conn = None
                     delay = self._backoff.next_delay()
