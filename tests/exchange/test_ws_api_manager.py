@@ -17,6 +17,8 @@ from trading_engine_python.exchange.ws_api import WsApiClient
 from trading_engine_python.feed import UserStreamService
 from trading_engine_python.sim import BinanceSimulator
 
+from ..conftest import Implementation
+
 API_KEY = "AKwsMGR1234567890apikey"
 API_SECRET = "SEwsMGR0987654321apisecret"
 TICK = Decimal("0.1")
@@ -39,7 +41,7 @@ class Rig:
 
 
 @pytest.fixture
-async def rig(impl: str) -> AsyncIterator[Rig]:
+async def rig(impl: Implementation) -> AsyncIterator[Rig]:
     from trading_engine_python.orders.manager import OrderManager
 
     sim = BinanceSimulator(api_key=API_KEY, api_secret=API_SECRET, seed=0, auto_walk=False)
@@ -52,7 +54,7 @@ async def rig(impl: str) -> AsyncIterator[Rig]:
     ws = client._ws_api = WsApiClient(client, sim.ws_api_url, backoff_base=0.01, backoff_max=0.05)
     await client.start_ws_api()
     manager = OrderManager(
-        ws, implementation=impl, resolve_timeout=0.2, stuck_timeout=1.0, replace_timeout=3.0
+        ws, implementation=impl.name, resolve_timeout=0.2, stuck_timeout=1.0, replace_timeout=3.0
     )
     stream = UserStreamService(client, manager, ws_url=sim.ws_url, reconnect_backoff=(0.02, 0.2))
     await stream.start()
