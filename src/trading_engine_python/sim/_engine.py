@@ -24,6 +24,7 @@ CLIENT_ID_RE = re.compile(r"^[\.A-Z\:/a-z0-9_-]{1,36}$")
 TAKER_FEE = Decimal("0.0005")
 MAKER_FEE = Decimal("0.0002")
 OPEN_STATUSES = frozenset({"NEW", "PARTIALLY_FILLED"})
+FINAL_STATUSES = frozenset({"FILLED", "CANCELED", "EXPIRED", "EXPIRED_IN_MATCH"})
 ALGO_TYPES = frozenset({"STOP", "STOP_MARKET", "TAKE_PROFIT", "TAKE_PROFIT_MARKET", "TRAILING_STOP_MARKET"})
 TIFS = frozenset({"GTC", "IOC", "FOK", "GTX", "GTD"})
 MAX_AMENDS = 10000  # "One order can only be modified for less than 10000 times" (Binance page "Modify Order")
@@ -224,6 +225,9 @@ class Order:
     expire_reason: str = "0"
     seq: int = 0  # time priority; a modify requeues the order (Binance page "Modify Order")
     amend_count: int = 0
+    orig_type: str = ""  # the algo order's type (ot) for an order an algo order created, else type
+    stop_price: Decimal = ZERO
+    algo_id: int = 0  # the algo order that created this one
 
     @property
     def remaining(self) -> Decimal:
@@ -287,6 +291,7 @@ class Book:
     quote_volume: Decimal = ZERO
     trades: int = 0
     last_qty: Decimal = ZERO
+    mark_offset: Decimal | None = None  # mark = price + offset when set (sim.set_mark_price)
 
 
 EventSink = Callable[[dict[str, object]], None]
@@ -312,6 +317,8 @@ class Engine:
     trades: list[Trade] = field(default_factory=list)
     amendments: list[Amendment] = field(default_factory=list)
     max_amends: int = MAX_AMENDS
+    after_price: Callable[[str], None] | None = None  # called after each price move and its fills
+    on_final: Callable[[Order], None] | None = None  # called after an order's final ORDER_TRADE_UPDATE
 
     def __post_init__(self) -> None:
         self.symbols = tuple(self.symbols)
@@ -339,7 +346,18 @@ class Engine:
         return self.books[symbol].price + self.specs[symbol].tick
 
     def mark(self, symbol: str) -> Decimal:
-        return self.books[symbol].price
+        book = self.books[symbol]
+        return book.price if book.mark_offset is None else book.price + book.mark_offset
+
+    def set_mark(self, symbol: str, price: object | None) -> None:
+        """Move the mark price away from the contract (last) price; None makes them equal again. The
+        offset follows later moves of the contract price."""
+        book = self.books[self.spec(symbol).symbol]
+        book.mark_offset = None if price is None else to_decimal(price) - book.price
+        book.update_id += 1
+        self.on_price(symbol)
+        if self.after_price is not None:
+            self.after_price(symbol)
 
     def spec(self, symbol: str) -> SymbolSpec:
         spec = self.specs.get(symbol)
@@ -360,6 +378,8 @@ class Engine:
         book.low = min(book.low, px)
         self.on_price(symbol)
         self._match_resting(symbol)
+        if self.after_price is not None:
+            self.after_price(symbol)  # the algo service's triggers
 
     def step(self) -> None:
         """One seeded random-walk move per symbol: -3..+3 ticks, biased back toward the start price."""
@@ -507,8 +527,12 @@ class Engine:
         return total
 
     # ------------------------------------------------------------------ place
-    def place(self, p: dict[str, str]) -> tuple[dict[str, object], Order]:
-        """POST /fapi/v1/order. Returns (ACK snapshot, order): ACK is the state at acceptance."""
+    def place(
+        self, p: dict[str, str], algo: Callable[[Order], None] | None = None
+    ) -> tuple[dict[str, object], Order]:
+        """POST /fapi/v1/order. Returns (ACK snapshot, order): ACK is the state at acceptance. ``algo``
+        is set by the algo service when it triggers: it is called with the new LIMIT/MARKET order before
+        the order's first event."""
         symbol = p.get("symbol") or ""
         if not symbol:
             raise missing("symbol")
@@ -630,6 +654,8 @@ class Engine:
             now,
             seq=self._seq,
         )
+        if algo is not None:
+            algo(order)
         self.orders[order.order_id] = order
         self._open[order.order_id] = order
         self._by_client[cid] = order.order_id
@@ -918,10 +944,10 @@ class Engine:
                 "closePosition": False,
                 "side": order.side,
                 "positionSide": order.position_side,
-                "stopPrice": fixed(ZERO, pp),
+                "stopPrice": fixed(order.stop_price, pp),
                 "workingType": "CONTRACT_PRICE",
                 "priceProtect": False,
-                "origType": order.type,
+                "origType": order.orig_type or order.type,
                 "priceMatch": order.price_match,
                 "selfTradePreventionMode": order.stp,
                 "goodTillDate": order.gtd,
@@ -958,7 +984,7 @@ class Engine:
             "q": fixed(order.qty, qp),
             "p": plain(order.price),
             "ap": fixed(avg, 5) if avg else "0",
-            "sp": "0",
+            "sp": plain(order.stop_price),
             "x": exec_type,
             "X": order.status,
             "i": order.order_id,
@@ -974,7 +1000,7 @@ class Engine:
             "m": trade.maker if trade else False,
             "R": order.reduce_only,
             "wt": "CONTRACT_PRICE",
-            "ot": order.type,
+            "ot": order.orig_type or order.type,
             "ps": order.position_side,
             "cp": False,
             "pP": False,
@@ -987,6 +1013,8 @@ class Engine:
             "er": order.expire_reason if exec_type == "EXPIRED" else "0",
         }
         self.emit({"e": "ORDER_TRADE_UPDATE", "E": now + 1, "T": now, "o": o})
+        if self.on_final is not None and order.status in FINAL_STATUSES:
+            self.on_final(order)
 
     def account_update(self, symbol: str, reason: str, now: int) -> dict[str, object]:
         """ACCOUNT_UPDATE (docs-examples/ws_account_update.json): wallet and the touched position."""
