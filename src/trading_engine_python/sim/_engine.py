@@ -609,9 +609,7 @@ class Engine:
             )
         if reduce_only and self._reducible(symbol, side) == 0:
             raise ApiError(-2022, "ReduceOnly Order is rejected.")
-        crosses = otype == "MARKET" or (
-            price >= self.ask(symbol) if side == "BUY" else price <= self.bid(symbol)
-        )
+        crosses = otype == "MARKET" or self._crosses(symbol, side, price)
         if tif == "GTX" and crosses:
             # Since 2023-03-22: rejected synchronously, no WS event, not queryable
             # (docs/binance-protocol.md, "Event order")
@@ -661,12 +659,55 @@ class Engine:
         self._by_client[cid] = order.order_id
         ack = self.order_json(order, "post")
         self._emit_order(order, "NEW", now)
-        if crosses:
-            self._take(order, now)
+        stp_hit = self._take(order, now) if crosses else False
         if order.is_open and (otype == "MARKET" or tif in ("IOC", "FOK")):
-            # market remainder -> er 9; IOC remainder -> er 2 (docs/binance-protocol.md, "Order update event")
-            self._expire(order, "9" if otype == "MARKET" else "2", now)
+            # market remainder -> er 9; IOC remainder -> er 2, or 3 when self-trade prevention acted
+            # during its match (docs/binance-protocol.md, "Order update event")
+            self._expire(order, "9" if otype == "MARKET" else ("3" if stp_hit else "2"), now)
         return ack, order
+
+    def _crosses(self, symbol: str, side: str, price: Decimal) -> bool:
+        """Would a LIMIT at ``price`` take: the synthetic touch or one of the account's own resting orders
+        on the other side."""
+        if price >= self.ask(symbol) if side == "BUY" else price <= self.bid(symbol):
+            return True
+        return self._own_maker(symbol, side, price) is not None
+
+    def _own_maker(self, symbol: str, side: str, reach: Decimal | None) -> Order | None:
+        """The best resting LIMIT order of the account opposite ``side`` that a taker reaching ``reach``
+        (None = any price) would meet first: best price, then time priority."""
+        best: Order | None = None
+        for o in self._live():
+            if o.symbol != symbol or o.side == side or o.type != "LIMIT":
+                continue
+            if reach is not None and (o.price > reach if side == "BUY" else o.price < reach):
+                continue
+            if best is None or (
+                (o.price, o.seq) < (best.price, best.seq)
+                if side == "BUY"
+                else (-o.price, o.seq) < (-best.price, best.seq)
+            ):
+                best = o
+        return best
+
+    def _self_trade(self, taker: Order, maker: Order, now: int) -> Decimal:
+        """A taker meets an order of the same account: the taker's selfTradePreventionMode decides
+        (docs/binance-protocol.md, "Self-trade prevention"). NONE trades (both sides fill at the maker's
+        price); EXPIRE_MAKER / EXPIRE_TAKER / EXPIRE_BOTH end those orders as EXPIRED_IN_MATCH, er "1"
+        ("3" for an IOC taker). STP only applies to GTC/IOC/GTD takers. Returns the quantity traded."""
+        mode = taker.stp if taker.tif in ("GTC", "IOC", "GTD") else "NONE"
+        if mode == "NONE":
+            q = min(taker.remaining, maker.remaining)
+            if self.max_fill_qty is not None:
+                q = min(q, self.max_fill_qty)
+            self._fill(maker, q, maker.price, True, now)
+            self._fill(taker, q, maker.price, False, now)
+            return q
+        if mode in ("EXPIRE_MAKER", "EXPIRE_BOTH"):
+            self._expire(maker, "1", now, "EXPIRED_IN_MATCH")
+        if mode in ("EXPIRE_TAKER", "EXPIRE_BOTH"):
+            self._expire(taker, "3" if taker.tif == "IOC" else "1", now, "EXPIRED_IN_MATCH")
+        return ZERO
 
     def _takeable(self, symbol: str, side: str, price: Decimal, qty: Decimal, reduce_only: bool) -> Decimal:
         avail = qty if self.taker_liquidity is None else min(qty, self.taker_liquidity)
@@ -674,12 +715,14 @@ class Engine:
             avail = min(avail, self._reducible(symbol, side))
         return avail
 
-    def _take(self, order: Order, now: int) -> None:
+    def _take(self, order: Order, now: int) -> bool:
         """Sweep the synthetic book as taker: trades of at most max_fill_qty, one tick worse each (capped
-        at the limit), until filled or taker_liquidity runs out."""
+        at the limit), until filled or taker_liquidity runs out. An own resting order at or better than
+        the next level is met first (self-trade prevention). True when STP expired an order."""
         spec = self.specs[order.symbol]
         left = order.remaining if self.taker_liquidity is None else min(order.remaining, self.taker_liquidity)
         k = 0
+        stp_hit = False
         while left > 0 and order.is_open:
             if order.side == "BUY":
                 px = self.ask(order.symbol) + spec.tick * k
@@ -689,15 +732,28 @@ class Engine:
                 px = self.bid(order.symbol) - spec.tick * k
                 if order.type == "LIMIT":
                     px = max(px, order.price)
+            reach = order.price if order.type == "LIMIT" else None
+            own = self._own_maker(order.symbol, order.side, reach)
+            if own is not None and (own.price <= px if order.side == "BUY" else own.price >= px):
+                traded = self._self_trade(order, own, now)
+                stp_hit = stp_hit or traded == 0
+                left -= traded
+                continue
+            touch = self.ask(order.symbol) if order.side == "BUY" else self.bid(order.symbol)
+            if order.type == "LIMIT" and (
+                touch > order.price if order.side == "BUY" else touch < order.price
+            ):
+                break  # only own orders were within the limit: the rest rests
             q = left if self.max_fill_qty is None else min(left, self.max_fill_qty)
             if order.reduce_only:
                 q = min(q, self._reducible(order.symbol, order.side))
                 if q <= 0:
                     self._expire(order, "4", now)  # knocked out by reduce-only
-                    return
+                    return stp_hit
             self._fill(order, q, px, False, now)
             left -= q
             k += 1
+        return stp_hit
 
     def _match_resting(self, symbol: str) -> None:
         """After a price move: each crossed resting order gets one maker trade of at most max_fill_qty."""
@@ -796,8 +852,8 @@ class Engine:
         pos.update_time = now
         return realized
 
-    def _expire(self, order: Order, reason: str, now: int) -> None:
-        order.status = "EXPIRED"
+    def _expire(self, order: Order, reason: str, now: int, status: str = "EXPIRED") -> None:
+        order.status = status
         order.expire_reason = reason
         order.update_time = now
         self._emit_order(order, "EXPIRED", now)
@@ -853,7 +909,7 @@ class Engine:
             raise ApiError(-5026, "Exceed maximum modify order limit.")
         self._check_percent_price(spec, side, price)
         now = self.now_ms()
-        crosses = price >= self.ask(symbol) if side == "BUY" else price <= self.bid(symbol)
+        crosses = self._crosses(symbol, side, price)
         if qty <= order.executed or (order.tif == "GTX" and crosses):
             order.status = "CANCELED"
             order.update_time = now
