@@ -229,7 +229,7 @@ async def test_user_stream_event_shapes(
         same_types(acct["a"]["P"][0], acc_sample["a"]["P"][0])
         assert set(trade["o"]) == set(sample["o"]) - {"AP", "cr"}
         same_types(trade["o"], sample["o"], {"AP", "cr"})
-        # real maker fill (ccxt #18051) has the same types for the trade-only fields
+        # a real testnet maker fill has the same types for the trade-only fields
         real = load_sample("ws/otu_o_only_real_ccxt_issue_18051_testnet_trade_filled_maker.jsonl")
         same_types(trade["o"], real)
         await sim.expire_listen_key()
