@@ -18,6 +18,7 @@ from typing import Any
 
 from aiohttp import web
 
+from ._algo import AlgoService
 from ._auth import Auth, generate_ed25519_pair
 from ._engine import Engine
 from ._faults import Faults
@@ -70,6 +71,7 @@ class BinanceSimulator:
         self.streams = StreamHub(self, seed)
         self._engine = Engine(symbols, seed, self.now_ms, self._on_event, self.streams.on_price)
         self.max_fill_qty = max_fill_qty
+        self.algo = AlgoService(self._engine, self._on_event)
         self._rest = RestApi(self)
         self.ws_api = WsApi(self)
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -253,6 +255,17 @@ class BinanceSimulator:
         if symbol not in self._engine.specs:
             raise KeyError(symbol)
         self._engine.set_price(symbol, price)
+
+    def set_mark_price(self, symbol: str, price: Any) -> None:
+        """Move the mark price away from the contract price (None = equal again); the gap follows later
+        price moves. MARK_PRICE algo orders trigger on it."""
+        if symbol not in self._engine.specs:
+            raise KeyError(symbol)
+        self._engine.set_mark(symbol, price)
+
+    def algo_orders(self) -> list[dict[str, Any]]:
+        """Every algo order as GET /fapi/v1/algoOrder returns it."""
+        return [self.algo.algo_json(a) for a in self.algo.algos.values()]
 
     def step(self) -> None:
         self._engine.step()

@@ -445,6 +445,39 @@ async def h_user_trades(sim: BinanceSimulator, p: Params) -> Any:
     ]
 
 
+# --- algo service (Binance pages "New Algo Order", "Cancel Algo Order", "Query Algo Order")
+async def h_algo_post(sim: BinanceSimulator, p: Params) -> Any:
+    return sim.algo.place(p)
+
+
+async def h_algo_delete(sim: BinanceSimulator, p: Params) -> Any:
+    sym = _symbol(p)
+    assert sym is not None
+    _engine(sim).spec(sym)
+    return sim.algo.cancel(p)
+
+
+async def h_algo_get(sim: BinanceSimulator, p: Params) -> Any:
+    algo = sim.algo.find(p)
+    if algo is None:
+        raise ApiError(-2013, "Order does not exist.")
+    return sim.algo.algo_json(algo)
+
+
+async def h_open_algos(sim: BinanceSimulator, p: Params) -> Any:
+    sym = _symbol(p, required=False)
+    if sym:
+        _engine(sim).spec(sym)
+    return [sim.algo.algo_json(a) for a in sim.algo.open_algos(sym)]
+
+
+async def h_algo_cancel_all(sim: BinanceSimulator, p: Params) -> Any:
+    sym = _symbol(p)
+    assert sym is not None
+    sim.algo.cancel_all(sym)
+    return {"code": 200, "msg": "The operation of cancel all open order is done."}
+
+
 # --- listen key (USER_STREAM: API key, no signature; docs/binance-protocol.md, "User data stream")
 async def h_listen_key_post(sim: BinanceSimulator, p: Params) -> Any:
     return {"listenKey": sim.streams.start_key()}
@@ -709,6 +742,11 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("DELETE", "/fapi/v1/batchOrders"): Route(h_batch_delete, "SIGNED", _w(1)),
     ("POST", "/fapi/v1/countdownCancelAll"): Route(h_countdown, "SIGNED", _w(10)),
     ("GET", "/fapi/v1/userTrades"): Route(h_user_trades, "SIGNED", _w(5)),
+    ("POST", "/fapi/v1/algoOrder"): Route(h_algo_post, "SIGNED", _w(0), orders=1),
+    ("DELETE", "/fapi/v1/algoOrder"): Route(h_algo_delete, "SIGNED", _w(1)),
+    ("GET", "/fapi/v1/algoOrder"): Route(h_algo_get, "SIGNED", _w(1)),
+    ("GET", "/fapi/v1/openAlgoOrders"): Route(h_open_algos, "SIGNED", _w_sym(1, 40)),
+    ("DELETE", "/fapi/v1/algoOpenOrders"): Route(h_algo_cancel_all, "SIGNED", _w(1)),
     ("POST", "/fapi/v1/listenKey"): Route(h_listen_key_post, "USER_STREAM", _w(1)),
     ("PUT", "/fapi/v1/listenKey"): Route(h_listen_key_put, "USER_STREAM", _w(1)),
     ("DELETE", "/fapi/v1/listenKey"): Route(h_listen_key_delete, "USER_STREAM", _w(1)),

@@ -232,7 +232,7 @@ class StreamHub:
             "a": fixed(eng.ask(symbol), spec.price_precision),
             "A": fixed(aq, spec.qty_precision),
         }
-        mp = fixed(book.price, 8)
+        mp = fixed(eng.mark(symbol), 8)
         frames["markPrice"] = {
             "e": "markPriceUpdate",
             "E": now,

@@ -92,6 +92,14 @@ def m_modify(sim: BinanceSimulator, p: Params, conn: WsApiConn) -> Any:
     return sim.engine.modify(p)
 
 
+def m_algo_place(sim: BinanceSimulator, p: Params, conn: WsApiConn) -> Any:
+    return sim.algo.place(p)
+
+
+def m_algo_cancel(sim: BinanceSimulator, p: Params, conn: WsApiConn) -> Any:
+    return sim.algo.cancel(p)
+
+
 async def m_cancel(sim: BinanceSimulator, p: Params, conn: WsApiConn) -> Any:
     return await h_order_delete(sim, p)
 
@@ -121,6 +129,8 @@ METHODS: dict[str, WsMethod] = {
     "order.modify": WsMethod(m_modify, "SIGNED", 1, orders=1),
     "order.cancel": WsMethod(m_cancel, "SIGNED", 1),
     "order.status": WsMethod(m_order_status, "SIGNED", 1),
+    "algoOrder.place": WsMethod(m_algo_place, "SIGNED", 0, orders=1),
+    "algoOrder.cancel": WsMethod(m_algo_cancel, "SIGNED", 1),
     "userDataStream.start": WsMethod(m_uds_start, "USER_STREAM", 1),
     "userDataStream.ping": WsMethod(m_uds_ping, "USER_STREAM", 1),
     "userDataStream.stop": WsMethod(m_uds_stop, "USER_STREAM", 1),
