@@ -35,7 +35,8 @@ class MarketData:
         return ev
 
     def on_book_ticker(self, msg: dict[str, Any]) -> None:
-        # bookTicker: "s" symbol, "b"/"a" best bid/ask price strings (binance-protocol.md sec. 3).
+        # bookTicker: "s" symbol, "b"/"a" best bid/ask price strings (Binance page "Individual
+        # Symbol Book Ticker Streams").
         try:
             symbol = msg["s"]
             bid = Decimal(msg["b"])

@@ -33,7 +33,7 @@ from .view import event_line, merge_positions, notional_fp2, position_text, sign
 
 log = logging.getLogger("trading_engine_python.cli.demo")
 
-# Binance order status -> the manager's state (binance-protocol.md sec. 2, order status enum).
+# Binance order status -> the manager's state (docs/binance-protocol.md, "Order update event").
 _STATE_OF = {
     "NEW": "active",
     "PARTIALLY_FILLED": "active",

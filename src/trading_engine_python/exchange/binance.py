@@ -1,19 +1,19 @@
 """Binance USD-M futures REST client (the ExchangeClient the order manager calls).
 
-One aiohttp keep-alive session, created lazily inside the running loop. Everything the rules
-below rely on is in shared/spec/binance-protocol.md (section numbers cited as "sec. n").
+One aiohttp keep-alive session, created lazily inside the running loop. The Binance facts the
+rules below rely on are in docs/binance-protocol.md (cited by section name).
 
 - Signing: HMAC-SHA256 hex over ``totalParams`` (query string + body), ``signature`` last,
-  ``X-MBX-APIKEY`` header (sec. 4 "Signing"). An Ed25519 or RSA ``private_key`` (PEM) signs the same
+  ``X-MBX-APIKEY`` header ("REST signing and limits"). An Ed25519 or RSA ``private_key`` (PEM) signs the same
   bytes instead, base64 then URL-encoded, when ``cryptography`` is installed.
 - Timing: ``timestamp`` is local time plus the measured server offset, ``recvWindow`` is sent on
   every signed call; -1021 resyncs the offset once and retries once (a -1021 is a definite
   reject, so the retry cannot double an order).
-- Outcome rules (sec. 4 "HTTP 503", sec. 5): ``ExchangeTimeout`` when the request may have been
+- Outcome rules ("REST signing and limits", "Error codes"): ``ExchangeTimeout`` when the request may have been
   carried out (timeout or dropped connection after sending, -1006, -1007, 503 "Unknown error...",
   a 5xx without a definite answer); ``ExchangeError`` for every definite answer; a connection that
   never opened is ``ExchangeError(-1, ...)``.
-- Limits (sec. 4 "Limits"): the ``X-MBX-USED-WEIGHT-1M`` and ``X-MBX-ORDER-COUNT-10S/1M`` headers
+- Limits ("REST signing and limits"): the ``X-MBX-USED-WEIGHT-1M`` and ``X-MBX-ORDER-COUNT-10S/1M`` headers
   feed local counters; a request that would cross ``headroom`` of a limit waits for the next
   window. 429 backs off (``Retry-After`` or exponential); 418 (IP ban) refuses locally with
   -1003 until the ban ends, sending nothing.
@@ -55,24 +55,25 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-# sec. 3 "URLs": REST roots and websocket roots (user data under /private, market data under /public).
+# REST and websocket roots; user data under /private, market data under /public
+# (docs/binance-protocol.md, "User data stream").
 PRODUCTION_REST = "https://fapi.binance.com"
 TESTNET_REST = "https://demo-fapi.binance.com"
 PRODUCTION_WS = "wss://fstream.binance.com"
 TESTNET_WS = "wss://fstream.binancefuture.com"
 
-# sec. 2: newClientOrderId format.
+# newClientOrderId format (docs/binance-protocol.md, "Client order ids").
 _CLIENT_ID_RE = re.compile(r"[\.A-Z\:/a-z0-9_-]{1,36}")
 # Plain decimal strings only: "1e-3" or "0x10" would be read differently by the exchange.
 _DECIMAL_RE = re.compile(r"[0-9]+(\.[0-9]+)?")
 _SIDES = frozenset(("BUY", "SELL"))
 _TIFS = frozenset(("GTC", "IOC", "FOK", "GTX", "GTD", "RPI"))
-# sec. 1 "Algo orders": POST /fapi/v1/order rejects these with -4120 since 2025-12-09.
+# POST /fapi/v1/order rejects these with -4120 since 2025-12-09 (docs/binance-protocol.md, "Algo orders").
 _ALGO_TYPES = frozenset(("STOP", "STOP_MARKET", "TAKE_PROFIT", "TAKE_PROFIT_MARKET", "TRAILING_STOP_MARKET"))
 
-# sec. 4 "HTTP 503": the only 503 text that means "status unknown".
+# The only 503 text that means "status unknown" (docs/binance-protocol.md, "REST signing and limits").
 _UNKNOWN_503 = "Unknown error, please check your request or try again later."
-# sec. 5: "execution status unknown".
+# "execution status unknown" (docs/binance-protocol.md, "Error codes").
 _UNKNOWN_CODES = frozenset((-1006, -1007))
 _INVALID_TIMESTAMP = -1021
 _TOO_MANY_REQUESTS = -1003
@@ -201,7 +202,8 @@ class _Window:
         return (self.index + 1) * self.interval_ms - now_ms + 5
 
     def observe(self, now_ms: int, value: int) -> None:
-        # Negative values are seen on testnet (sec. 4 "Limits": x-mbx-used-weight-1m: -1): unknown.
+        # Testnet sends x-mbx-used-weight-1m: -1, meaning unknown, not zero
+        # (docs/binance-protocol.md, "REST signing and limits").
         if value < 0:
             return
         self.roll(now_ms)
@@ -274,7 +276,8 @@ class BinanceFuturesClient:
         self._info: dict[str, Any] | None = None
         self._rules: dict[str, SymbolRules] = {}
         self._info_lock: asyncio.Lock | None = None
-        # sec. 4 "Limits" defaults; replaced by exchangeInfo's rateLimits when they are loaded.
+        # Documented defaults (docs/binance-protocol.md, "REST signing and limits"); replaced by
+        # exchangeInfo's rateLimits when they are loaded.
         self._weight_1m = _Window("REQUEST_WEIGHT 1m", 60_000, 2400)
         self._orders_10s = _Window("ORDERS 10s", 10_000, 300)
         self._orders_1m = _Window("ORDERS 1m", 60_000, 1200)
@@ -353,7 +356,7 @@ class BinanceFuturesClient:
                 raw = pk.sign(data, padding.PKCS1v15(), hashes.SHA256())
             else:
                 raise TypeError("private_key must be an Ed25519 or RSA private key")
-            # sec. 4 "Signing": base64, then URL-encoded.
+            # Base64, then URL-encoded (docs/binance-protocol.md, "REST signing and limits").
             return urllib.parse.quote(base64.b64encode(raw).decode(), safe="")
         if not self._api_secret:  # refused at construction already; kept for a cleared attribute
             raise ExchangeAuthError(-2014, "no API secret (argument api_secret or BINANCE_API_SECRET)")
@@ -476,7 +479,8 @@ class BinanceFuturesClient:
                     method, path, params, signed=signed, weight=weight, orders=orders
                 )
             except ExchangeError as e:
-                # sec. 4 "Timing": -1021 is a definite reject; resync the offset and retry once.
+                # -1021 is a definite reject: resync the offset and retry once
+                # (docs/binance-protocol.md, "REST signing and limits").
                 if (
                     signed
                     and attempt == 0
@@ -588,8 +592,8 @@ class BinanceFuturesClient:
         msg = self._scrub(msg)
         where = f"{method} {path}: HTTP {status}"
         if status == 418:
-            # sec. 4 "Limits": an IP ban of 2 minutes to 3 days. The message may carry the end
-            # ("IP banned until 1659146400000").
+            # An IP ban of 2 minutes to 3 days (docs/binance-protocol.md, "REST signing and limits").
+            # The message may carry the end ("IP banned until 1659146400000").
             until_s = self._retry_after(headers)
             m = re.search(r"until (\d{12,})", msg)
             if m:
@@ -624,7 +628,7 @@ class BinanceFuturesClient:
             raise (ExchangeAuthError if code in AUTH_CODES else ExchangeError)(code, msg)
         if status >= 500 or status == 408:
             # 5xx without a code: the docs say the execution status is UNKNOWN; 408 is a backend
-            # timeout (sec. 4 "Limits").
+            # timeout (docs/binance-protocol.md, "REST signing and limits").
             self.stats["unknown_outcomes"] += 1
             raise ExchangeTimeout(-1006, f"{where}: {msg}")
         raise ExchangeError(-1, f"{where}: {msg}")
@@ -731,7 +735,8 @@ class BinanceFuturesClient:
                 raise ValueError("a MARKET order takes no time_in_force")
             params["quantity"] = qty
         if reduce_only:
-            params["reduceOnly"] = "true"  # sec. 4: a string "true"/"false"
+            # A string "true"/"false" (docs/binance-protocol.md, "REST endpoints").
+            params["reduceOnly"] = "true"
         params["newClientOrderId"] = client_order_id
         return await self._request("POST", "/fapi/v1/order", params, signed=True, weight=0, orders=1)  # type: ignore[no-any-return]
 
@@ -746,7 +751,7 @@ class BinanceFuturesClient:
         )
 
     async def get_open_orders(self, symbol: str | None = None) -> list[dict[str, Any]]:
-        # Weight 1 with a symbol, 40 without (sec. 4 table).
+        # Weight 1 with a symbol, 40 without (docs/binance-protocol.md, "REST endpoints").
         params = {"symbol": symbol} if symbol else None
         body = await self._request(
             "GET", "/fapi/v1/openOrders", params, signed=True, weight=1 if symbol else 40
@@ -763,7 +768,8 @@ class BinanceFuturesClient:
     # ----------------------------------------------------------------- user data stream
 
     async def create_listen_key(self) -> str:
-        # USER_STREAM security: API key header only, no signature (sec. 3 "Endpoints").
+        # USER_STREAM security: API key header only, no signature
+        # (docs/binance-protocol.md, "User data stream").
         body = await self._request("POST", "/fapi/v1/listenKey", weight=1)
         key = str(body["listenKey"])
         self._remember_secret(key)

@@ -1,7 +1,7 @@
 """The ExchangeClient protocol: all the order manager ever calls on an exchange.
 
 Every dict is Binance's REST JSON as it arrives (``orderId`` an exact int, decimals as strings);
-see ``shared/binance-samples/docs-examples/rest_*_response.json``. Quantities and prices are
+see ``tests/data/docs-examples/rest_*_response.json``. Quantities and prices are
 plain decimal strings (``"0.001"``, ``"65000.1"``), never floats.
 """
 

@@ -21,10 +21,22 @@ from typing import Any
 from . import _decode_py as dec
 from ._fixed import FP_SCALE
 from ._states import (
+    A_ACK,
+    A_CLOSED,
+    A_FILLED,
+    A_ORPHAN,
+    A_REFUSE,
+    A_SEEN,
     ACTIVE,
-    CANCELLED,
-    CANCELLING,
-    EXPIRED,
+    CELLS,
+    EV_CANCEL_REFUSED,
+    EV_CANCEL_REFUSED_ACKED,
+    EV_CANCEL_SENT,
+    EV_COMPLETED,
+    EV_FAILED_LOCAL,
+    EV_PLACE_SENT,
+    EV_REJECTED_LOCAL,
+    EV_UNKNOWN,
     F_ACTIVATED,
     F_CLOSED,
     F_FILL,
@@ -39,8 +51,9 @@ from ._states import (
     F_UNKNOWN_ID,
     F_UNKNOWN_STATUS,
     FAILED,
-    FILLED,
     FIRST_TERMINAL,
+    IDLE,
+    KEEP,
     ORDER_TYPES,
     PLACING,
     REJECTED,
@@ -50,9 +63,9 @@ from ._states import (
 
 IMPLEMENTATION = "python"
 
-# Feed status -> the terminal state it closes an order in (FILLED handled on its own).
-_CLOSING = {dec.ST_CANCELED: CANCELLED, dec.ST_EXPIRED: EXPIRED, dec.ST_EXPIRED_IN_MATCH: EXPIRED,
-            dec.ST_REJECTED: REJECTED}
+# add() registers an order as its request leaves: the table's "place sent" cell out of idle.
+_PLACED = CELLS[IDLE][EV_PLACE_SENT] & 15
+
 
 
 def _to_float(fp: int) -> float:
@@ -117,7 +130,7 @@ class OrderState:
         self.time_in_force = time_in_force
         self.exchange_order_id: int | None = None
         self.error: tuple[int, str] | None = None
-        self._state = PLACING
+        self._state = _PLACED
         self._acked = False
         self._hooked = False
         self._filled = 0
@@ -367,30 +380,31 @@ class OrderCore:
         self._expire()
         o = self._by_cid.get(client_order_id)
         self._last = o
-        if o is None or o._acked or o._state not in (PLACING, CANCELLING) or state not in (REJECTED, FAILED):
+        if o is None or o._acked or state not in (REJECTED, FAILED):
             return 0
-        o.error = (int(code), str(msg))
-        self._set_state(o, state)
-        return F_CLOSED
+        error = (int(code), str(msg))
+        flags = self._take(o, CELLS[o._state][EV_REJECTED_LOCAL if state == REJECTED else EV_FAILED_LOCAL], 0)
+        if flags < 0:
+            return 0
+        o.error = error
+        return flags
 
     def begin_cancel(self, client_order_id: str) -> int:
         """placing/active -> cancelling; returns the previous state, or -1 when not allowed."""
         self._expire()
         o = self._by_cid.get(client_order_id)
-        if o is None or o._state not in (PLACING, ACTIVE):
+        if o is None:
             return -1
         prev = o._state
-        self._set_state(o, CANCELLING)
-        return prev
+        return -1 if self._take(o, CELLS[prev][EV_CANCEL_SENT], 0) < 0 else prev
 
     def undo_cancel(self, client_order_id: str, previous: int) -> bool:
         """A cancel the exchange definitely did not process: back to where it was."""
         o = self._by_cid.get(client_order_id)
-        if o is None or o._state != CANCELLING or previous not in (PLACING, ACTIVE):
+        if o is None or previous not in (PLACING, ACTIVE):
             return False
-        # An order acknowledged while the cancel was in flight is active, not placing.
-        self._set_state(o, ACTIVE if (previous == ACTIVE or o._acked) else PLACING)
-        return True
+        ev = EV_CANCEL_REFUSED_ACKED if (previous == ACTIVE or o._acked) else EV_CANCEL_REFUSED
+        return self._take(o, CELLS[o._state][ev], 0) >= 0
 
     # ── the feed ──
 
@@ -423,61 +437,61 @@ class OrderCore:
         return flags | F_HOOKED if o._hooked else flags
 
     def _apply(self, o: OrderState, status: int, f: Mapping[str, Any]) -> int:
-        flags = 0
+        """One feed event: the fill arithmetic (notes 1-3 under ``_states.TRANSITIONS``), then the
+        table's cell for (state, event)."""
         oid = f.get("order_id")
         if oid is not None and o.exchange_order_id is None:
             self._set_oid(o, oid)
+        flags = 0
         if status == dec.ST_NONE or status == dec.ST_OTHER:
-            # Unknown status: no state change, but money it carries still counts.
             self._counters["unknown_status"] += 1
-            flags |= F_UNKNOWN_STATUS
+            flags = F_UNKNOWN_STATUS
+            status = EV_UNKNOWN
             z = f.get("z")
         elif status == dec.ST_FILLED:
-            # FILLED without z means all of it (the exchange says so); with z, z is the truth.
             z = f.get("z", o._qty)
         else:
             z = f.get("z")
         if z is not None and z > o._filled:
             flags |= self._fill(o, z, f)
+            if o._filled >= o._qty:
+                status = EV_COMPLETED
         was_terminal = o._state >= FIRST_TERMINAL
-        if was_terminal:
-            if flags & F_FILL:
+        flags = self._take(o, CELLS[o._state][status], flags)
+        # note 6
+        if flags & F_FILL:
+            if was_terminal:
                 self._counters["late_fills"] += 1
                 flags |= F_LATE_FILL
-                if o._filled >= o._qty and o._state != FILLED:
-                    # A late fill that completes the order: it did fill after all.
-                    self._set_state(o, FILLED)
-                    flags |= F_FILLED
-            else:
-                self._counters["stale"] += 1
-                flags |= F_STALE
-            if status in (dec.ST_NEW, dec.ST_PARTIALLY_FILLED) and o._state in (REJECTED, FAILED):
-                # Declared never placed, yet it rests on the book: nobody manages it, so the shell
-                # cancels it (the state stays terminal; its fills still count as late fills).
-                self._counters["orphans"] += 1
-                flags |= F_ORPHAN
-            return flags
-        if status == dec.ST_FILLED or (flags & F_FILL and o._filled >= o._qty):
-            if not o._acked:
-                o._acked = True
-            self._set_state(o, FILLED)
-            return flags | F_FILLED
-        if flags & F_FILL:
-            flags |= F_PARTIAL
-        if status in (dec.ST_NEW, dec.ST_PARTIALLY_FILLED):
+            elif not flags & F_FILLED:
+                flags |= F_PARTIAL
+        elif was_terminal or not flags:
+            self._counters["stale"] += 1
+            flags |= F_STALE
+        return flags
+
+    def _take(self, o: OrderState, cell: int, flags: int) -> int:
+        """Apply one cell of the transition table: -1 if it refuses, else ``flags`` plus the
+        flags the cell asks for."""
+        acts = cell >> 4
+        if acts & A_REFUSE:
+            return -1
+        if acts & A_ACK:
             if not o._acked:
                 o._acked = True
                 flags |= F_ACTIVATED
-            if o._state == PLACING:
-                self._set_state(o, ACTIVE)
-            # active stays active; cancelling stays cancelling (the cancel is still in flight)
-        elif status in _CLOSING:
+        elif acts & A_SEEN:
             o._acked = True
-            self._set_state(o, _CLOSING[status])
+        if acts & A_CLOSED:
             flags |= F_CLOSED
-        if not flags:
-            self._counters["stale"] += 1
-            flags = F_STALE
+        if acts & A_FILLED:
+            flags |= F_FILLED
+        if acts & A_ORPHAN:
+            self._counters["orphans"] += 1
+            flags |= F_ORPHAN
+        new = cell & 15
+        if new != KEEP:
+            self._set_state(o, new)
         return flags
 
     def _fill(self, o: OrderState, z: int, f: Mapping[str, Any]) -> int:

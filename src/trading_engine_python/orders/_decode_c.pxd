@@ -13,7 +13,7 @@ cpdef enum:
     EVENT_TYPE_MAX = 32
 
 cpdef enum:
-    # o.X [D:user-data-streams/Event-Order-Update]; ST_OTHER = any other string (NEW_INSURANCE...).
+    # o.X (docs/binance-protocol.md, "Order update event"); ST_OTHER = any other string (NEW_INSURANCE...).
     ST_NONE = 0
     ST_NEW = 1
     ST_PARTIALLY_FILLED = 2

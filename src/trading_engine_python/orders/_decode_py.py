@@ -1,7 +1,7 @@
 """Pure-Python twin of the user-stream frame decoder (the typed reference for ``_decode_c``).
 
 Decodes one Binance USD-M ``ORDER_TRADE_UPDATE`` message into the few fields the order tracker
-needs (schema: binance-protocol.md section 1, [D:user-data-streams/Event-Order-Update]):
+needs (schema: docs/binance-protocol.md, "Order update event"):
 
 - envelope ``e`` (event type, required), ``E`` (event time, optional int), ``o`` (order, required);
 - inside ``o``: ``c`` clientOrderId and ``X`` status (required strings), ``i`` orderId, ``t``
@@ -94,7 +94,7 @@ _INT_PART_MAX_DIGITS: Final = 11
 
 _EVENT: Final = "ORDER_TRADE_UPDATE"
 
-# X values [D:user-data-streams/Event-Order-Update]; EXPIRED_IN_MATCH since STP [CL 2023-08-29].
+# X values; EXPIRED_IN_MATCH came with self-trade prevention (docs/binance-protocol.md, "Order update event").
 # REJECTED is a REST status, kept so that the core can map it if Binance ever streams it.
 _STATUS: Final[dict[str, int]] = {
     "NEW": ST_NEW,
