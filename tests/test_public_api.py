@@ -118,3 +118,52 @@ def test_all_and_dir(module: object) -> None:
 
 def test_root_all_covers_the_brief_names() -> None:
     assert set(ROOT_NAMES) <= set(trading_engine_python.__all__)
+
+
+KEYWORDS = ["leverage", "reduce_only", "time_in_force", "origin", "parent_id", "on_fill", "on_cancel",
+            "on_partial"]
+
+
+@pytest.mark.parametrize(
+    ("method", "positional"),
+    [
+        ("place_market_order", ["sub_account_id", "symbol", "side", "quantity"]),
+        ("place_limit_order", ["sub_account_id", "symbol", "side", "quantity", "price"]),
+    ],
+)
+def test_place_methods_share_one_argument_order(method: str, positional: list[str]) -> None:
+    import inspect
+
+    from trading_engine_python import OrderManager
+
+    params = list(inspect.signature(getattr(OrderManager, method)).parameters.values())[1:]
+    kinds = inspect.Parameter
+    assert [p.name for p in params if p.kind == kinds.POSITIONAL_OR_KEYWORD] == positional
+    keyword_only = [p.name for p in params if p.kind == kinds.KEYWORD_ONLY]
+    expected = [k for k in KEYWORDS if method == "place_limit_order" or k != "time_in_force"]
+    assert keyword_only == expected
+    assert len(params) == len(positional) + len(expected)
+
+
+def test_public_methods_are_typed_with_order_state() -> None:
+    import typing
+
+    from trading_engine_python import OrderManager
+    from trading_engine_python.exchange import ExchangeClient
+    from trading_engine_python.orders._core_py import OrderState as PyOrderState
+
+    hints = {name: typing.get_type_hints(getattr(OrderManager, name))
+             for name in ("place_market_order", "place_limit_order", "replace_order", "get_order",
+                          "get_active_orders")}
+    # Type checkers see the pure twin's class (the typed reference); at run time it is the live core's.
+    state = hints["place_limit_order"]["return"]
+    assert state in (PyOrderState, orders.OrderState)
+    assert hints["place_market_order"]["return"] is state
+    assert hints["replace_order"]["return"] == state | None
+    assert hints["get_order"]["return"] == state | None
+    assert hints["get_active_orders"]["return"] == list[state]  # type: ignore[valid-type]
+    # The constructor names redis' type only for type checkers (redis is imported lazily).
+    init = typing.get_type_hints(OrderManager.__init__, localns={"Redis": object})
+    assert init["exchange_client"] is ExchangeClient
+    for name, h in hints.items():
+        assert typing.Any not in h.values(), name
