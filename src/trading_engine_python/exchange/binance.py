@@ -36,13 +36,17 @@ import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Context, Decimal, InvalidOperation, localcontext
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import orjson
 from yarl import URL
 
 from .errors import AUTH_CODES, ExchangeAuthError, ExchangeError, ExchangeTimeout
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 
 __all__ = [
     "PRODUCTION_REST",
@@ -256,7 +260,7 @@ class BinanceFuturesClient:
         base_url: str = PRODUCTION_REST,
         recv_window: int = 5000,
         timeout: float = 10.0,
-        private_key: Any = None,
+        private_key: str | bytes | Ed25519PrivateKey | RSAPrivateKey | None = None,
         rate_headroom: float = 0.9,
         max_backoff_wait: float | None = None,
     ) -> None:
