@@ -4,9 +4,10 @@ Holds every order the manager tracks, decodes user-stream frames and applies the
 The compiled twin keeps the same records as fixed-layout C structs; both must behave identically,
 down to the counters (tests/orders/test_core_properties.py drives random operation sequences through both).
 
-Rules (issue 7): the cumulative filled quantity ``z`` is the truth and a smaller or equal ``z`` is
-stale; a terminal state never goes back to a live one; a fill increase is never dropped, even on
-an order that is already cancelled, expired, rejected or failed (a "late fill").
+Rules: the one transition table ``_states.TRANSITIONS`` and the notes under it. The cumulative
+filled quantity ``z`` is the truth and a smaller or equal ``z`` is stale; a terminal state never
+goes back to a live one; a fill increase is never dropped, even on an order that is already
+cancelled, expired, rejected or failed (a "late fill").
 
 Not thread-safe: one event loop drives one core.
 """
