@@ -72,16 +72,14 @@ def test_signed_figures() -> None:
     assert signed_notional(0) == "0.00"
 
 
-def fill(stats: AlgoStats, cid: str, symbol: str, side: str, filled: str, last_price: str) -> None:
-    stats.add_fill(
-        SimpleNamespace(
-            client_order_id=cid,
-            symbol=symbol,
-            side=side,
-            filled_fp=to_fixed(filled),
-            last_fill_price=float(last_price),
-        )
+def fill(
+    stats: AlgoStats, cid: str, symbol: str, side: str, filled: str, last_price: str, final: bool = False
+) -> None:
+    order = SimpleNamespace(
+        client_order_id=cid, symbol=symbol, side=side, filled_fp=to_fixed(filled),
+        last_fill_price=float(last_price),
     )
+    stats.add_fill(order, final=final)
 
 
 def test_positions_from_fills_signed_by_side() -> None:
@@ -101,8 +99,16 @@ def test_positions_from_fills_signed_by_side() -> None:
     assert btc.notional_fp2 == expected
     assert position_text(st.positions) == "BTCUSDT +0.004 ETHUSDT -0.1"
     assert notional_fp2(st.positions) == expected - to_fixed("0.1") * to_fixed("3000.5")
-    fill(st, "d", "ETHUSDT", "BUY", "0.1", "3000")
+    fill(st, "d", "ETHUSDT", "BUY", "0.1", "3000", final=True)
     assert position_text(st.positions) == "BTCUSDT +0.004"
+    assert "d" not in st._counted  # a completely filled order is not remembered
+
+
+def test_final_fill_after_partials_counts_the_rest() -> None:
+    st = AlgoStats()
+    fill(st, "a", "BTCUSDT", "SELL", "0.002", "65000")
+    fill(st, "a", "BTCUSDT", "SELL", "0.005", "65001", final=True)
+    assert st.positions["BTCUSDT"].qty_fp == -to_fixed("0.005") and not st._counted
 
 
 def test_merge_positions_and_flat() -> None:

@@ -93,14 +93,18 @@ class AlgoStats:
     extra: dict[str, int] = field(default_factory=dict)
     _counted: dict[str, int] = field(default_factory=dict, repr=False)  # filled_fp already in positions
 
-    def add_fill(self, order: Any) -> None:
+    def add_fill(self, order: Any, final: bool = False) -> None:
         """A fill callback: the increase of the order's cumulative fill since the last one counted,
-        at its ``last_fill_price`` (cumulative, so a repeated callback cannot count twice)."""
+        at its ``last_fill_price`` (cumulative, so a repeated callback cannot count twice).
+        ``final``: on_fill, after which the order cannot fill any more."""
         cid = order.client_order_id
         inc = order.filled_fp - self._counted.get(cid, 0)
+        if final:
+            self._counted.pop(cid, None)
         if inc <= 0:
             return
-        self._counted[cid] = order.filled_fp
+        if not final:
+            self._counted[cid] = order.filled_fp
         pos = self.positions.get(order.symbol)
         if pos is None:
             pos = self.positions[order.symbol] = Position()
@@ -160,7 +164,7 @@ class Algo:
             self.tap.callback_reached()
         self.stats.fills += 1
         self.stats.filled += 1
-        self.stats.add_fill(order)
+        self.stats.add_fill(order, final=True)
 
     def _on_cancel(self, order: Any) -> None:
         if self.tap is not None:
