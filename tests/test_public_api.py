@@ -13,6 +13,7 @@ import pytest
 
 import trading_engine_python
 from trading_engine_python import orders
+from trading_engine_python._compat import NO_EXTENSIONS
 
 ROOT_NAMES = (
     "OrderManager",
@@ -85,7 +86,7 @@ def test_order_state_is_the_live_core_class() -> None:
         "python",
         "trading_engine_python.orders._core_py",
     ]
-    if not os.environ.get("TRADING_ENGINE_NO_EXTENSIONS"):
+    if not NO_EXTENSIONS:
         assert run(code, TRADING_ENGINE_NO_EXTENSIONS="").split() == [
             "cython",
             "trading_engine_python.orders._core_c",

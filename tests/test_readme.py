@@ -9,14 +9,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 import trading_engine_python
-from trading_engine_python.orders import _core
+
+from .conftest import Implementation
 
 ROOT = Path(__file__).resolve().parents[1]
 SRC = str(Path(trading_engine_python.__file__).resolve().parents[1])
-NO_EXTENSIONS = bool(os.environ.get("TRADING_ENGINE_NO_EXTENSIONS"))
 
 
 def section(title: str) -> str:
@@ -32,12 +30,11 @@ def python_block() -> str:
     return str(blocks[0])
 
 
-@pytest.mark.parametrize("no_ext", ["1"] if NO_EXTENSIONS else ["", "1"])
-def test_using_the_manager_runs_as_written(no_ext: str) -> None:
+def test_using_the_manager_runs_as_written(impl: Implementation) -> None:
     code = python_block()
     assert "base_url=sim.base_url" in code and "ws_url=sim.ws_url" in code
     env = {k: v for k, v in os.environ.items() if k not in ("BINANCE_API_KEY", "BINANCE_API_SECRET")}
-    env.update(PYTHONPATH=SRC, TRADING_ENGINE_NO_EXTENSIONS=no_ext)
+    env.update(PYTHONPATH=SRC, TRADING_ENGINE_NO_EXTENSIONS="" if impl.compiled else "1")
     proc = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60, cwd=ROOT
     )
@@ -59,10 +56,9 @@ def _table_fields() -> set[str]:
     return fields
 
 
-@pytest.mark.parametrize("implementation", ["python"] if NO_EXTENSIONS else ["cython", "python"])
-def test_order_state_table_matches_both_cores(implementation: str) -> None:
-    core = _core.load(implementation)
-    order = core().add("PMSsub_LMT_1abc", "sub", "BTCUSDT", 0, 0, 1, 1, "MANUAL", None, 1, False, None)
+def test_order_state_table_matches_both_cores(impl: Implementation) -> None:
+    core = impl.core.OrderCore()
+    order = core.add("PMSsub_LMT_1abc", "sub", "BTCUSDT", 0, 0, 1, 1, "MANUAL", None, 1, False, None)
     documented = _table_fields()
     actual = {n for n in dir(order) if not n.startswith("_") and not callable(getattr(order, n))}
     assert documented == actual

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from trading_engine_python.orders._fixed import FLOAT_ULPS, FP_MAX, fixed_to_str, to_fixed
 
+from ..conftest import Implementation
 from ._manager_util import make
 
 
@@ -112,7 +113,7 @@ def test_float_rule_matches_its_definition(value: float) -> None:
         assert to_fixed(value) == int(expected.scaleb(8))
 
 
-async def test_manager_takes_floats_by_the_same_rule(impl: str) -> None:
+async def test_manager_takes_floats_by_the_same_rule(impl: Implementation) -> None:
     m, fake = make(impl)
     order = await m.place_limit_order("sub1", "BTCUSDT", "BUY", 0.1 + 0.2, 65000.1)
     assert order.quantity_fp == to_fixed("0.3") and order.price_fp == to_fixed("65000.1")

@@ -1,8 +1,8 @@
 """Matching engine, account and event generation of the simulated Binance USD-M futures venue.
 
-Synchronous and transport-free: the server turns HTTP parameters into calls here and ships the events
-this module emits. Every rule cites the Binance behaviour it copies (see
-/work/shared/spec/binance-protocol.md, "[D:...]" keys).
+Synchronous and transport-free: the REST and ws-fapi layers turn parameters into calls here and ship
+the events this module emits. Every rule cites the Binance behaviour it copies (docs/binance-protocol.md
+sections or Binance's page names).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from ._fmt import ZERO, exceeds_precision, fixed, parse_decimal, plain, to_decim
 ORDER_ID_START = 8389765739703625592  # above 2^53 on purpose: a float parse of orderId corrupts it
 TRADE_ID_START = 4467432841
 
-# §2: "^[\.A-Z\:/a-z0-9_-]{1,36}$" [CL 2021-01-21; D:trade/rest-api]
+# docs/binance-protocol.md, "Client order ids"
 CLIENT_ID_RE = re.compile(r"^[\.A-Z\:/a-z0-9_-]{1,36}$")
 
 TAKER_FEE = Decimal("0.0005")
@@ -26,6 +26,7 @@ MAKER_FEE = Decimal("0.0002")
 OPEN_STATUSES = frozenset({"NEW", "PARTIALLY_FILLED"})
 ALGO_TYPES = frozenset({"STOP", "STOP_MARKET", "TAKE_PROFIT", "TAKE_PROFIT_MARKET", "TRAILING_STOP_MARKET"})
 TIFS = frozenset({"GTC", "IOC", "FOK", "GTX", "GTD"})
+MAX_AMENDS = 10000  # "One order can only be modified for less than 10000 times" (Binance page "Modify Order")
 
 
 class ApiError(Exception):
@@ -73,7 +74,7 @@ class SymbolSpec:
     multiplier_down: Decimal = Decimal("0.9500")
 
     def exchange_info(self) -> dict[str, object]:
-        """One `symbols[]` entry of GET /fapi/v1/exchangeInfo [D:…/Exchange-Information]."""
+        """One `symbols[]` entry of GET /fapi/v1/exchangeInfo (Binance page "Exchange Information")."""
         tick = f"{self.tick:f}"
         step = f"{self.step:f}"
         return {
@@ -144,7 +145,8 @@ class SymbolSpec:
 
 def default_spec(symbol: str) -> SymbolSpec:
     """BTCUSDT tick 0.10 / step 0.001 and ETHUSDT tick 0.01 / step 0.001 as on the real venue; other names
-    get a generic spec. minNotional is the documented "5" (spec §5, -4164) so small test orders pass."""
+    get a generic spec. minNotional is the documented "5" (docs/binance-protocol.md, "Error codes", -4164)
+    so small test orders pass."""
     quote = "USDT" if symbol.endswith("USDT") else ("USDC" if symbol.endswith("USDC") else "USDT")
     base = symbol[: -len(quote)] if symbol.endswith(quote) else symbol
     if symbol == "BTCUSDT":
@@ -220,7 +222,8 @@ class Order:
     executed: Decimal = ZERO
     cum_quote: Decimal = ZERO
     expire_reason: str = "0"
-    seq: int = 0  # time priority; a modify requeues the order [D:trade/rest-api/Modify-Order]
+    seq: int = 0  # time priority; a modify requeues the order (Binance page "Modify Order")
+    amend_count: int = 0
 
     @property
     def remaining(self) -> Decimal:
@@ -229,6 +232,23 @@ class Order:
     @property
     def is_open(self) -> bool:
         return self.status in OPEN_STATUSES
+
+
+@dataclass
+class Amendment:
+    """One accepted modify, as GET /fapi/v1/orderAmendment reports it (Binance page "Get Order Modify
+    History")."""
+
+    amendment_id: int
+    order_id: int
+    client_id: str
+    symbol: str
+    time: int
+    price_before: Decimal
+    price_after: Decimal
+    qty_before: Decimal
+    qty_after: Decimal
+    count: int
 
 
 @dataclass
@@ -290,6 +310,8 @@ class Engine:
     positions: dict[str, Position] = field(default_factory=dict)
     orders: dict[int, Order] = field(default_factory=dict)
     trades: list[Trade] = field(default_factory=list)
+    amendments: list[Amendment] = field(default_factory=list)
+    max_amends: int = MAX_AMENDS
 
     def __post_init__(self) -> None:
         self.symbols = tuple(self.symbols)
@@ -500,7 +522,8 @@ class Engine:
         if not otype:
             raise missing("type")
         if otype in ALGO_TYPES:
-            # Since 2025-12-09 conditional orders live in the Algo service [CL 2025-11-06]
+            # Since 2025-12-09 conditional orders live in the Algo service
+            # (docs/binance-protocol.md, "Algo orders")
             raise ApiError(
                 -4120,
                 "Order type not supported for this endpoint. Please use the Algo Order API "
@@ -566,7 +589,8 @@ class Engine:
             price >= self.ask(symbol) if side == "BUY" else price <= self.bid(symbol)
         )
         if tif == "GTX" and crosses:
-            # Since 2023-03-22: rejected synchronously, no WS event, not queryable [CL 2023-03-08]
+            # Since 2023-03-22: rejected synchronously, no WS event, not queryable
+            # (docs/binance-protocol.md, "Event order")
             raise ApiError(
                 -5022,
                 "Due to the order could not be executed as maker, the Post Only order will be "
@@ -614,7 +638,7 @@ class Engine:
         if crosses:
             self._take(order, now)
         if order.is_open and (otype == "MARKET" or tif in ("IOC", "FOK")):
-            # market remainder -> er 9; IOC remainder -> er 2 [D:Event-Order-Update]
+            # market remainder -> er 9; IOC remainder -> er 2 (docs/binance-protocol.md, "Order update event")
             self._expire(order, "9" if otype == "MARKET" else "2", now)
         return ack, order
 
@@ -700,7 +724,8 @@ class Engine:
         book.quote_volume += quote
         book.trades += 1
         book.last_qty = qty
-        # Event order for a trade [spec §7]: TRADE_LITE (low latency), ACCOUNT_UPDATE, ORDER_TRADE_UPDATE
+        # docs/binance-protocol.md, "Event order": TRADE_LITE (low latency), ACCOUNT_UPDATE,
+        # ORDER_TRADE_UPDATE
         e_ms = now + 1
         self.emit(
             {
@@ -756,7 +781,7 @@ class Engine:
         self.spec(symbol)
         order = self.find(symbol, order_id, client_id)
         if order is None or not order.is_open:
-            # -2011 also for unknown ids [D:error-code]; spec §5 "order not open"
+            # -2011 = not open, also for unknown ids (docs/binance-protocol.md, "Error codes")
             raise ApiError(-2011, "Unknown order sent.")
         now = self.now_ms()
         order.status = "CANCELED"
@@ -773,8 +798,11 @@ class Engine:
         return n
 
     def modify(self, p: dict[str, str]) -> dict[str, object]:
-        """PUT /fapi/v1/order: LIMIT only, quantity and price required, requeued
-        [D:trade/rest-api/Modify-Order]."""
+        """PUT /fapi/v1/order, order.modify: amend a LIMIT order in place (docs/binance-protocol.md,
+        "Amend in place"; Binance page "Modify Order"). Quantity and price are both required; filter
+        failures leave the order as it is; the order keeps its ids, loses its time priority and is
+        reported as x=AMENDMENT with the new p/q. It is CANCELED instead when the new quantity is at or
+        below what already filled, or when a GTX order would cross."""
         symbol = p.get("symbol") or ""
         if not symbol:
             raise missing("symbol")
@@ -791,36 +819,62 @@ class Engine:
             raise ApiError(-2013, "Order does not exist.")
         if not order.is_open:
             raise ApiError(-2011, "Unknown order sent.")
-        if order.type != "LIMIT":
-            raise ApiError(-4000, "Invalid order status.")
-        if side != order.side:
+        if order.type != "LIMIT" or side != order.side:
             raise ApiError(-4000, "Invalid order status.")
         if qty == order.qty and price == order.price:
             raise ApiError(-5027, "No need to modify the order.")
+        if order.amend_count >= self.max_amends:
+            raise ApiError(-5026, "Exceed maximum modify order limit.")
         self._check_percent_price(spec, side, price)
         now = self.now_ms()
-        if qty <= order.executed:
-            order.status = "CANCELED"
-            order.update_time = now
-            self._emit_order(order, "CANCELED", now)
-            return self.order_json(order, "put")
         crosses = price >= self.ask(symbol) if side == "BUY" else price <= self.bid(symbol)
-        if order.tif == "GTX" and crosses:
+        if qty <= order.executed or (order.tif == "GTX" and crosses):
             order.status = "CANCELED"
             order.update_time = now
             self._emit_order(order, "CANCELED", now)
             return self.order_json(order, "put")
+        order.amend_count += 1
+        self.amendments.append(
+            Amendment(
+                len(self.amendments) + 1,
+                order.order_id,
+                order.client_id,
+                symbol,
+                now,
+                order.price,
+                price,
+                order.qty,
+                qty,
+                order.amend_count,
+            )
+        )
         order.qty = qty
         order.price = price
+        order.stp = "NONE"  # "Modify order will set selfTradePreventionMode to NONE"
         order.update_time = now
         self._seq += 1
         order.seq = self._seq
         self._emit_order(order, "AMENDMENT", now)
         if crosses:
             self._take(order, now)
-            if order.is_open and order.tif in ("IOC", "FOK"):
-                self._expire(order, "2", now)
         return self.order_json(order, "put")
+
+    def amendment_json(self, a: Amendment) -> dict[str, object]:
+        spec = self.specs[a.symbol]
+        pp, qp = spec.price_precision, spec.qty_precision
+        return {
+            "amendmentId": a.amendment_id,
+            "symbol": a.symbol,
+            "pair": a.symbol,
+            "orderId": a.order_id,
+            "clientOrderId": a.client_id,
+            "time": a.time,
+            "amendment": {
+                "price": {"before": fixed(a.price_before, pp), "after": fixed(a.price_after, pp)},
+                "origQty": {"before": fixed(a.qty_before, qp), "after": fixed(a.qty_after, qp)},
+                "count": a.count,
+            },
+        }
 
     def expire_gtd(self) -> None:
         now = self.now_ms()
@@ -890,7 +944,8 @@ class Engine:
 
     def _emit_order(self, order: Order, exec_type: str, now: int, trade: Trade | None = None) -> None:
         """ORDER_TRADE_UPDATE with every key of docs-examples/ws_order_trade_update.json except the
-        trailing-stop-only AP/cr [spec §1]; n/N always present as in 2023-2024 captures."""
+        trailing-stop-only AP/cr (docs/binance-protocol.md, "Order update event"); n/N always present as
+        in 2023-2024 captures."""
         spec = self.specs[order.symbol]
         qp = spec.qty_precision
         avg = self.avg_price(order)
@@ -963,3 +1018,9 @@ class Engine:
                 ],
             },
         }
+
+
+def next_funding(now: int) -> int:
+    """Next 8-hourly funding time (00:00, 08:00, 16:00 UTC)."""
+    period = 8 * 3600 * 1000
+    return now - now % period + period
