@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .errors import NO_SUCH_ORDER, UNKNOWN_ORDER, ExchangeError, ExchangeTimeout
+from .errors import NO_SUCH_ORDER, UNKNOWN_ORDER, ExchangeAuthError, ExchangeError, ExchangeTimeout
 from .protocol import ExchangeClient, SupportsBatch, SupportsModify
 
 if TYPE_CHECKING:
@@ -15,6 +15,7 @@ __all__ = [
     "NO_SUCH_ORDER",
     "UNKNOWN_ORDER",
     "BinanceFuturesClient",
+    "ExchangeAuthError",
     "ExchangeClient",
     "ExchangeError",
     "ExchangeTimeout",

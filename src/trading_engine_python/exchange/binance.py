@@ -48,7 +48,11 @@ import aiohttp
 import orjson
 from yarl import URL
 
-from .errors import ExchangeError, ExchangeTimeout
+from .errors import AUTH_CODES, ExchangeAuthError, ExchangeError, ExchangeTimeout
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 
 if TYPE_CHECKING:
     from .ws_api import WsApiClient
@@ -242,8 +246,30 @@ def _load_private_key(private_key: Any) -> Any:
     return private_key
 
 
+def _require_credentials(api_key: str | None, api_secret: str | None, has_private_key: bool) -> None:
+    # Every order call is signed and needs the X-MBX-APIKEY header (docs/binance-protocol.md,
+    # "REST signing and limits"): fail here, before a manager would close orders as rejected.
+    missing = []
+    if not api_key:
+        missing.append("BINANCE_API_KEY")
+    if not api_secret and not has_private_key:
+        missing.append("BINANCE_API_SECRET")
+    if missing:
+        raise ExchangeAuthError(
+            -2014,
+            f"no Binance credentials: {' and '.join(missing)} not set. Pass api_key=/api_secret= "
+            "(or private_key=) to BinanceFuturesClient, or set BINANCE_API_KEY and BINANCE_API_SECRET",
+        )
+
+
 class BinanceFuturesClient:
-    """Binance USD-M futures REST client; see the module docstring for the rules it follows."""
+    """Binance USD-M futures REST client; see the module docstring for the rules it follows.
+
+    ``api_key``/``api_secret`` default to the BINANCE_API_KEY / BINANCE_API_SECRET environment
+    variables; without a key, or without a secret (and no ``private_key``), construction raises
+    ``ExchangeAuthError``. ``base_url`` defaults to production (``PRODUCTION_REST``); pass
+    ``TESTNET_REST`` or a simulator's ``base_url`` to go elsewhere.
+    """
 
     def __init__(
         self,
@@ -253,13 +279,14 @@ class BinanceFuturesClient:
         base_url: str = PRODUCTION_REST,
         recv_window: int = 5000,
         timeout: float = 10.0,
-        private_key: Any = None,
+        private_key: str | bytes | Ed25519PrivateKey | RSAPrivateKey | None = None,
         rate_headroom: float = 0.9,
         max_backoff_wait: float | None = None,
         ws_api_url: str | None = None,
     ) -> None:
         self._api_key = api_key if api_key is not None else os.environ.get("BINANCE_API_KEY")
         self._api_secret = api_secret if api_secret is not None else os.environ.get("BINANCE_API_SECRET")
+        _require_credentials(self._api_key, self._api_secret, private_key is not None)
         self._private_key = _load_private_key(private_key) if private_key is not None else None
         self.base_url = base_url.rstrip("/")
         self.recv_window = int(recv_window)
@@ -363,8 +390,8 @@ class BinanceFuturesClient:
                 raise TypeError("private_key must be an Ed25519 or RSA private key")
             # Base64, then URL-encoded (docs/binance-protocol.md, "REST signing and limits").
             return urllib.parse.quote(base64.b64encode(raw).decode(), safe="")
-        if not self._api_secret:
-            raise ExchangeError(-2015, "no API secret configured (argument or BINANCE_API_SECRET)")
+        if not self._api_secret:  # refused at construction already; kept for a cleared attribute
+            raise ExchangeAuthError(-2014, "no API secret (argument api_secret or BINANCE_API_SECRET)")
         return hmac.new(self._api_secret.encode(), data, hashlib.sha256).hexdigest()
 
     def _server_now_ms(self) -> int:
@@ -654,7 +681,7 @@ class BinanceFuturesClient:
             # "Service Unavailable." / "Internal error; ... try again." / -1008: failures.
             raise ExchangeError(code if code is not None else -1, msg)
         if code is not None:
-            raise ExchangeError(code, msg)
+            raise (ExchangeAuthError if code in AUTH_CODES else ExchangeError)(code, msg)
         if status >= 500 or status == 408:
             # 5xx without a code: the docs say the execution status is UNKNOWN; 408 is a backend
             # timeout (docs/binance-protocol.md, "REST signing and limits").
