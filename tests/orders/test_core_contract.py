@@ -11,8 +11,6 @@ and how. Before it, the twins disagreed on exactly these inputs.
 
 from __future__ import annotations
 
-import importlib
-import sys
 from typing import Any
 
 import pytest
@@ -20,11 +18,10 @@ import pytest
 from trading_engine_python.orders import _core_py, _decode_py
 from trading_engine_python.orders._states import F_ACTIVATED, F_CLOSED, F_MALFORMED, F_UNKNOWN_ID, REJECTED
 
-from .conftest import NO_EXTENSIONS, FakeClock
+from ..conftest import Implementation
+from .conftest import FakeClock
 from .test_core import CID, OID, P, Q, add, frame, make
 
-DECODERS = [_decode_py] if NO_EXTENSIONS else [_decode_py, importlib.import_module(
-    "trading_engine_python.orders._decode_c")]
 INT64_MAX = 2**63 - 1
 
 
@@ -40,19 +37,16 @@ class Str(str):
     pass
 
 
-def _module(core_cls: Any) -> Any:
-    return sys.modules[core_cls.__module__]
-
-
 # ── frames in subclasses of bytes / bytearray / str ──
 
 
 @pytest.mark.parametrize("form", [Bytes, ByteArray, lambda raw: Str(raw.decode()),
                                   lambda raw: memoryview(Bytes(raw))])
-def test_subclassed_frames_are_read_as_their_contents(core_cls: Any, clock: FakeClock, form: Any) -> None:
+def test_subclassed_frames_are_read_as_their_contents(impl: Implementation, clock: FakeClock,
+                                                      form: Any) -> None:
     raw = frame(CID, "PARTIALLY_FILLED", z="0.004", L="65000.1")
-    plain = make(core_cls, clock)
-    sub = make(core_cls, clock)
+    plain = make(impl, clock)
+    sub = make(impl, clock)
     a, b = add(plain), add(sub)
     assert sub.feed(form(raw)) == plain.feed(raw)
     assert b.to_dict() == a.to_dict() and b.filled_fp == 400_000
@@ -60,8 +54,8 @@ def test_subclassed_frames_are_read_as_their_contents(core_cls: Any, clock: Fake
     assert sub.feed(form(b"{not json")) == F_MALFORMED
 
 
-@pytest.mark.parametrize("decoder", DECODERS, ids=lambda m: m.__name__.rsplit(".", 1)[1])
-def test_decoders_read_subclasses_as_their_contents(decoder: Any) -> None:
+def test_decoders_read_subclasses_as_their_contents(impl: Implementation) -> None:
+    decoder = impl.decode
     for raw in (frame(CID, "NEW"), frame(CID, "FILLED", z="0.010", i=None), b"[]", b"{", b'{"e":"X"}'):
         want = _decode_py.decode(raw)
         assert decoder.decode(Bytes(raw)) == want
@@ -90,22 +84,23 @@ def _args(**changes: Any) -> list[Any]:
 
 @pytest.mark.parametrize("name", [*STRING_ARGS, *OPTIONAL_STRING_ARGS])
 @pytest.mark.parametrize("bad", [b"sub1", 5, 1.5, ["x"]])
-def test_add_refuses_non_str_strings_alike(core_cls: Any, clock: FakeClock, name: str, bad: Any) -> None:
-    core = make(core_cls, clock)
+def test_add_refuses_non_str_strings_alike(impl: Implementation, clock: FakeClock, name: str,
+                                           bad: Any) -> None:
+    core = make(impl, clock)
     with pytest.raises(TypeError, match=f"{name} must be a str"):
         core.add(*_args(**{name: bad}))
     assert len(core) == 0 and core.counters()["added"] == 0
 
 
 @pytest.mark.parametrize("name", list(STRING_ARGS))
-def test_add_refuses_none_for_required_strings(core_cls: Any, clock: FakeClock, name: str) -> None:
-    core = make(core_cls, clock)
+def test_add_refuses_none_for_required_strings(impl: Implementation, clock: FakeClock, name: str) -> None:
+    core = make(impl, clock)
     with pytest.raises(TypeError, match=f"{name} must be a str, not NoneType"):
         core.add(*_args(**{name: None}))
 
 
-def test_add_stores_str_subclasses_as_plain_str(core_cls: Any, clock: FakeClock) -> None:
-    core = make(core_cls, clock)
+def test_add_stores_str_subclasses_as_plain_str(impl: Implementation, clock: FakeClock) -> None:
+    core = make(impl, clock)
     o = core.add(*_args(client_order_id=Str(CID), sub_account_id=Str("sub1"), symbol=Str("BTCUSDT"),
                         origin=Str("MANUAL"), parent_id=Str("chase-1"), time_in_force=Str("GTC")))
     strs = (o.client_order_id, o.sub_account_id, o.symbol, o.origin, o.parent_id, o.time_in_force)
@@ -127,9 +122,10 @@ def test_add_stores_str_subclasses_as_plain_str(core_cls: Any, clock: FakeClock)
     ("price", [0, 1, INT64_MAX], [-1, 2**63], [65000.3, "1", True]),
     ("leverage", [1, 20, 125], [0, -1, 126, 2**31, 2**63], [5.0, "5", None, True]),
 ])
-def test_add_integer_ranges_are_the_same_on_both(core_cls: Any, clock: FakeClock, name: str, good: list[Any],
-                                                 out_of_range: list[Any], not_int: list[Any]) -> None:
-    core = make(core_cls, clock)
+def test_add_integer_ranges_are_the_same_on_both(impl: Implementation, clock: FakeClock, name: str,
+                                                 good: list[Any], out_of_range: list[Any],
+                                                 not_int: list[Any]) -> None:
+    core = make(impl, clock)
     for k, value in enumerate(good):
         o = core.add(*_args(client_order_id=f"ok{k}", **{name: value}))
         assert o.state == "placing"
@@ -142,22 +138,22 @@ def test_add_integer_ranges_are_the_same_on_both(core_cls: Any, clock: FakeClock
     assert len(core) == len(good) and core.get("bad") is None
 
 
-def test_add_takes_any_integer_with_index(core_cls: Any, clock: FakeClock) -> None:
+def test_add_takes_any_integer_with_index(impl: Implementation, clock: FakeClock) -> None:
     class Five:
         def __index__(self) -> int:
             return 5
 
-    o = make(core_cls, clock).add(*_args(leverage=Five()))
+    o = make(impl, clock).add(*_args(leverage=Five()))
     assert o.leverage == 5 and type(o.leverage) is int
 
 
-def test_leverage_range_is_binances(core_cls: Any) -> None:
-    mod = _module(core_cls)
+def test_leverage_range_is_binances(impl: Implementation) -> None:
+    mod = impl.core
     assert (mod.LEVERAGE_MIN, mod.LEVERAGE_MAX) == (_core_py.LEVERAGE_MIN, _core_py.LEVERAGE_MAX) == (1, 125)
 
 
-def test_add_checks_arguments_before_the_duplicate(core_cls: Any, clock: FakeClock) -> None:
-    core = make(core_cls, clock)
+def test_add_checks_arguments_before_the_duplicate(impl: Implementation, clock: FakeClock) -> None:
+    core = make(impl, clock)
     add(core)
     with pytest.raises(TypeError):
         core.add(*_args(symbol=None))
@@ -173,8 +169,8 @@ def test_add_checks_arguments_before_the_duplicate(core_cls: Any, clock: FakeClo
 
 
 @pytest.mark.parametrize("oid", [2**63, 2**64, -1, -(2**63)])
-def test_set_exchange_id_ignores_ids_out_of_range(core_cls: Any, clock: FakeClock, oid: int) -> None:
-    core = make(core_cls, clock)
+def test_set_exchange_id_ignores_ids_out_of_range(impl: Implementation, clock: FakeClock, oid: int) -> None:
+    core = make(impl, clock)
     o = add(core)
     assert core.set_exchange_id(CID, oid) is None
     assert o.exchange_order_id is None and core.get_by_exchange_id(oid) is None
@@ -183,20 +179,20 @@ def test_set_exchange_id_ignores_ids_out_of_range(core_cls: Any, clock: FakeCloc
 
 
 @pytest.mark.parametrize("oid", ["5", 5.0, None, True, b"5"])
-def test_set_exchange_id_refuses_non_integers(core_cls: Any, clock: FakeClock, oid: Any) -> None:
-    core = make(core_cls, clock)
+def test_set_exchange_id_refuses_non_integers(impl: Implementation, clock: FakeClock, oid: Any) -> None:
+    core = make(impl, clock)
     o = add(core)
     with pytest.raises(TypeError, match="exchange_order_id must be an int"):
         core.set_exchange_id(CID, oid)
     assert o.exchange_order_id is None
 
 
-def test_get_by_exchange_id_finds_only_ints_in_range(core_cls: Any, clock: FakeClock) -> None:
+def test_get_by_exchange_id_finds_only_ints_in_range(impl: Implementation, clock: FakeClock) -> None:
     class Index:
         def __index__(self) -> int:
             return OID
 
-    core = make(core_cls, clock)
+    core = make(impl, clock)
     o = add(core)
     core.set_exchange_id(CID, OID)
     assert core.get_by_exchange_id(OID) is o and core.get_by_exchange_id(Index()) is o
@@ -210,9 +206,9 @@ def test_get_by_exchange_id_finds_only_ints_in_range(core_cls: Any, clock: FakeC
     ("event_time", "1"), ("status", 99), ("status", "NEW"), ("status", None), ("status", True),
     ("cid", b"x"), ("cid", 5),
 ])
-def test_feed_decoded_outside_the_decoders_contract_is_malformed(core_cls: Any, clock: FakeClock,
+def test_feed_decoded_outside_the_decoders_contract_is_malformed(impl: Implementation, clock: FakeClock,
                                                                   key: str, value: Any) -> None:
-    core = make(core_cls, clock)
+    core = make(impl, clock)
     o = add(core)
     fields: dict[str, Any] = {"status": _decode_py.ST_CANCELED, "cid": CID, "order_id": OID, "z": 0}
     fields[key] = value
@@ -222,8 +218,8 @@ def test_feed_decoded_outside_the_decoders_contract_is_malformed(core_cls: Any, 
     assert (c["frames"], c["malformed"], c["terminal"]) == (1, 1, 0)
 
 
-def test_feed_decoded_missing_required_keys_is_malformed(core_cls: Any, clock: FakeClock) -> None:
-    core = make(core_cls, clock)
+def test_feed_decoded_missing_required_keys_is_malformed(impl: Implementation, clock: FakeClock) -> None:
+    core = make(impl, clock)
     add(core)
     assert core.feed_decoded(_decode_py.R_ORDER, {"cid": CID}) == F_MALFORMED
     assert core.feed_decoded(_decode_py.R_ORDER, {"status": 1}) == F_MALFORMED
@@ -232,8 +228,8 @@ def test_feed_decoded_missing_required_keys_is_malformed(core_cls: Any, clock: F
     assert core.counters()["malformed"] == 2
 
 
-def test_feed_decoded_takes_every_value_the_decoder_gives(core_cls: Any, clock: FakeClock) -> None:
-    core = make(core_cls, clock)
+def test_feed_decoded_takes_every_value_the_decoder_gives(impl: Implementation, clock: FakeClock) -> None:
+    core = make(impl, clock)
     o = add(core, qty=INT64_MAX)
     fields = {"status": _decode_py.ST_CANCELED, "cid": CID, "order_id": INT64_MAX, "z": INT64_MAX - 1,
               "ap": INT64_MAX, "L": INT64_MAX, "event_time": INT64_MAX}
@@ -242,8 +238,8 @@ def test_feed_decoded_takes_every_value_the_decoder_gives(core_cls: Any, clock: 
     assert core.last_event_time() == INT64_MAX
 
 
-def test_an_id_beyond_int64_in_a_frame_is_malformed(core_cls: Any, clock: FakeClock) -> None:
-    core = make(core_cls, clock)
+def test_an_id_beyond_int64_in_a_frame_is_malformed(impl: Implementation, clock: FakeClock) -> None:
+    core = make(impl, clock)
     o = add(core)
     raw = frame(CID, "NEW").replace(f'"i":{OID}'.encode(), f'"i":{2**63}'.encode())
     assert f'"i":{2**63}'.encode() in raw
@@ -253,8 +249,8 @@ def test_an_id_beyond_int64_in_a_frame_is_malformed(core_cls: Any, clock: FakeCl
 # ── the other arguments ──
 
 
-def test_close_local_state_must_be_an_int(core_cls: Any, clock: FakeClock) -> None:
-    core = make(core_cls, clock)
+def test_close_local_state_must_be_an_int(impl: Implementation, clock: FakeClock) -> None:
+    core = make(impl, clock)
     o = add(core)
     with pytest.raises(TypeError, match="state must be an int"):
         core.close_local(CID, "rejected", -1, "x")
@@ -265,8 +261,8 @@ def test_close_local_state_must_be_an_int(core_cls: Any, clock: FakeClock) -> No
     assert o.error == (-2010, "404")
 
 
-def test_lookups_with_non_str_keys_find_nothing(core_cls: Any, clock: FakeClock) -> None:
-    core = make(core_cls, clock)
+def test_lookups_with_non_str_keys_find_nothing(impl: Implementation, clock: FakeClock) -> None:
+    core = make(impl, clock)
     add(core)
     for key in (5, b"x", None, (CID,)):
         assert core.get(key) is None and core.by_parent(key) == []
@@ -280,16 +276,16 @@ def test_lookups_with_non_str_keys_find_nothing(core_cls: Any, clock: FakeClock)
             core.live(unhashable, None)
 
 
-def test_init_runs_once(core_cls: Any, clock: FakeClock) -> None:
-    core = make(core_cls, clock)
+def test_init_runs_once(impl: Implementation, clock: FakeClock) -> None:
+    core = make(impl, clock)
     o = add(core)
     with pytest.raises(RuntimeError, match="already initialised"):
         core.__init__(1.0, 1, clock)
     assert core.get(CID) is o
 
 
-def test_an_uninitialised_core_refuses_every_call(core_cls: Any) -> None:
-    core = core_cls.__new__(core_cls)
+def test_an_uninitialised_core_refuses_every_call(impl: Implementation) -> None:
+    core = impl.core.OrderCore.__new__(impl.core.OrderCore)
     for call in (lambda: core.get(CID), lambda: core.feed(frame(CID, "NEW")), lambda: add(core),
                  lambda: core.live(), lambda: core.last_order()):
         with pytest.raises(RuntimeError, match="__init__ was not called"):

@@ -15,7 +15,6 @@ from __future__ import annotations
 import copy
 import gc
 import pickle
-import sys
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -23,6 +22,7 @@ import pytest
 
 from trading_engine_python.orders._states import F_CLOSED, REJECTED
 
+from ..conftest import Implementation
 from .conftest import FakeClock
 from .test_core import CID, add, frame, make
 
@@ -101,9 +101,9 @@ def _evict_all(core: Any, clock: FakeClock, ttl: float) -> None:
 # ── a finalizer run by the cycle collector while the core evicts ──
 
 
-def test_a_finalizer_during_eviction_cannot_evict_twice(core_cls: Any, clock: FakeClock,
+def test_a_finalizer_during_eviction_cannot_evict_twice(impl: Implementation, clock: FakeClock,
                                                           gc_state: None) -> None:
-    core = make(core_cls, clock, ttl=1.0)
+    core = make(impl, clock, ttl=1.0)
     cids = [f"PMSsub1_LMT_gc{k:04d}" for k in range(40)]
     views = [add(core, cid, parent="p-1") for cid in cids]  # held: eviction freezes each (allocates)
     for k, cid in enumerate(cids):
@@ -142,7 +142,7 @@ def test_a_finalizer_during_eviction_cannot_evict_twice(core_cls: Any, clock: Fa
     _check_consistent(core, dict.fromkeys(cids, "placing"))
 
 
-def test_a_finalizer_run_inside_any_call_is_refused(core_cls: Any, clock: FakeClock,
+def test_a_finalizer_run_inside_any_call_is_refused(impl: Implementation, clock: FakeClock,
                                                     gc_state: None) -> None:
     # Deterministic on both twins: the clock collects, so the finalizer runs inside the call.
     log: list[tuple[str, Any]] = []
@@ -153,7 +153,7 @@ def test_a_finalizer_run_inside_any_call_is_refused(core_cls: Any, clock: FakeCl
             gc.collect()
         return clock()
 
-    core = make(core_cls, collecting_clock)
+    core = make(impl, collecting_clock)
     o = add(core)
     gc.disable()
     _Finalized(lambda: core.feed(frame(CID, "CANCELED")), log)
@@ -168,7 +168,7 @@ def test_a_finalizer_run_inside_any_call_is_refused(core_cls: Any, clock: FakeCl
 # ── a clock that changes the core ──
 
 
-def test_a_clock_that_closes_another_order_is_refused(core_cls: Any, clock: FakeClock) -> None:
+def test_a_clock_that_closes_another_order_is_refused(impl: Implementation, clock: FakeClock) -> None:
     log: list[tuple[str, Any]] = []
     armed = [False]
     core: Any = None
@@ -178,7 +178,7 @@ def test_a_clock_that_closes_another_order_is_refused(core_cls: Any, clock: Fake
             _call(lambda: core.feed(frame(OTHER, "CANCELED", i=2)), log)
         return clock()
 
-    core = make(core_cls, meddling_clock, ttl=5.0)
+    core = make(impl, meddling_clock, ttl=5.0)
     _fill_ring(core)
     a = add(core)
     other = add(core, OTHER)
@@ -199,7 +199,8 @@ def test_a_clock_that_closes_another_order_is_refused(core_cls: Any, clock: Fake
 
 @pytest.mark.parametrize(("op", "retained"), [("feed", False), ("close_local", False), ("feed", True),
                                              ("get", True), ("add", True)])
-def test_a_failing_clock_changes_nothing(core_cls: Any, clock: FakeClock, op: str, retained: bool) -> None:
+def test_a_failing_clock_changes_nothing(impl: Implementation, clock: FakeClock, op: str,
+                                         retained: bool) -> None:
     # The clock is read first (by every call that may close an order or evict one), so its
     # exception leaves every record and counter as it was.
     failing = [False]
@@ -209,7 +210,7 @@ def test_a_failing_clock_changes_nothing(core_cls: Any, clock: FakeClock, op: st
             raise OSError("clock broke")
         return clock()
 
-    core = make(core_cls, clock_fn, ttl=1.0)
+    core = make(impl, clock_fn, ttl=1.0)
     if retained:
         add(core, "PMSsub1_LMT_old")
         core.feed(frame("PMSsub1_LMT_old", "CANCELED", i=9))
@@ -256,11 +257,11 @@ class _Meddling(str):
         return _Meddling(str.__str__(self))
 
 
-def test_str_subclass_arguments_are_read_as_plain_str(core_cls: Any, clock: FakeClock) -> None:
+def test_str_subclass_arguments_are_read_as_plain_str(impl: Implementation, clock: FakeClock) -> None:
     # Their __hash__/__eq__ never run inside the core (which could not survive a nested add while
     # it interns them): each argument is stored as its plain str value.
     log: list[tuple[str, Any]] = []
-    core = make(core_cls, clock)
+    core = make(impl, clock)
     n = [0]
 
     def hook() -> None:
@@ -283,7 +284,7 @@ def test_str_subclass_arguments_are_read_as_plain_str(core_cls: Any, clock: Fake
     _check_consistent(core, {CID: "placing", "PMSsub1_LMT_last": "placing", "PMSsub1_LMT_in1": None})
 
 
-def test_close_local_converts_code_and_msg_before_changing_anything(core_cls: Any,
+def test_close_local_converts_code_and_msg_before_changing_anything(impl: Implementation,
                                                                     clock: FakeClock) -> None:
     log: list[tuple[str, Any]] = []
     core: Any = None
@@ -297,7 +298,7 @@ def test_close_local_converts_code_and_msg_before_changing_anything(core_cls: An
             return -2010
 
     msg = type("M", (_Meddling,), {"hook": staticmethod(hook)})("Order would immediately trigger.")
-    core = make(core_cls, clock, ttl=5.0)
+    core = make(impl, clock, ttl=5.0)
     _fill_ring(core)
     o = add(core)
     other = add(core, OTHER)
@@ -314,10 +315,10 @@ def test_close_local_converts_code_and_msg_before_changing_anything(core_cls: An
 
 @pytest.mark.parametrize("method", ["get", "live", "by_parent", "get_by_exchange_id", "set_hooked",
                                     "undo_cancel", "begin_cancel", "set_exchange_id", "feed_decoded"])
-def test_every_entry_refuses_a_nested_call(core_cls: Any, clock: FakeClock, method: str) -> None:
+def test_every_entry_refuses_a_nested_call(impl: Implementation, clock: FakeClock, method: str) -> None:
     # The nested call comes from argument code (__hash__, __index__, __bool__, __eq__, a mapping).
     log: list[tuple[str, Any]] = []
-    core = make(core_cls, clock)
+    core = make(impl, clock)
     o = add(core)
 
     def nested() -> None:
@@ -375,10 +376,6 @@ def test_every_entry_refuses_a_nested_call(core_cls: Any, clock: FakeClock, meth
 # ── views made without a core ──
 
 
-def _state_cls(core_cls: Any) -> Any:
-    return sys.modules[core_cls.__module__].OrderState
-
-
 PROPERTIES = ["client_order_id", "exchange_order_id", "sub_account_id", "symbol", "origin", "parent_id",
               "time_in_force", "error", "leverage", "reduce_only", "terminal_at", "side", "order_type",
               "state", "state_code", "quantity", "price", "filled_qty", "remaining_qty", "avg_price",
@@ -386,8 +383,8 @@ PROPERTIES = ["client_order_id", "exchange_order_id", "sub_account_id", "symbol"
               "filled_fp"]
 
 
-def test_a_view_made_by_new_raises_a_clear_error(core_cls: Any) -> None:
-    cls = _state_cls(core_cls)
+def test_a_view_made_by_new_raises_a_clear_error(impl: Implementation) -> None:
+    cls = impl.core.OrderState
     with pytest.raises(TypeError):
         cls()
     v = cls.__new__(cls)
@@ -401,8 +398,8 @@ def test_a_view_made_by_new_raises_a_clear_error(core_cls: Any) -> None:
     assert v == v and hash(v) == hash(v) and v != cls.__new__(cls)  # identity, as any object
 
 
-def test_a_real_view_still_copies_and_pickles(core_cls: Any, clock: FakeClock) -> None:
-    core = make(core_cls, clock)
+def test_a_real_view_still_copies_and_pickles(impl: Implementation, clock: FakeClock) -> None:
+    core = make(impl, clock)
     o = add(core, parent="p")
     core.feed(frame(CID, "NEW"))
     for s in (copy.copy(o), copy.deepcopy(o), pickle.loads(pickle.dumps(o)), o.snapshot()):

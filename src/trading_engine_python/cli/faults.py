@@ -1,6 +1,6 @@
 """``demo --faults``: the simulator misbehaves now and then, as Binance sometimes does.
 
-Each fault is one the engine's rules are built for (binance-protocol.md sec. 3 and 4): a dropped
+Each fault is one the engine's rules are built for (docs/binance-protocol.md, "Pitfalls"): a dropped
 user stream (reconnect, reconcile), an expired listenKey, a place or cancel whose reply is lost
 after the exchange processed it and a 503 "Unknown error" (unknown outcomes: resolved by the feed
 or a status query, never guessed), duplicated feed events (stale, applied once), a 429 (back off).

@@ -5,7 +5,7 @@ the same reply counts (tests/events/test_resp.py runs the same cases on both).
 
 Why pack by hand: redis-py builds every command through generic Python code (per-argument
 encoding, a list of chunks), which caps its pipeline at about 85k PUBLISH/s here while one Redis
-connection accepts about 300k/s (docs/../shared/spec/core-design-notes.md, "Redis publishing").
+connection accepts about 300k/s (both measured on loopback, one process).
 A batch of events only ever needs two command shapes, so their constant parts are literals and a
 batch becomes one ``bytes`` object written with a single ``transport.write``.
 
@@ -18,6 +18,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 IMPLEMENTATION = "python"
+
+__all__ = ["IMPLEMENTATION", "pack_publish", "scan_replies", "xadd_head"]  # what events._resp re-exports
 
 _PUBLISH = b"*3\r\n$7\r\nPUBLISH\r\n"
 

@@ -135,7 +135,7 @@ def _base(order: Any, ts_ms: int) -> dict[str, Any]:
 
 def order_active(order: OrderView, ts_ms: int, account: Any = None) -> dict[str, Any]:
     """First exchange acknowledgement (feed NEW). ``account`` is accepted for call-site symmetry
-    with :func:`order_filled` and ignored: issue 8 gives order_active no account key."""
+    with :func:`order_filled` and ignored: docs/events.md gives order_active no account key."""
     out = _base(order, ts_ms)
     out["price"] = _limit_price(order)
     out["quantity"] = float(order.quantity)
@@ -153,8 +153,8 @@ def order_partially_filled(order: OrderView, ts_ms: int) -> dict[str, Any]:
 
 
 def order_filled(order: OrderView, ts_ms: int, account: dict[str, Any] | None) -> dict[str, Any]:
-    """Completely filled: price = average fill price, quantity = filled quantity (the spec's
-    shape); ``account`` = the risk engine's snapshot of the sub-account, or None."""
+    """Completely filled: price = average fill price, quantity = filled quantity
+    (docs/events.md); ``account`` = the risk engine's snapshot of the sub-account, or None."""
     out = _base(order, ts_ms)
     out["price"] = float(order.avg_price)
     out["quantity"] = float(order.filled_qty)

@@ -1,4 +1,4 @@
-"""Batched, ordered, loss-accounted publishing of events to Redis PUB/SUB (issue 8).
+"""Batched, ordered, loss-accounted publishing of events to Redis PUB/SUB (contract: docs/events.md).
 
 The feed path calls :meth:`EventPublisher.publish_nowait`: it stamps ``seq``, serialises with
 orjson, appends to a bounded in-memory buffer and returns; it never blocks, never raises and does
@@ -88,7 +88,7 @@ class EventPublisher:
     so authentication, db, TLS and unix sockets follow the client's configuration). Building a
     publisher does no I/O and needs no running loop; the connection is opened on first use.
 
-    Parameters beyond issue 8's: ``stream`` (the capped stream's key), ``close_timeout`` (default
+    Further parameters: ``stream`` (the capped stream's key), ``close_timeout`` (default
     bound of :meth:`close`), ``reconnect_delay`` (first and largest backoff, seconds) and ``resp``
     (the RESP packing module, for tests and benchmarks: ``_resp_c`` or ``_resp_py``).
     """

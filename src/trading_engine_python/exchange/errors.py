@@ -26,11 +26,24 @@ class ExchangeTimeout(ExchangeError):
     """The outcome is unknown: the request may or may not have been carried out.
 
     A timeout or dropped connection after sending, -1006, -1007, and HTTP 503 "Unknown error,
-    please check your request or try again later." (binance-protocol.md section 4). Resolve it
+    please check your request or try again later." (docs/binance-protocol.md, "Error codes"). Resolve it
     from the user stream or a status query; never guess.
     """
 
 
-# Codes the manager's rules name (binance-protocol.md section 5).
+class ExchangeAuthError(ExchangeError):
+    """No usable credentials: nothing was sent, or the exchange refused the key or signature.
+
+    Raised by ``BinanceFuturesClient(...)`` when the API key or secret is missing (neither passed
+    nor in BINANCE_API_KEY / BINANCE_API_SECRET), with ``code`` -2014, and for the exchange's own
+    answers -2014 "API-key format invalid.", -2015 "Invalid API-key, IP, or permissions for
+    action." and -1022 "Signature for this request is not valid." (docs/binance-protocol.md,
+    "Error codes"). Its text names the variables, never a key or secret.
+    """
+
+
+AUTH_CODES = frozenset((-2014, -2015, -1022))
+
+# Codes the manager's rules name (docs/binance-protocol.md, "Error codes").
 UNKNOWN_ORDER = -2011  # CANCEL_REJECTED "Unknown order sent.": not open (filled, gone, or never was)
 NO_SUCH_ORDER = -2013  # "Order does not exist." (may also answer for an order accepted a moment ago)

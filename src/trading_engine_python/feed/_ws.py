@@ -2,9 +2,10 @@
 backoff with jitter, and URL scrubbing for logs.
 
 Frames reach a synchronous ``on_data(bytes)`` straight from picows' frame callback: no task, no
-``call_soon`` per frame (core-design-notes: a task per frame costs more than the whole compiled
+``call_soon`` per frame (creating and running a task costs several times the whole compiled
 transition). Pings are answered here rather than by picows' auto-pong, so that a ping counts as
-traffic for the silence watchdog (Binance pings every 3 minutes, binance-protocol.md sec. 3).
+traffic for the silence watchdog (Binance pings every 3 minutes:
+docs/binance-protocol.md, "User data stream").
 """
 
 from __future__ import annotations

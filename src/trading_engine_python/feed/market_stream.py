@@ -2,7 +2,7 @@
 
 Route ``{ws_url}/public/ws/<symbol lower>@bookTicker`` (one connection per symbol), or with
 ``combined=True`` one ``{ws_url}/public/stream?streams=a@bookTicker/b@bookTicker`` connection whose
-frames come wrapped as ``{"stream":..., "data":...}`` (binance-protocol.md sec. 3 "URLs": the
+frames come wrapped as ``{"stream":..., "data":...}`` (docs/binance-protocol.md, "User data stream": the
 ``/public`` prefix is the production route since 2026-04-23). Reconnects like the user stream:
 on any drop, on silence, before the 24 h cut, with exponential backoff and jitter.
 """

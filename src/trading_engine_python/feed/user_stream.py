@@ -1,19 +1,19 @@
 """UserStreamService: Binance's user-data websocket driving the order manager.
 
 - Route: ``{ws_url}/private/ws/{listenKey}``; the unprefixed routes no longer carry user data
-  since 2026-04-23 (binance-protocol.md sec. 3 "URLs").
+  since 2026-04-23 (docs/binance-protocol.md, "User data stream").
 - ORDER_TRADE_UPDATE frames go as raw bytes to ``manager.feed(data)`` from picows' synchronous
   frame callback (the compiled path; ``feed`` never raises). The event type is found by a bytes
   search near the start of the frame; anything else is parsed with orjson and handed to the
   listeners registered with ``add_listener`` (sync or async callbacks).
-- listenKey (sec. 3 "Lifetime"): POST at every (re)connect (an active key comes back extended,
+- listenKey ("User data stream"): POST at every (re)connect (an active key comes back extended,
   an expired one is replaced), PUT every ``keepalive_interval`` (clients use 30 min; the key lives
   60), -1125 on PUT = the key is gone: reconnect with a fresh POST.
 - Reconnect on any drop, on ``listenKeyExpired``, on silence (no frame or ping for
   ``silence_timeout``; Binance pings every 3 min), and before the 24 h cut
   (``max_connection_age``); failures back off exponentially with jitter.
 - After every (re)connect, frames are buffered while ``await manager.reconcile()`` runs (the
-  stream has no replay, sec. 3 "Reconnect"), then fed in arrival order, then live frames go
+  stream has no replay, "User data stream"), then fed in arrival order, then live frames go
   straight through.
 """
 
@@ -34,8 +34,9 @@ __all__ = ["UserStreamService"]
 
 log = logging.getLogger(__name__)
 
-# Binance writes "e" first (sec. 1 envelope, and every real sample); 96 bytes leaves room for
-# a differently ordered envelope. A miss falls back to orjson, so this is only a fast path.
+# Binance writes "e" first (docs/binance-protocol.md, "Order update event", and every real
+# sample); 96 bytes leaves room for a differently ordered envelope. A miss falls back to orjson,
+# so this is only a fast path.
 _OTU_TAG = b'"e":"ORDER_TRADE_UPDATE"'
 _OTU_SCAN = 96
 _INVALID_LISTEN_KEY = -1125
@@ -439,7 +440,8 @@ class UserStreamService:
                 delay = self.keepalive_interval
             except ExchangeError as e:
                 if e.code == _INVALID_LISTEN_KEY:
-                    # sec. 3: PUT on an unknown key answers -1125; POST again (at reconnect).
+                    # PUT on an unknown key answers -1125; POST again at reconnect
+                    # (docs/binance-protocol.md, "User data stream").
                     log.warning("listenKey keepalive: -1125, the key is gone; reconnecting with a new one")
                     conn = self._conn
                     if conn is not None:

@@ -209,6 +209,7 @@ cdef class OrderCore:
     cdef int _set_oid(self, int32_t slot, Rec* r, int64_t oid) except -1
     cdef int _feed_update(self, int result, Update* u) except -1
     cdef int _apply(self, int32_t slot, Rec* r, const Update* u) except -1
+    cdef int _take(self, int32_t slot, Rec* r, int cell, int flags) except -2
     cdef int _fill(self, Rec* r, int64_t z, const Update* u) except -1
     cdef int _set_state(self, int32_t slot, Rec* r, int new) except -1
     cdef void _link_live(self, int32_t slot, Rec* r) noexcept

@@ -63,6 +63,8 @@ from . import _states
 
 IMPLEMENTATION = "cython"
 
+__all__ = ["IMPLEMENTATION", "OrderCore", "OrderState"]  # what orders._core re-exports
+
 PUBLIC_FIELDS = (
     "client_order_id",
     "exchange_order_id",
@@ -203,6 +205,53 @@ if (F_ACTIVATED, F_FILL, F_PARTIAL, F_FILLED, F_CLOSED, F_LATE_FILL, F_UNKNOWN_S
         _states.F_LATE_FILL, _states.F_UNKNOWN_STATUS, _states.F_STALE, _states.F_UNKNOWN_ID,
         _states.F_MALFORMED, _states.F_OTHER_EVENT, _states.F_HOOKED, _states.F_ORPHAN):
     raise ImportError("_core_c: transition flags differ from _states.py; rebuild")
+
+# The transition table: _states.TRANSITIONS, read (as _states.CELLS) into a C array at import, so
+# that both cores run the one table. Cell = new state (low 4 bits, _KEEP = unchanged) | actions << 4.
+cdef enum:
+    _N_STATES = 9
+    _N_EVENTS = 15
+    _KEEP = 15
+    _A_ACK = 1
+    _A_SEEN = 2
+    _A_CLOSED = 4
+    _A_FILLED = 8
+    _A_ORPHAN = 16
+    _A_REFUSE = 32
+    _EV_UNKNOWN = 0
+    _EV_COMPLETED = 8
+    _EV_PLACE_SENT = 9
+    _EV_CANCEL_SENT = 10
+    _EV_CANCEL_REFUSED = 11
+    _EV_CANCEL_REFUSED_ACKED = 12
+    _EV_REJECTED_LOCAL = 13
+    _EV_FAILED_LOCAL = 14
+
+if ((_N_STATES, _N_EVENTS, _KEEP, _A_ACK, _A_SEEN, _A_CLOSED, _A_FILLED, _A_ORPHAN, _A_REFUSE, _EV_UNKNOWN,
+     _EV_COMPLETED, _EV_PLACE_SENT, _EV_CANCEL_SENT, _EV_CANCEL_REFUSED, _EV_CANCEL_REFUSED_ACKED,
+     _EV_REJECTED_LOCAL, _EV_FAILED_LOCAL)
+        != (len(_states.STATE_NAMES), _states.N_EVENTS, _states.KEEP, _states.A_ACK, _states.A_SEEN,
+            _states.A_CLOSED, _states.A_FILLED, _states.A_ORPHAN, _states.A_REFUSE, _states.EV_UNKNOWN,
+            _states.EV_COMPLETED, _states.EV_PLACE_SENT, _states.EV_CANCEL_SENT,
+            _states.EV_CANCEL_REFUSED, _states.EV_CANCEL_REFUSED_ACKED, _states.EV_REJECTED_LOCAL,
+            _states.EV_FAILED_LOCAL)
+        or (ST_NEW, ST_PARTIALLY_FILLED, ST_FILLED, ST_CANCELED, ST_EXPIRED, ST_EXPIRED_IN_MATCH,
+            ST_REJECTED) != (_states.EV_NEW, _states.EV_PARTIALLY_FILLED, _states.EV_FILLED,
+                             _states.EV_CANCELED, _states.EV_EXPIRED, _states.EV_EXPIRED_IN_MATCH,
+                             _states.EV_REJECTED)):
+    raise ImportError("_core_c: transition table codes differ from _states.py; rebuild")
+
+cdef int _CELLS[_N_STATES][_N_EVENTS]
+
+
+def _load_cells():
+    cdef int state, ev
+    for state in range(_N_STATES):
+        for ev in range(_N_EVENTS):
+            _CELLS[state][ev] = _states.CELLS[state][ev]
+
+
+_load_cells()
 
 
 # ── small helpers ──
@@ -820,7 +869,7 @@ cdef class OrderCore:
             r.tif = tif_i
             r.leverage = lev
             r.kind = c_side | (c_type << 1)
-            r.state = S_PLACING
+            r.state = _CELLS[S_IDLE][_EV_PLACE_SENT] & 15  # "place sent": out of idle
             r.flags = RF_REDUCE_ONLY if ro else 0
             r.cid_len = n
             memcpy(r.cid, <const char*>cid, n)
@@ -974,6 +1023,8 @@ cdef class OrderCore:
         """
         cdef int32_t slot
         cdef Rec* r
+        cdef int flags
+        cdef int cell
         self._enter()
         try:
             self._begin(True)
@@ -988,13 +1039,16 @@ cdef class OrderCore:
             if slot < 0:
                 return 0
             r = rec_at(self._pages, slot)
-            if (r.flags & RF_ACKED or not (r.state == S_PLACING or r.state == S_CANCELLING)
-                    or not (target == S_REJECTED or target == S_FAILED)):
+            if r.flags & RF_ACKED or not (target == S_REJECTED or target == S_FAILED):
                 return 0
+            cell = _CELLS[r.state][_EV_REJECTED_LOCAL if target == S_REJECTED else _EV_FAILED_LOCAL]
+            if (cell >> 4) & _A_REFUSE:
+                return 0
+            # The error first (a dict insert, the only step that could fail), then the cell.
             self._errors[slot] = error
             r.flags |= RF_ERROR
-            self._set_state(slot, r, target)
-            return F_CLOSED
+            flags = self._take(slot, r, cell, 0)
+            return flags
         finally:
             self._busy = False
 
@@ -1012,11 +1066,8 @@ cdef class OrderCore:
             if slot < 0:
                 return -1
             r = rec_at(self._pages, slot)
-            if not (r.state == S_PLACING or r.state == S_ACTIVE):
-                return -1
             prev = r.state
-            self._set_state(slot, r, S_CANCELLING)
-            return prev
+            return -1 if self._take(slot, r, _CELLS[prev][_EV_CANCEL_SENT], 0) < 0 else prev
         finally:
             self._busy = False
 
@@ -1025,18 +1076,16 @@ cdef class OrderCore:
         cdef int32_t slot
         cdef Rec* r
         cdef int prev
+        cdef int ev
         self._enter()
         try:
             prev = _previous(previous)
             slot = self._slot_of(_key(client_order_id))
-            if slot < 0:
+            if slot < 0 or prev < 0:
                 return False
             r = rec_at(self._pages, slot)
-            if r.state != S_CANCELLING or prev < 0:
-                return False
-            # An order acknowledged while the cancel was in flight is active, not placing.
-            self._set_state(slot, r, S_ACTIVE if (prev == S_ACTIVE or r.flags & RF_ACKED) else S_PLACING)
-            return True
+            ev = _EV_CANCEL_REFUSED_ACKED if (prev == S_ACTIVE or r.flags & RF_ACKED) else _EV_CANCEL_REFUSED
+            return self._take(slot, r, _CELLS[r.state][ev], 0) >= 0
         finally:
             self._busy = False
 
@@ -1202,25 +1251,27 @@ cdef class OrderCore:
         flags = self._apply(slot, r, u)
         return flags | F_HOOKED if r.flags & RF_HOOKED else flags
 
-    # ── the transition function: _core_py._apply / _fill, decision for decision ──
-    # o.z is the cumulative filled quantity and o.X the order status (binance-protocol.md section 1,
-    # [D:user-data-streams/Event-Order-Update]): z is the truth, a z not above what we know is stale.
+    # ── the transition function: _states.TRANSITIONS plus the fill arithmetic of its notes ──
+    # o.z is the cumulative filled quantity and o.X the order status (docs/binance-protocol.md,
+    # "Order update event"): z is the truth, a z not above what we know is stale.
 
     cdef int _apply(self, int32_t slot, Rec* r, const Update* u) except -1:
+        # One feed event: the fill arithmetic (notes 1-3 under _states.TRANSITIONS), then the
+        # table's cell for (state, event), then the flags of note 6. _core_py._apply, step for step.
         cdef int flags = 0
-        cdef int st = u.status
+        cdef int ev = u.status
         cdef bint has_z
+        cdef bint was_terminal
         cdef int64_t z = 0
         if u.present & P_ORDER_ID and not (r.flags & RF_OID):
             self._set_oid(slot, r, u.order_id)
-        if st == ST_NONE or st == ST_OTHER:
-            # Unknown status: no state change, but money it carries still counts.
+        if ev == ST_NONE or ev == ST_OTHER:
             self._cnt[C_UNKNOWN_STATUS] += 1
-            flags |= F_UNKNOWN_STATUS
+            flags = F_UNKNOWN_STATUS
+            ev = _EV_UNKNOWN
             has_z = u.present & P_Z
             z = u.z
-        elif st == ST_FILLED:
-            # FILLED without z means all of it (the exchange says so); with z, z is the truth.
+        elif ev == ST_FILLED:
             if u.present & P_Z:
                 has_z = True
                 z = u.z
@@ -1232,56 +1283,42 @@ cdef class OrderCore:
             z = u.z
         if has_z and z > r.filled:
             flags |= self._fill(r, z, u)
-        if r.state >= S_FIRST_TERMINAL:
-            # Terminal never goes back to live; a fill increase still counts ("late fill"), and
-            # completes a cancelled/expired/rejected/failed order as filled when it is all there.
-            if flags & F_FILL:
+            if r.filled >= r.qty:
+                ev = _EV_COMPLETED
+        was_terminal = r.state >= S_FIRST_TERMINAL
+        flags = self._take(slot, r, _CELLS[r.state][ev], flags)
+        if flags & F_FILL:
+            if was_terminal:
                 self._cnt[C_LATE_FILLS] += 1
                 flags |= F_LATE_FILL
-                if r.filled >= r.qty and r.state != S_FILLED:
-                    self._set_state(slot, r, S_FILLED)
-                    flags |= F_FILLED
-            else:
-                self._cnt[C_STALE] += 1
-                flags |= F_STALE
-            if ((st == ST_NEW or st == ST_PARTIALLY_FILLED)
-                    and (r.state == S_REJECTED or r.state == S_FAILED)):
-                # Declared never placed, yet it rests on the book: nobody manages it, so the shell
-                # cancels it (the state stays terminal; its fills still count as late fills).
-                self._cnt[C_ORPHANS] += 1
-                flags |= F_ORPHAN
-            return flags
-        if st == ST_FILLED or (flags & F_FILL and r.filled >= r.qty):
-            # FILLED is believed even with z < q (the exchange's word), and a fill reaching q
-            # under any live status (even an unknown one) completes the order.
-            r.flags |= RF_ACKED
-            self._set_state(slot, r, S_FILLED)
-            return flags | F_FILLED
-        if flags & F_FILL:
-            flags |= F_PARTIAL
-        if st == ST_NEW or st == ST_PARTIALLY_FILLED:
+            elif not (flags & F_FILLED):
+                flags |= F_PARTIAL
+        elif was_terminal or not flags:
+            self._cnt[C_STALE] += 1
+            flags |= F_STALE
+        return flags
+
+    cdef int _take(self, int32_t slot, Rec* r, int cell, int flags) except -2:
+        # Apply one cell of the transition table: -1 if it refuses, else flags plus its own.
+        cdef int acts = cell >> 4
+        cdef int new = cell & 15
+        if acts & _A_REFUSE:
+            return -1
+        if acts & _A_ACK:
             if not (r.flags & RF_ACKED):
                 r.flags |= RF_ACKED
                 flags |= F_ACTIVATED
-            if r.state == S_PLACING:
-                self._set_state(slot, r, S_ACTIVE)
-            # active stays active; cancelling stays cancelling (the cancel is still in flight)
-        elif st == ST_CANCELED:
+        elif acts & _A_SEEN:
             r.flags |= RF_ACKED
-            self._set_state(slot, r, S_CANCELLED)
+        if acts & _A_CLOSED:
             flags |= F_CLOSED
-        elif st == ST_EXPIRED or st == ST_EXPIRED_IN_MATCH:
-            r.flags |= RF_ACKED
-            self._set_state(slot, r, S_EXPIRED)
-            flags |= F_CLOSED
-        elif st == ST_REJECTED:
-            r.flags |= RF_ACKED
-            self._set_state(slot, r, S_REJECTED)
-            flags |= F_CLOSED
-        if not flags:
-            # e.g. a duplicate NEW, or an unknown status code from a dict (no state change)
-            self._cnt[C_STALE] += 1
-            flags = F_STALE
+        if acts & _A_FILLED:
+            flags |= F_FILLED
+        if acts & _A_ORPHAN:
+            self._cnt[C_ORPHANS] += 1
+            flags |= F_ORPHAN
+        if new != _KEEP:
+            self._set_state(slot, r, new)
         return flags
 
     cdef int _fill(self, Rec* r, int64_t z, const Update* u) except -1:

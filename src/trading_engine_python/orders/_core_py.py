@@ -4,9 +4,10 @@ Holds every order the manager tracks, decodes user-stream frames and applies the
 The compiled twin keeps the same records as fixed-layout C structs; both must behave identically,
 down to the counters (tests/orders/test_core_properties.py drives random operation sequences through both).
 
-Rules: the cumulative filled quantity ``z`` is the truth and a smaller or equal ``z`` is
-stale; a terminal state never goes back to a live one; a fill increase is never dropped, even on
-an order that is already cancelled, expired, rejected or failed (a "late fill").
+Rules: the one transition table ``_states.TRANSITIONS`` and the notes under it. The cumulative
+filled quantity ``z`` is the truth and a smaller or equal ``z`` is stale; a terminal state never
+goes back to a live one; a fill increase is never dropped, even on an order that is already
+cancelled, expired, rejected or failed (a "late fill").
 
 Re-entry: caller code may run inside a method (the ``clock``, an argument's ``__index__`` or
 ``__bool__``, a mapping given to ``feed_decoded``, a finalizer the cycle collector runs). It may not
@@ -31,10 +32,22 @@ from typing import TYPE_CHECKING, Any
 from . import _decode_py as dec
 from ._fixed import FP_SCALE
 from ._states import (
+    A_ACK,
+    A_CLOSED,
+    A_FILLED,
+    A_ORPHAN,
+    A_REFUSE,
+    A_SEEN,
     ACTIVE,
-    CANCELLED,
-    CANCELLING,
-    EXPIRED,
+    CELLS,
+    EV_CANCEL_REFUSED,
+    EV_CANCEL_REFUSED_ACKED,
+    EV_CANCEL_SENT,
+    EV_COMPLETED,
+    EV_FAILED_LOCAL,
+    EV_PLACE_SENT,
+    EV_REJECTED_LOCAL,
+    EV_UNKNOWN,
     F_ACTIVATED,
     F_CLOSED,
     F_FILL,
@@ -49,8 +62,9 @@ from ._states import (
     F_UNKNOWN_ID,
     F_UNKNOWN_STATUS,
     FAILED,
-    FILLED,
     FIRST_TERMINAL,
+    IDLE,
+    KEEP,
     ORDER_TYPES,
     PLACING,
     REJECTED,
@@ -60,9 +74,10 @@ from ._states import (
 
 IMPLEMENTATION = "python"
 
-# Feed status -> the terminal state it closes an order in (FILLED handled on its own).
-_CLOSING = {dec.ST_CANCELED: CANCELLED, dec.ST_EXPIRED: EXPIRED, dec.ST_EXPIRED_IN_MATCH: EXPIRED,
-            dec.ST_REJECTED: REJECTED}
+__all__ = ["IMPLEMENTATION", "OrderCore", "OrderState"]  # what orders._core re-exports
+
+# add() registers an order as its request leaves: the table's "place sent" cell out of idle.
+_PLACED = CELLS[IDLE][EV_PLACE_SENT] & 15
 
 
 def _to_float(fp: int) -> float:
@@ -269,7 +284,7 @@ class OrderState:
         self.time_in_force = time_in_force
         self.exchange_order_id: int | None = None
         self.error: tuple[int, str] | None = None
-        self._state = PLACING
+        self._state = _PLACED
         self._acked = False
         self._hooked = False
         self._filled = 0
@@ -641,12 +656,13 @@ class OrderCore:
             self._expire()
             o = self._by_cid.get(key) if key is not None else None
             self._last = o
-            if (o is None or o._acked or o._state not in (PLACING, CANCELLING)
-                    or target not in (REJECTED, FAILED)):
+            if o is None or o._acked or target not in (REJECTED, FAILED):
                 return 0
-            o.error = error
-            self._set_state(o, target)
-            return F_CLOSED
+            cell = CELLS[o._state][EV_REJECTED_LOCAL if target == REJECTED else EV_FAILED_LOCAL]
+            if (cell >> 4) & A_REFUSE:
+                return 0
+            o.error = error  # (the compiled twin's order: the error, then the cell)
+            return self._take(o, cell, 0)
         finally:
             self._busy = False
 
@@ -658,11 +674,10 @@ class OrderCore:
             key = _key(client_order_id)
             self._expire()
             o = self._by_cid.get(key) if key is not None else None
-            if o is None or o._state not in (PLACING, ACTIVE):
+            if o is None:
                 return -1
             prev = o._state
-            self._set_state(o, CANCELLING)
-            return prev
+            return -1 if self._take(o, CELLS[prev][EV_CANCEL_SENT], 0) < 0 else prev
         finally:
             self._busy = False
 
@@ -673,11 +688,10 @@ class OrderCore:
             prev = _previous(previous)
             key = _key(client_order_id)
             o = self._by_cid.get(key) if key is not None else None
-            if o is None or o._state != CANCELLING or prev < 0:
+            if o is None or prev < 0:
                 return False
-            # An order acknowledged while the cancel was in flight is active, not placing.
-            self._set_state(o, ACTIVE if (prev == ACTIVE or o._acked) else PLACING)
-            return True
+            ev = EV_CANCEL_REFUSED_ACKED if (prev == ACTIVE or o._acked) else EV_CANCEL_REFUSED
+            return self._take(o, CELLS[o._state][ev], 0) >= 0
         finally:
             self._busy = False
 
@@ -739,61 +753,61 @@ class OrderCore:
         return flags | F_HOOKED if o._hooked else flags
 
     def _apply(self, o: OrderState, status: int, f: Mapping[str, Any]) -> int:
-        flags = 0
+        """One feed event: the fill arithmetic (notes 1-3 under ``_states.TRANSITIONS``), then the
+        table's cell for (state, event)."""
         oid = f.get("order_id")
         if oid is not None and o.exchange_order_id is None:
             self._set_oid(o, oid)
+        flags = 0
         if status == dec.ST_NONE or status == dec.ST_OTHER:
-            # Unknown status: no state change, but money it carries still counts.
             self._counters["unknown_status"] += 1
-            flags |= F_UNKNOWN_STATUS
+            flags = F_UNKNOWN_STATUS
+            status = EV_UNKNOWN
             z = f.get("z")
         elif status == dec.ST_FILLED:
-            # FILLED without z means all of it (the exchange says so); with z, z is the truth.
             z = f.get("z", o._qty)
         else:
             z = f.get("z")
         if z is not None and z > o._filled:
             flags |= self._fill(o, z, f)
+            if o._filled >= o._qty:
+                status = EV_COMPLETED
         was_terminal = o._state >= FIRST_TERMINAL
-        if was_terminal:
-            if flags & F_FILL:
+        flags = self._take(o, CELLS[o._state][status], flags)
+        # note 6
+        if flags & F_FILL:
+            if was_terminal:
                 self._counters["late_fills"] += 1
                 flags |= F_LATE_FILL
-                if o._filled >= o._qty and o._state != FILLED:
-                    # A late fill that completes the order: it did fill after all.
-                    self._set_state(o, FILLED)
-                    flags |= F_FILLED
-            else:
-                self._counters["stale"] += 1
-                flags |= F_STALE
-            if status in (dec.ST_NEW, dec.ST_PARTIALLY_FILLED) and o._state in (REJECTED, FAILED):
-                # Declared never placed, yet it rests on the book: nobody manages it, so the shell
-                # cancels it (the state stays terminal; its fills still count as late fills).
-                self._counters["orphans"] += 1
-                flags |= F_ORPHAN
-            return flags
-        if status == dec.ST_FILLED or (flags & F_FILL and o._filled >= o._qty):
-            if not o._acked:
-                o._acked = True
-            self._set_state(o, FILLED)
-            return flags | F_FILLED
-        if flags & F_FILL:
-            flags |= F_PARTIAL
-        if status in (dec.ST_NEW, dec.ST_PARTIALLY_FILLED):
+            elif not flags & F_FILLED:
+                flags |= F_PARTIAL
+        elif was_terminal or not flags:
+            self._counters["stale"] += 1
+            flags |= F_STALE
+        return flags
+
+    def _take(self, o: OrderState, cell: int, flags: int) -> int:
+        """Apply one cell of the transition table: -1 if it refuses, else ``flags`` plus the
+        flags the cell asks for."""
+        acts = cell >> 4
+        if acts & A_REFUSE:
+            return -1
+        if acts & A_ACK:
             if not o._acked:
                 o._acked = True
                 flags |= F_ACTIVATED
-            if o._state == PLACING:
-                self._set_state(o, ACTIVE)
-            # active stays active; cancelling stays cancelling (the cancel is still in flight)
-        elif status in _CLOSING:
+        elif acts & A_SEEN:
             o._acked = True
-            self._set_state(o, _CLOSING[status])
+        if acts & A_CLOSED:
             flags |= F_CLOSED
-        if not flags:
-            self._counters["stale"] += 1
-            flags = F_STALE
+        if acts & A_FILLED:
+            flags |= F_FILLED
+        if acts & A_ORPHAN:
+            self._counters["orphans"] += 1
+            flags |= F_ORPHAN
+        new = cell & 15
+        if new != KEEP:
+            self._set_state(o, new)
         return flags
 
     def _fill(self, o: OrderState, z: int, f: Mapping[str, Any]) -> int:

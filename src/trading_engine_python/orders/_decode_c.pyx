@@ -940,7 +940,8 @@ cdef const unsigned char* _order(const unsigned char* p, const unsigned char* en
             else:
                 p = _skip_any(p, end, 2)
         elif klen == 2 and key[0] == c'a' and key[1] == c'p':
-            # ap is an average, not an exchange price: rounded, not refused [binance-protocol.md 1]
+            # ap is an average, not an exchange price: rounded, not refused
+            # (docs/binance-protocol.md, "Order update event")
             p = _decimal_value(p, end, st, _F_AP, &out.ap, &out.present, P_AP, True)
         else:
             p = _skip_any(p, end, 2)

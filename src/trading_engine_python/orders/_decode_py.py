@@ -94,8 +94,7 @@ _INT_PART_MAX_DIGITS: Final = 11
 
 _EVENT: Final = "ORDER_TRADE_UPDATE"
 
-# X values: docs/binance-protocol.md, "Order update event"; EXPIRED_IN_MATCH comes with
-# self-trade prevention (docs/binance-protocol.md, "Self-trade prevention").
+# X values; EXPIRED_IN_MATCH came with self-trade prevention (docs/binance-protocol.md, "Order update event").
 # REJECTED is a REST status, kept so that the core can map it if Binance ever streams it.
 _STATUS: Final[dict[str, int]] = {
     "NEW": ST_NEW,

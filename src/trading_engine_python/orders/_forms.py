@@ -1,7 +1,7 @@
 """The dict forms of a feed event, turned into the raw message shape the decoder validates.
 
 ``on_order_update`` accepts the raw frame (bytes/str), that frame parsed to a dict, or the
-"mapped" dict of the spec (``client_order_id``, ``order_status``, ...). Both dict forms become a
+"mapped" dict with snake_case keys (``client_order_id``, ``order_status``, ...). Both dict forms become a
 raw-shaped message here and then go through the one validating ``decode_dict``, so every form
 meets the same rules and gives the same outcome. REST order JSON (a status-query answer) is
 mapped the same way, so that it too goes through the feed's transition rules.
@@ -12,7 +12,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-# spec key (binance_wss.py map_order_data_ws) -> ORDER_TRADE_UPDATE key
+# mapped key (as binance_wss.py's map_order_data_ws names it) -> ORDER_TRADE_UPDATE key
 MAPPED_KEYS = {
     "symbol": "s",
     "client_order_id": "c",
@@ -54,7 +54,7 @@ def _decimal(value: Any) -> Any:
 
 
 def _integer(value: Any) -> Any:
-    # The spec's mapped example carries order_id as a string of digits ('123456').
+    # A mapped dict may carry order_id as a string of digits ('123456').
     # At most 20 digits (int64 has 19): int() of a longer string costs, and raises past 4300.
     if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 20:
         return int(value)

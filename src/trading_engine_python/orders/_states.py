@@ -43,3 +43,172 @@ F_HOOKED: Final = 2048  # the order is marked (set_hooked): the shell has callba
 
 SIDES: Final = ("BUY", "SELL")
 ORDER_TYPES: Final = ("LIMIT", "MARKET")
+
+# ── The order state machine: one table, read by both cores ──
+#
+# Columns ("events"). The feed's o.X values keep their decoder codes (ST_* in _decode_py), except
+# that any status we do not know counts as EV_UNKNOWN; EV_COMPLETED replaces the status when a fill
+# brought the cumulative quantity to the order's size, whatever o.X said. The rest are the local
+# transitions the manager drives (never from the content of a REST reply).
+EV_UNKNOWN: Final = 0  # o.X missing or not one we know (NEW_INSURANCE, NEW_ADL, a future one)
+EV_NEW: Final = 1
+EV_PARTIALLY_FILLED: Final = 2
+EV_FILLED: Final = 3
+EV_CANCELED: Final = 4
+EV_EXPIRED: Final = 5
+EV_EXPIRED_IN_MATCH: Final = 6  # self-trade prevention expired it
+EV_REJECTED: Final = 7
+EV_COMPLETED: Final = 8  # a fill increase reached the order's quantity
+EV_PLACE_SENT: Final = 9  # the manager hands the order to the exchange client
+EV_CANCEL_SENT: Final = 10
+EV_CANCEL_REFUSED: Final = 11  # the exchange certainly did not cancel; the order was never acknowledged
+EV_CANCEL_REFUSED_ACKED: Final = 12  # ... and the exchange has acknowledged it
+EV_REJECTED_LOCAL: Final = 13  # REST refused the place (or the client did, before sending)
+EV_FAILED_LOCAL: Final = 14  # an unknown outcome resolved as "never placed"
+N_EVENTS: Final = 15
+EVENT_NAMES: Final = (
+    "UNKNOWN",
+    "NEW",
+    "PARTIALLY_FILLED",
+    "FILLED",
+    "CANCELED",
+    "EXPIRED",
+    "EXPIRED_IN_MATCH",
+    "REJECTED",
+    "COMPLETED",
+    "place sent",
+    "cancel sent",
+    "cancel refused",
+    "cancel refused (acked)",
+    "rejected locally",
+    "failed locally",
+)
+
+# What a cell asks for besides the new state (bits of a cell, above its 4 state bits).
+KEEP: Final = 15  # the state does not change
+A_ACK: Final = 1  # the exchange knows the order: acknowledged; the first time, F_ACTIVATED
+A_SEEN: Final = 2  # acknowledged too, without F_ACTIVATED (the order is closing as we learn of it)
+A_CLOSED: Final = 4  # -> F_CLOSED (on_cancel)
+A_FILLED: Final = 8  # -> F_FILLED (on_fill)
+A_ORPHAN: Final = 16  # -> F_ORPHAN: counted; the shell cancels an order nobody manages
+A_REFUSE: Final = 32  # not allowed from this state: nothing changes, the caller is told no
+
+_LIVE_FEED = {  # the feed rows of placing / active / cancelling, the differences noted per row
+    EV_UNKNOWN: (KEEP, 0),  # unknown status: no state change; money it carries still counts (note 1)
+    EV_FILLED: (FILLED, A_SEEN | A_FILLED),  # believed even with z < q: the exchange's word (note 2)
+    EV_CANCELED: (CANCELLED, A_SEEN | A_CLOSED),
+    EV_EXPIRED: (EXPIRED, A_SEEN | A_CLOSED),  # GTX that would cross, IOC/market remainder
+    EV_EXPIRED_IN_MATCH: (EXPIRED, A_SEEN | A_CLOSED),  # STP; the reason is the decoder's business
+    EV_REJECTED: (REJECTED, A_SEEN | A_CLOSED),
+    EV_COMPLETED: (FILLED, A_SEEN | A_FILLED),  # even under an unknown or closing status (note 3)
+    EV_REJECTED_LOCAL: (KEEP, A_REFUSE),
+    EV_FAILED_LOCAL: (KEEP, A_REFUSE),
+    EV_PLACE_SENT: (KEEP, A_REFUSE),
+}
+_CLOSED_FEED = {  # the feed rows of cancelled / expired (terminal, never live again: note 4)
+    EV_UNKNOWN: (KEEP, 0),
+    EV_NEW: (KEEP, 0),  # a NEW arriving after the CANCELED (reordered, or replayed): stale
+    EV_PARTIALLY_FILLED: (KEEP, 0),  # its fill, if z went up, still counts: a late fill (note 4)
+    EV_FILLED: (KEEP, 0),  # FILLED without a fill increase after a close: stale
+    EV_CANCELED: (KEEP, 0),
+    EV_EXPIRED: (KEEP, 0),  # an EXPIRED after the end is not a second end
+    EV_EXPIRED_IN_MATCH: (KEEP, 0),
+    EV_REJECTED: (KEEP, 0),
+    EV_COMPLETED: (FILLED, A_FILLED),  # a late fill that completes it: it did fill after all
+}
+_TERMINAL_LOCAL = {  # a terminal order takes no local transition
+    EV_PLACE_SENT: (KEEP, A_REFUSE),
+    EV_CANCEL_SENT: (KEEP, A_REFUSE),
+    EV_CANCEL_REFUSED: (KEEP, A_REFUSE),
+    EV_CANCEL_REFUSED_ACKED: (KEEP, A_REFUSE),
+    EV_REJECTED_LOCAL: (KEEP, A_REFUSE),
+    EV_FAILED_LOCAL: (KEEP, A_REFUSE),
+}
+
+# TRANSITIONS[state][event] = (new state or KEEP, actions). Every (state, event) pair is listed.
+TRANSITIONS: Final[dict[int, dict[int, tuple[int, int]]]] = {
+    # idle: only add() sees it, and it sends the order out of idle before it returns
+    IDLE: {
+        **{ev: (KEEP, 0) for ev in range(EV_PLACE_SENT)},  # never reached: no feed before the place
+        **_TERMINAL_LOCAL,
+        EV_PLACE_SENT: (PLACING, 0),
+    },
+    PLACING: {
+        **_LIVE_FEED,
+        EV_NEW: (ACTIVE, A_ACK),
+        EV_PARTIALLY_FILLED: (ACTIVE, A_ACK),  # a fill can be the first thing we hear of it
+        EV_CANCEL_SENT: (CANCELLING, 0),  # cancel before the NEW arrived: allowed, the id is ours
+        EV_CANCEL_REFUSED: (KEEP, A_REFUSE),
+        EV_CANCEL_REFUSED_ACKED: (KEEP, A_REFUSE),
+        EV_REJECTED_LOCAL: (REJECTED, A_CLOSED),  # only while unacknowledged (note 5)
+        EV_FAILED_LOCAL: (FAILED, A_CLOSED),  # only while unacknowledged (note 5)
+    },
+    ACTIVE: {
+        **_LIVE_FEED,
+        EV_NEW: (KEEP, A_ACK),  # duplicate NEW: stale
+        EV_PARTIALLY_FILLED: (KEEP, A_ACK),
+        EV_CANCEL_SENT: (CANCELLING, 0),
+        EV_CANCEL_REFUSED: (KEEP, A_REFUSE),
+        EV_CANCEL_REFUSED_ACKED: (KEEP, A_REFUSE),
+    },
+    CANCELLING: {
+        **_LIVE_FEED,
+        EV_NEW: (KEEP, A_ACK),  # the place's NEW overtook by our cancel: still cancelling, not active
+        EV_PARTIALLY_FILLED: (KEEP, A_ACK),  # a fill while the cancel is in flight: on_partial
+        EV_CANCEL_SENT: (KEEP, A_REFUSE),  # one cancel in flight at a time
+        EV_CANCEL_REFUSED: (PLACING, 0),  # back to where it was
+        EV_CANCEL_REFUSED_ACKED: (ACTIVE, 0),  # acknowledged while the cancel was in flight: active
+        EV_REJECTED_LOCAL: (REJECTED, A_CLOSED),  # the place itself was refused (note 5)
+        EV_FAILED_LOCAL: (FAILED, A_CLOSED),  # never placed after all (note 5)
+    },
+    FILLED: {
+        **_CLOSED_FEED,
+        EV_COMPLETED: (KEEP, 0),  # z above q on a filled order: counted as a late fill, stays filled
+        **_TERMINAL_LOCAL,
+    },
+    CANCELLED: {**_CLOSED_FEED, **_TERMINAL_LOCAL},
+    EXPIRED: {**_CLOSED_FEED, **_TERMINAL_LOCAL},
+    REJECTED: {
+        **_CLOSED_FEED,
+        # Declared never placed (REST refused it), yet the exchange says it rests on the book: an
+        # orphan nobody manages. It stays terminal; the shell cancels it; its fills are late fills.
+        EV_NEW: (KEEP, A_ORPHAN),
+        EV_PARTIALLY_FILLED: (KEEP, A_ORPHAN),
+        **_TERMINAL_LOCAL,
+    },
+    FAILED: {
+        **_CLOSED_FEED,
+        # Resolved as never placed (status query said "does not exist"), yet it shows up open: an
+        # orphan, as for rejected.
+        EV_NEW: (KEEP, A_ORPHAN),
+        EV_PARTIALLY_FILLED: (KEEP, A_ORPHAN),
+        **_TERMINAL_LOCAL,
+    },
+}
+# Notes: the arithmetic that stays in code, the same in both cores.
+# 1. z (o.z, the cumulative filled quantity) is the truth: a z above what we know is a fill
+#    increase (F_FILL; last_fill_* hold the increase, avg from o.ap), any other z changes nothing.
+#    An unknown status still carries its fill, and is counted (F_UNKNOWN_STATUS).
+# 2. FILLED without z means all of it; with z, z is the truth.
+# 3. The column is EV_COMPLETED whenever a fill increase brings z to the quantity.
+# 4. A terminal state never changes but to filled (EV_COMPLETED); a fill increase that reaches a
+#    terminal order is counted as a late fill (F_LATE_FILL) and still goes to the callbacks.
+# 5. Local closes are refused once the order is acknowledged: from then on only the feed or a
+#    status query may end it.
+# 6. F_PARTIAL: a fill increase on a live order that did not complete it (on_partial runs for the
+#    fill before on_cancel when the same event closes the order). F_STALE: nothing changed (a
+#    terminal order without a fill increase; a live one with no flag at all).
+
+
+def _cells() -> tuple[tuple[int, ...], ...]:
+    """TRANSITIONS as ints, ``new_state | actions << 4``: the form both cores index."""
+    rows = []
+    for state in range(len(STATE_NAMES)):
+        row = TRANSITIONS[state]
+        if sorted(row) != list(range(N_EVENTS)):
+            raise AssertionError(f"transition row {STATE_NAMES[state]} does not list every event")
+        rows.append(tuple(new | actions << 4 for new, actions in (row[ev] for ev in range(N_EVENTS))))
+    return tuple(rows)
+
+
+CELLS: Final = _cells()

@@ -1,9 +1,10 @@
 """Client order ids: ``PMS{subAccountId[:8]}_{TYPE}_{unique}``.
 
-Binance allows ``^[\\.A-Z\\:/a-z0-9_-]{1,36}$`` (binance-protocol.md section 2) and keeps ids unique
-only among open orders, so ours must be unique on their own: the unique part is the time in
-microseconds (never repeating within the process, and moving forward across restarts) in base 36,
-plus two random base-36 characters so that two processes started in the same microsecond differ.
+Binance allows ``^[\\.A-Z\\:/a-z0-9_-]{1,36}$`` (docs/binance-protocol.md, "Client order ids")
+and keeps ids unique only among open orders, so ours must be unique on their own: the unique
+part is the time in microseconds (never repeating within the process, and moving forward across
+restarts) in base 36, plus two random base-36 characters so that two processes started in the
+same microsecond differ.
 """
 
 from __future__ import annotations

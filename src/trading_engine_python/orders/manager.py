@@ -26,15 +26,17 @@ import logging
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
-from typing import Any
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, Protocol
 
-from ..exchange.errors import NO_SUCH_ORDER, UNKNOWN_ORDER, ExchangeError, ExchangeTimeout
+from ..exchange.errors import UNKNOWN_ORDER, ExchangeError, ExchangeTimeout
+from ..exchange.protocol import ExchangeClient
 from . import _core, _decode_py
+from ._core import OrderState
 from ._fixed import fixed_to_str, to_fixed
 from ._forms import message_from_dict, message_from_rest
 from ._states import (
     CANCELLED,
-    CANCELLING,
     EXPIRED,
     F_ACTIVATED,
     F_CLOSED,
@@ -47,23 +49,41 @@ from ._states import (
     F_PARTIAL,
     F_UNKNOWN_STATUS,
     FAILED,
-    PLACING,
     REJECTED,
 )
 from .ids import GENERATOR, parse_client_order_id
+from .resolver import Resolver
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
+    from ..events.publisher import EventPublisher
 
 log = logging.getLogger("trading_engine_python.orders")
 
-Callback = Callable[[Any], Any]
+# What a callback gets: the order's OrderState. A plain function runs at once on the feed path; a
+# coroutine function (its return value awaited) runs later with a snapshot.
+Callback = Callable[[OrderState], object]
+# A quantity or price: str/int/Decimal exactly, a float by the 4-ulp rule of _fixed.to_fixed.
+Number = str | int | float | Decimal
+
+
+class RiskEngine(Protocol):
+    """What the manager calls on the risk engine (``account_snapshot(sub_account_id)``, used for the
+    order_filled event's account, is optional)."""
+
+    async def on_order_fill(self, order: OrderState) -> None: ...
+
+
 _SIDES = {"BUY": 0, "SELL": 1}
 _TYPES = {"LIMIT": 0, "MARKET": 1}
 _TIFS = frozenset({"GTC", "IOC", "FOK", "GTX", "GTD"})
-_NOT_FOUND_TRIES = 3  # -2013 can answer for an order accepted a moment ago: ask this often
-_PATIENT_TRIES = 20  # status queries at resolve_timeout intervals, then at _SLOW_FACTOR times that
-_SLOW_FACTOR = 6  # 30 s with the default resolve_timeout of 5 s
+_OID_LIMIT = 2**63  # Binance's orderId is an int64
 
 
 class _Hooks:
+    """An order's callbacks; one object is shared by the orders of one intent (a replace moves it)."""
+
     __slots__ = ("on_cancel", "on_fill", "on_partial")
 
     def __init__(self, on_fill: Callback | None, on_cancel: Callback | None,
@@ -71,6 +91,27 @@ class _Hooks:
         self.on_fill = on_fill
         self.on_cancel = on_cancel
         self.on_partial = on_partial
+
+
+# _Intent.phase: where the order stands for its callbacks.
+_LIVE = 0  # callbacks attached to a live order
+_CLOSED = 1  # closed unfilled and on_cancel ran; on_fill kept for a late fill that completes it
+_MOVED = 2  # replaced: its callbacks moved to the new order; a late fill here still reaches them
+
+
+class _Intent:
+    """The shell's bookkeeping for one client order id: its callbacks, a replace waiting on its
+    cancel, and what happens to a fill that arrives after the order closed. The core marks such an
+    order (``set_hooked``), so feed results for it carry F_HOOKED; no other order is looked up."""
+
+    __slots__ = ("aborted", "hooks", "phase", "replace", "suppressed")
+
+    def __init__(self, hooks: _Hooks | None) -> None:
+        self.hooks = hooks
+        self.phase = _LIVE
+        self.replace: asyncio.Future[None] | None = None  # a replace waits for this order's close
+        self.aborted = False  # a cancel was asked for during the replace: place nothing
+        self.suppressed = False  # the replace's own cancel: on_cancel held back (the intent goes on)
 
 
 class OrderManager:
@@ -82,9 +123,9 @@ class OrderManager:
 
     def __init__(
         self,
-        exchange_client: Any,
-        redis_client: Any = None,
-        risk_engine: Any = None,
+        exchange_client: ExchangeClient,
+        redis_client: Redis | None = None,
+        risk_engine: RiskEngine | None = None,
         *,
         resolve_timeout: float = 5.0,
         replace_timeout: float = 5.0,
@@ -99,35 +140,27 @@ class OrderManager:
         self._exchange = exchange_client
         self._redis = redis_client
         self._risk = risk_engine
-        self.resolve_timeout = float(resolve_timeout)
         self.replace_timeout = float(replace_timeout)
-        self.stuck_timeout = float(stuck_timeout)
         core_cls = _core.load(implementation)
         self._core = core_cls(terminal_ttl, terminal_max, clock)
         self.implementation: str = self._core.implementation
         self._ids = GENERATOR
-        self._hooks: dict[str, _Hooks] = {}
-        # Callbacks of closed orders still tracked by the core, for a fill that arrives late: the
-        # order's own on_fill, or (a replaced order) the hooks that moved to its replacement.
-        self._late_on_fill: dict[str, Callback] = {}
-        self._moved: dict[str, _Hooks] = {}
-        self._replacing: dict[str, asyncio.Future[None]] = {}
-        self._replace_aborted: set[str] = set()  # a cancel asked for during the replace: no new order
-        self._replace_suppressed: set[str] = set()  # replaces whose old on_cancel was held back
+        self._intents: dict[str, _Intent] = {}
+        # Client ids of closed orders whose intent is kept for a late fill, in closing order (the
+        # core's eviction order): pruned from the front once the core let go of the order.
+        self._kept: deque[str] = deque()
+        self._replaces_waiting = 0
         self._drain_wake: asyncio.Future[None] | None = None
-        self._orphans: set[str] = set()  # orphan cancels in flight
-        self._resolving: set[str] = set()
-        self._watch: dict[str, float] = {}  # placing/cancelling orders the exchange accepted
+        self._resolver = Resolver(self, resolve_timeout, stuck_timeout)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._work: deque[tuple[Any, ...]] = deque()
         self._worker: asyncio.Task[None] | None = None
-        self._sweeper: asyncio.Task[None] | None = None
         self._closed = False
         self._stats = dict.fromkeys(
             ("callback_errors", "risk_errors", "rest_rejections", "unknown_outcomes", "status_queries",
              "resolved_failed", "replaces", "replace_aborted", "adopted",
-             "cancel_resends", "orphans_cancelled"), 0)
-        self._publisher: Any = None
+             "cancel_resends", "orphans_cancelled", "bad_order_ids"), 0)
+        self._publisher: EventPublisher | None = None
         if redis_client is not None:
             from ..events.publisher import EventPublisher
 
@@ -148,31 +181,43 @@ class OrderManager:
         self._mask = mask
 
     @property
-    def risk_engine(self) -> Any:
+    def resolve_timeout(self) -> float:
+        """Seconds before an unknown outcome is asked about, and between status queries."""
+        return self._resolver.resolve_timeout
+
+    @property
+    def stuck_timeout(self) -> float:
+        """Seconds an accepted request may wait for its feed event before a status query."""
+        return self._resolver.stuck_timeout
+
+    @property
+    def risk_engine(self) -> RiskEngine | None:
         return self._risk
 
     @risk_engine.setter
-    def risk_engine(self, risk: Any) -> None:
+    def risk_engine(self, risk: RiskEngine | None) -> None:
         """Attach the risk engine later (it is created after the manager)."""
         self._risk = risk
         self._update_mask()
 
     # ── Public API: place orders ──
 
+    # Every place_* method: the same positional arguments, then the same keywords in one order.
     async def place_market_order(
         self,
         sub_account_id: str,
         symbol: str,
         side: str,
-        quantity: Any,
+        quantity: Number,
+        *,
         leverage: int = 1,
+        reduce_only: bool = False,
         origin: str = "MANUAL",
         parent_id: str | None = None,
         on_fill: Callback | None = None,
         on_cancel: Callback | None = None,
-        reduce_only: bool = False,
         on_partial: Callback | None = None,
-    ) -> Any:
+    ) -> OrderState:
         """Place a market order; returns its live OrderState (state ``placing`` until the feed)."""
         return await self._place(sub_account_id, symbol, side, "MARKET", quantity, None, leverage,
                                  origin, parent_id, on_fill, on_cancel, on_partial, reduce_only, None)
@@ -182,17 +227,18 @@ class OrderManager:
         sub_account_id: str,
         symbol: str,
         side: str,
-        quantity: Any,
-        price: Any,
+        quantity: Number,
+        price: Number,
+        *,
         leverage: int = 1,
+        reduce_only: bool = False,
+        time_in_force: str | None = None,
         origin: str = "MANUAL",
         parent_id: str | None = None,
         on_fill: Callback | None = None,
         on_cancel: Callback | None = None,
         on_partial: Callback | None = None,
-        reduce_only: bool = False,
-        time_in_force: str | None = None,
-    ) -> Any:
+    ) -> OrderState:
         """Place a limit order (``time_in_force="GTX"`` for post-only); returns its OrderState."""
         return await self._place(sub_account_id, symbol, side, "LIMIT", quantity, price, leverage,
                                  origin, parent_id, on_fill, on_cancel, on_partial, reduce_only,
@@ -202,7 +248,7 @@ class OrderManager:
                      price: Any, leverage: int, origin: str, parent_id: str | None,
                      on_fill: Callback | None, on_cancel: Callback | None,
                      on_partial: Callback | None, reduce_only: bool, tif: str | None,
-                     hooks: _Hooks | None = None) -> Any:
+                     hooks: _Hooks | None = None) -> OrderState:
         # Everything is checked before anything is registered or sent.
         if self._closed:
             raise RuntimeError("OrderManager is closed")
@@ -234,7 +280,7 @@ class OrderManager:
         if hooks is None and (on_fill or on_cancel or on_partial):
             hooks = _Hooks(on_fill, on_cancel, on_partial)
         if hooks is not None:
-            self._hooks[cid] = hooks
+            self._intents[cid] = _Intent(hooks)
             self._core.set_hooked(cid, True)
         try:
             reply = await self._exchange.place_order(
@@ -242,14 +288,14 @@ class OrderManager:
                 price=fixed_to_str(px) if px else None, client_order_id=cid,
                 reduce_only=bool(reduce_only), time_in_force=tif)
         except ExchangeTimeout as exc:
-            self._unknown_outcome(order, "place", exc)
+            self._resolver.unknown_outcome(order, "place", exc)
         except ExchangeError as exc:
             self._stats["rest_rejections"] += 1
             flags = self._core.close_local(cid, REJECTED, exc.code, exc.msg)
             if flags:
-                self._dispatch(flags, order, _now_ms())
+                self._dispatch(flags | F_HOOKED, order, _now_ms())  # a local close: look up its intent
         except asyncio.CancelledError:
-            self._unknown_outcome(order, "place", None)
+            self._resolver.unknown_outcome(order, "place", None)
             raise
         except ValueError as exc:
             # The client refuses before sending (a quantity off the symbol's step, a price off
@@ -257,14 +303,20 @@ class OrderManager:
             self._stats["rest_rejections"] += 1
             flags = self._core.close_local(cid, REJECTED, -1, str(exc))
             if flags:
-                self._dispatch(flags, order, _now_ms())
+                self._dispatch(flags | F_HOOKED, order, _now_ms())  # a local close: look up its intent
         except Exception as exc:  # a client bug or transport error: the outcome is unknown
-            self._unknown_outcome(order, "place", exc)
+            self._resolver.unknown_outcome(order, "place", exc)
         else:
             oid = reply.get("orderId") if isinstance(reply, dict) else None
             if isinstance(oid, int) and not isinstance(oid, bool):
-                self._core.set_exchange_id(cid, oid)
-            self._watch_stuck(order)
+                if 0 <= oid < _OID_LIMIT:
+                    self._core.set_exchange_id(cid, oid)
+                else:
+                    # Binance's orderId is an int64; anything else is a bad reply. The order stays
+                    # tracked without it: the feed's "i" supplies it (or is counted malformed).
+                    self._stats["bad_order_ids"] += 1
+                    log.warning("place reply for %s has an orderId out of range; waiting for the feed", cid)
+            self._resolver.watch(order)
         return order
 
     # ── Public API: cancel and replace ──
@@ -284,16 +336,17 @@ class OrderManager:
             return False, False
         prev = self._core.begin_cancel(cid)
         if prev < 0:
-            if cid in self._replacing:
+            intent = self._intents.get(cid)
+            if intent is not None and intent.replace is not None:
                 # The replace's cancel is already on its way; asking to cancel now ends the intent:
                 # the replace places nothing (a kill switch must not leave a fresh order behind).
-                self._replace_aborted.add(cid)
+                intent.aborted = True
                 return True, True
             return False, False
         try:
             await self._exchange.cancel_order(order.symbol, client_order_id=cid)
         except ExchangeTimeout as exc:
-            self._unknown_outcome(order, "cancel", exc)
+            self._resolver.unknown_outcome(order, "cancel", exc)
         except ExchangeError as exc:
             if exc.code != UNKNOWN_ORDER:
                 # Definitely not processed (e.g. -1003, -1021): nothing changed at the exchange.
@@ -302,14 +355,14 @@ class OrderManager:
                 return True, False
             # -2011: not open any more (filled, cancelled, expired) or not there yet: the feed or
             # a status query says which.
-            self._unknown_outcome(order, "cancel", exc)
+            self._resolver.unknown_outcome(order, "cancel", exc)
         except asyncio.CancelledError:
-            self._unknown_outcome(order, "cancel", None)
+            self._resolver.unknown_outcome(order, "cancel", None)
             raise
         except Exception as exc:
-            self._unknown_outcome(order, "cancel", exc)
+            self._resolver.unknown_outcome(order, "cancel", exc)
         else:
-            self._watch_stuck(order)
+            self._resolver.watch(order)
         return True, True
 
     async def cancel_all_orders_for_symbol(self, symbol: str) -> int:
@@ -323,15 +376,17 @@ class OrderManager:
         results = await asyncio.gather(*(self._cancel(cid) for cid in cids))
         return sum(1 for sent, _ in results if sent)
 
-    async def replace_order(self, client_order_id: str, new_price: Any,
-                            new_quantity: Any = None) -> Any:
+    async def replace_order(self, client_order_id: str, new_price: Number | None,
+                            new_quantity: Number | None = None) -> OrderState | None:
         """Cancel, wait for the feed to confirm, then place the same intent at ``new_price``.
 
         Returns the new OrderState, or None when nothing was placed: the old order filled, the
         cancel was refused, or it was not confirmed within ``replace_timeout``.
         """
-        old = self._core.get(client_order_id)
-        if old is None or not old.is_live or client_order_id in self._replacing:
+        cid = client_order_id
+        old = self._core.get(cid)
+        intent = self._intents.get(cid)
+        if old is None or not old.is_live or (intent is not None and intent.replace is not None):
             return None
         if old.order_type == "LIMIT":
             px = to_fixed(new_price, "new_price")
@@ -339,11 +394,14 @@ class OrderManager:
                 raise ValueError(f"new_price must be > 0, not {new_price!r}")
         if new_quantity is not None and to_fixed(new_quantity, "new_quantity") <= 0:
             raise ValueError(f"new_quantity must be > 0, not {new_quantity!r}")
+        if intent is None:
+            intent = self._intents[cid] = _Intent(None)
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._replacing[client_order_id] = done
-        self._core.set_hooked(client_order_id, True)  # its close must reach the waiter
+        intent.replace = done
+        self._replaces_waiting += 1
+        self._core.set_hooked(cid, True)  # its close must reach the waiter
         try:
-            _sent, accepted = await self._cancel(client_order_id)
+            _sent, accepted = await self._cancel(cid)
             if not accepted:
                 return None
             wake = self._drain_wake
@@ -354,25 +412,27 @@ class OrderManager:
             except TimeoutError:
                 self._stats["replace_aborted"] += 1
                 log.warning("replace of %s: cancel not confirmed within %.1fs, nothing placed",
-                            client_order_id, self.replace_timeout)
+                            cid, self.replace_timeout)
                 return None
         finally:
-            self._replacing.pop(client_order_id, None)
-            aborted = client_order_id in self._replace_aborted
-            self._replace_aborted.discard(client_order_id)
-            suppressed = client_order_id in self._replace_suppressed
-            self._replace_suppressed.discard(client_order_id)
+            self._replaces_waiting -= 1
+            intent.replace = None
+            aborted, suppressed = intent.aborted, intent.suppressed
+            intent.aborted = intent.suppressed = False
+            if intent.hooks is None and self._intents.get(cid) is intent:
+                del self._intents[cid]  # a replace-only record: nothing to keep
+        hooks = intent.hooks
         if aborted:
             self._stats["replace_aborted"] += 1
-            hooks = self._hooks.pop(client_order_id, None) if suppressed else None
-            if hooks is not None and hooks.on_cancel is not None:
-                self._call(hooks.on_cancel, old)  # the intent ended here after all
+            if suppressed:
+                self._retire(cid, intent, _CLOSED)
+                if hooks is not None and hooks.on_cancel is not None:
+                    self._call(hooks.on_cancel, old)  # the intent ended here after all
             return None
         if old.state not in ("cancelled", "expired"):
             return None  # the fill won (or it was rejected/failed): one intent, no new order
-        hooks = self._hooks.pop(client_order_id, None)
         if hooks is not None:
-            self._keep_late(self._moved, client_order_id, hooks)
+            self._retire(cid, intent, _MOVED)
         quantity = new_quantity if new_quantity is not None else fixed_to_str(
             old.quantity_fp - old.filled_fp)
         if to_fixed(quantity) <= 0:
@@ -398,7 +458,8 @@ class OrderManager:
                 log.exception("dispatch failed")
 
     async def on_order_update(self, data: Any) -> None:
-        """An ORDER_TRADE_UPDATE as raw bytes/str, the parsed message, or the spec's mapped dict.
+        """An ORDER_TRADE_UPDATE as raw bytes/str, the parsed message, or the mapped dict
+        (``client_order_id``, ``order_status``, ``accumulated_filled_qty``, ...).
 
         Returns once its callbacks (and any async work queued before it) have run.
         """
@@ -432,17 +493,19 @@ class OrderManager:
 
     # ── Query API ──
 
-    def get_order(self, client_order_id: str) -> Any:
+    def get_order(self, client_order_id: str) -> OrderState | None:
         return self._core.get(client_order_id)
 
-    def get_order_by_exchange_id(self, exchange_order_id: int) -> Any:
+    def get_order_by_exchange_id(self, exchange_order_id: int) -> OrderState | None:
         return self._core.get_by_exchange_id(exchange_order_id)
 
-    def get_active_orders(self, sub_account_id: str | None = None, symbol: str | None = None) -> list[Any]:
+    def get_active_orders(
+        self, sub_account_id: str | None = None, symbol: str | None = None
+    ) -> list[OrderState]:
         """Live orders (placing, active, cancelling), optionally by sub-account and/or symbol."""
         return self._core.live(sub_account_id, symbol)
 
-    def get_orders_by_parent(self, parent_id: str) -> list[Any]:
+    def get_orders_by_parent(self, parent_id: str) -> list[OrderState]:
         return self._core.by_parent(parent_id)
 
     def stats(self) -> dict[str, Any]:
@@ -454,11 +517,11 @@ class OrderManager:
         return out
 
     @property
-    def exchange(self) -> Any:
+    def exchange(self) -> ExchangeClient:
         return self._exchange
 
     @property
-    def publisher(self) -> Any:
+    def publisher(self) -> EventPublisher | None:
         return self._publisher
 
     async def publish(self, event_type: str, payload: dict[str, Any]) -> int | None:
@@ -495,10 +558,10 @@ class OrderManager:
             if cid in seen:
                 continue
             report["queried"] += 1
-            await self._query(order)
+            await self._resolver.query(order)
         return report
 
-    def adopt_order(self, rest: dict[str, Any]) -> Any:
+    def adopt_order(self, rest: dict[str, Any]) -> OrderState | None:
         """Track an open order with our id prefix that this process did not place (a restart).
 
         It gets what its id tells (sub-account prefix, type code as origin), no parent and no
@@ -525,121 +588,6 @@ class OrderManager:
         self.apply_rest_order(rest)
         return order
 
-    # ── Unknown outcomes: resolved by the feed or a status query, never guessed ──
-
-    def _unknown_outcome(self, order: Any, what: str, exc: BaseException | None) -> None:
-        self._stats["unknown_outcomes"] += 1
-        log.warning("%s of %s: outcome unknown (%s); resolving by feed or status query",
-                    what, order.client_order_id, exc if exc is not None else "caller cancelled")
-        self._spawn(self._resolve(order))
-
-    def _watch_stuck(self, order: Any) -> None:
-        # The exchange accepted the request; the feed should follow within milliseconds. If its
-        # frame is lost on a live connection (no reconnect, so no reconciliation), ask.
-        if self.stuck_timeout <= 0:
-            return
-        self._watch[order.client_order_id] = time.monotonic() + self.stuck_timeout
-        if self._sweeper is None or self._sweeper.done():
-            self._sweeper = asyncio.get_running_loop().create_task(self._sweep())
-
-    async def _sweep(self) -> None:
-        while self._watch and not self._closed:
-            await asyncio.sleep(min(self.stuck_timeout / 2, 5.0))
-            now = time.monotonic()
-            for cid, deadline in list(self._watch.items()):
-                order = self._core.get(cid)
-                if order is None or order.state_code not in (PLACING, CANCELLING):
-                    del self._watch[cid]
-                elif now >= deadline:
-                    del self._watch[cid]
-                    log.warning("%s still %s %.0fs after the exchange accepted it: querying",
-                                cid, order.state, self.stuck_timeout)
-                    self._spawn(self._resolve(order, wait=False))
-
-    async def _resolve(self, order: Any, wait: bool = True) -> None:
-        cid = order.client_order_id
-        if cid in self._resolving:
-            return
-        self._resolving.add(cid)
-        try:
-            if wait:
-                await asyncio.sleep(self.resolve_timeout)
-            not_found = 0
-            attempt = 0
-            while True:  # never give up: an unresolved order would sit placing/cancelling for good
-                attempt += 1
-                if order.state_code not in (PLACING, CANCELLING) or self._closed:
-                    return
-                result = await self._query(order)
-                if order.state_code not in (PLACING, CANCELLING):
-                    return
-                if result == "not_found":
-                    not_found += 1
-                    if not_found >= _NOT_FOUND_TRIES:
-                        # Every query said "does not exist": it never reached the exchange.
-                        flags = self._core.close_local(cid, FAILED, NO_SUCH_ORDER, "Order does not exist.")
-                        if flags:
-                            self._stats["resolved_failed"] += 1
-                            self._dispatch(flags, order, _now_ms())
-                        else:
-                            log.error("%s was acknowledged but the exchange no longer finds it", cid)
-                        return
-                else:
-                    not_found = 0
-                    if result == "open" and order.state_code == CANCELLING:
-                        await self._resend_cancel(order)
-                if attempt == _PATIENT_TRIES:
-                    log.error("%s: outcome still unknown after %d status queries; asking every %.1fs",
-                              cid, attempt, self.resolve_timeout * _SLOW_FACTOR)
-                await asyncio.sleep(self.resolve_timeout if attempt < _PATIENT_TRIES
-                                    else self.resolve_timeout * _SLOW_FACTOR)
-        finally:
-            self._resolving.discard(cid)
-
-    async def _query(self, order: Any) -> str:
-        self._stats["status_queries"] += 1
-        try:
-            rest = await self._exchange.get_order(order.symbol, client_order_id=order.client_order_id)
-        except ExchangeError as exc:
-            if exc.code == NO_SUCH_ORDER and not isinstance(exc, ExchangeTimeout):
-                return "not_found"
-            log.info("status query of %s failed: %s", order.client_order_id, exc)
-            return "error"
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            log.info("status query of %s failed: %s", order.client_order_id, exc)
-            return "error"
-        if isinstance(rest, dict):
-            self.apply_rest_order(rest)
-            if rest.get("status") in ("NEW", "PARTIALLY_FILLED"):
-                return "open"
-        return "applied"
-
-    async def _cancel_orphan(self, order: Any) -> None:
-        try:
-            await self._send_cancel(order, "orphans_cancelled")
-        finally:
-            self._orphans.discard(order.client_order_id)
-
-    async def _resend_cancel(self, order: Any) -> None:
-        # We asked to cancel, yet the exchange still has the order open: that cancel was lost (it
-        # timed out, or got -2011 because it overtook the order's own placement). Without asking
-        # again the order would stay "cancelling" for good, and cancel_order refuses a cancelling
-        # order.
-        await self._send_cancel(order, "cancel_resends")
-
-    async def _send_cancel(self, order: Any, counter: str) -> None:
-        """A cancel request outside the state machine (no state change here): whatever it does,
-        the feed or the next status query reports it, so its answer is only logged."""
-        self._stats[counter] += 1
-        try:
-            await self._exchange.cancel_order(order.symbol, client_order_id=order.client_order_id)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            log.info("cancel of %s (%s): %s", order.client_order_id, counter, exc)
-
     # ── Dispatch: events, risk hook, callbacks ──
 
     def _dispatch(self, flags: int, order: Any, ts_ms: int) -> None:
@@ -648,11 +596,8 @@ class OrderManager:
                 log.warning("malformed user-stream message (%d so far)", self._core.counters()["malformed"])
             return
         cid = order.client_order_id
-        if flags & F_ORPHAN and cid not in self._orphans:
-            # We closed it as rejected/failed, yet the exchange has it open: cancel it, once.
-            self._orphans.add(cid)
-            log.warning("%s is open at the exchange although it was %s: cancelling it", cid, order.state)
-            self._spawn(self._cancel_orphan(order))
+        if flags & F_ORPHAN:
+            self._resolver.orphan(order)
         if flags & (F_LATE_FILL | F_UNKNOWN_STATUS) and self._log_budget.take():
             if flags & F_LATE_FILL:
                 log.warning("late fill on %s (%s): %s more, filled %s of %s", cid, order.state,
@@ -664,63 +609,81 @@ class OrderManager:
         if flags & F_FILL and self._risk is not None:
             self._queue(self._risk_fill, order.snapshot())
         if flags & (F_FILLED | F_CLOSED):
-            self._watch.pop(cid, None)
-            waiter = self._replacing.get(cid)
-            if waiter is not None and not waiter.done():
-                waiter.set_result(None)
-                if (flags & F_CLOSED and order.state_code in (CANCELLED, EXPIRED)
-                        and cid not in self._replace_aborted):
-                    # The replace's own cancel: the callbacks move to the new order.
-                    flags &= ~F_CLOSED
-                    self._replace_suppressed.add(cid)
-        hooks = self._hooks.get(cid)
+            self._resolver.unwatch(cid)
+        if not flags & F_HOOKED:
+            return
+        intent = self._intents.get(cid)
+        if intent is None:
+            return
+        waiter = intent.replace
+        if flags & (F_FILLED | F_CLOSED) and waiter is not None and not waiter.done():
+            waiter.set_result(None)
+            if flags & F_CLOSED and order.state_code in (CANCELLED, EXPIRED) and not intent.aborted:
+                # The replace's own cancel: the callbacks move to the new order.
+                flags &= ~F_CLOSED
+                intent.suppressed = True
+        hooks = intent.hooks
         if hooks is None:
-            if flags & F_LATE_FILL and cid in self._moved:
+            return
+        if intent.phase == _MOVED:
+            if flags & F_LATE_FILL:
                 # A fill on a replaced order after its cancel was confirmed: the intent traded
                 # more than the algo asked for, so the algo must hear of it (through the
                 # callbacks it moved to the replacement, with the old order as argument).
-                moved = self._moved[cid]
                 if flags & F_FILLED:
-                    del self._moved[cid]
-                    if moved.on_fill is not None:
-                        self._call(moved.on_fill, order)
-                elif moved.on_partial is not None:
-                    self._call(moved.on_partial, order)
-                return
-            if flags & F_FILLED and self._late_on_fill:
+                    self._forget(cid, intent)
+                    if hooks.on_fill is not None:
+                        self._call(hooks.on_fill, order)
+                elif hooks.on_partial is not None:
+                    self._call(hooks.on_partial, order)
+            return
+        if intent.phase == _CLOSED:
+            if flags & F_FILLED:
                 # A late fill completed an order already closed: it did fill after all.
-                on_fill = self._late_on_fill.pop(cid, None)
-                if on_fill is not None:
-                    self._call(on_fill, order)
+                self._forget(cid, intent)
+                if hooks.on_fill is not None:
+                    self._call(hooks.on_fill, order)
             return
         if flags & F_PARTIAL and hooks.on_partial is not None:
             self._call(hooks.on_partial, order)
         if flags & F_FILLED:
-            del self._hooks[cid]
+            self._forget(cid, intent)
             if hooks.on_fill is not None:
                 self._call(hooks.on_fill, order)
         elif flags & F_CLOSED:
-            del self._hooks[cid]
+            self._retire(cid, intent, _CLOSED)
             if hooks.on_cancel is not None:
                 self._call(hooks.on_cancel, order)
-            if hooks.on_fill is not None:
-                self._keep_late(self._late_on_fill, cid, hooks.on_fill)
 
-    def _keep_late(self, kept: dict[str, Any], cid: str, value: Any) -> None:
-        # A closed order can still fill late (issue 7: "the state becomes filled (and on_fill
-        # fires)"), so its on_fill stays reachable while the core keeps the order. Entries go in
-        # closing order, which is the core's eviction order: drop the evicted ones from the front.
-        while kept:
-            oldest = next(iter(kept))
-            if self._core.get(oldest) is not None:
-                break
-            del kept[oldest]
-        kept[cid] = value
+    def _forget(self, cid: str, intent: _Intent) -> None:
+        # "is intent": a callback run synchronously from this dispatch may already have moved on
+        # (fed the next frame, replaced the order); never drop a record that is not this one.
+        if self._intents.get(cid) is intent:
+            del self._intents[cid]
+
+    def _retire(self, cid: str, intent: _Intent, phase: int) -> None:
+        """The order closed (or was replaced): keep its intent while the core keeps the order, so
+        a late fill still reaches its callbacks (it did fill after all, or traded more than asked)."""
+        if intent.phase != _LIVE:
+            return
+        intent.phase = phase
+        if phase == _CLOSED and intent.hooks is not None and intent.hooks.on_fill is None:
+            self._forget(cid, intent)  # nothing could run for a late fill
+            return
+        kept = self._kept
+        while kept and self._core.get(kept[0]) is None:  # the core has evicted it: let go too
+            gone = kept.popleft()
+            old = self._intents.get(gone)
+            if old is not None and old.phase != _LIVE:
+                del self._intents[gone]
+        kept.append(cid)
 
     def _publish(self, flags: int, order: Any, ts: int) -> None:
         from ..events import payloads
 
         pub = self._publisher
+        if pub is None:
+            return
         if flags & F_ACTIVATED:
             pub.publish_nowait("order_active", payloads.order_active(order, ts))
         if flags & F_FILL and not flags & F_FILLED:
@@ -744,8 +707,11 @@ class OrderManager:
             return None
 
     async def _risk_fill(self, order: Any) -> None:
+        risk = self._risk
+        if risk is None:  # detached since the fill was queued
+            return
         try:
-            await self._risk.on_order_fill(order)
+            await risk.on_order_fill(order)
         except Exception:
             self._stats["risk_errors"] += 1
             log.exception("risk_engine.on_order_fill failed for %s", order.client_order_id)
@@ -798,7 +764,7 @@ class OrderManager:
         # Wait for queued callbacks, but not for one that waits on a later feed event (a replace
         # waiting for its cancel): the caller has to be free to deliver that event.
         while self._work and self._worker is not None and not self._worker.done():
-            if any(not w.done() for w in self._replacing.values()):
+            if self._replaces_waiting:
                 return
             wake = self._drain_wake
             if wake is None or wake.done():
@@ -817,10 +783,10 @@ class OrderManager:
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self._drain(), 5.0)
         self._closed = True
-        for task in [*self._tasks, self._sweeper, self._worker]:
+        for task in [*self._tasks, *self._resolver.tasks, self._worker]:
             if task is not None and not task.done():
                 task.cancel()
-        for task in [*self._tasks, self._sweeper, self._worker]:
+        for task in [*self._tasks, *self._resolver.tasks, self._worker]:
             if task is not None:
                 with contextlib.suppress(BaseException):
                     await task
