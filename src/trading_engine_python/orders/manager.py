@@ -13,6 +13,11 @@ A thin async shell around the order core (compiled, or its pure twin). The rules
 - The common feed path is synchronous: ``feed(frame)`` decodes, transitions and runs plain
   callbacks without touching the event loop. Only async work (coroutine callbacks, the risk hook)
   goes through one ordered work queue.
+- With a journal (``journal=``, see ``journal.py``): every place and cancel intent is written
+  before its request leaves; an order change that moves money or ends an order is appended on the
+  next loop turn (off the feed path), with ``risk_filled``, the cumulative fill the risk hook has
+  been told, written as soon as the hook returns. ``restore()`` (``restart.py``) brings the
+  journaled orders back after a restart.
 
 One event loop drives a manager; it is not thread-safe.
 """
@@ -23,6 +28,7 @@ import asyncio
 import contextlib
 import inspect
 import logging
+import os
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -49,6 +55,7 @@ from ._states import (
     REJECTED,
 )
 from .ids import GENERATOR, parse_client_order_id
+from .journal import Change, Intent, Journal
 from .resolver import Resolver
 
 log = logging.getLogger("trading_engine_python.orders")
@@ -115,6 +122,7 @@ class OrderManager:
         event_stream_maxlen: int | None = None,
         implementation: str | None = None,
         clock: Callable[[], float] = time.monotonic,
+        journal: Any = None,
     ) -> None:
         self._exchange = exchange_client
         self._redis = redis_client
@@ -122,6 +130,7 @@ class OrderManager:
         self.replace_timeout = float(replace_timeout)
         core_cls = _core.load(implementation)
         self._core = core_cls(terminal_ttl, terminal_max, clock)
+        self._terminal_ttl = float(terminal_ttl)
         self.implementation: str = self._core.implementation
         self._ids = GENERATOR
         self._intents: dict[str, _Intent] = {}
@@ -146,6 +155,15 @@ class OrderManager:
             self._publisher = EventPublisher(redis_client, buffer_size=event_buffer,
                                              stream_maxlen=event_stream_maxlen)
         self._log_budget = _LogBudget()
+        # The journal: a path opens a file journal this manager owns (closes); a Journal or
+        # RedisJournal object stays its owner's.
+        self._owns_journal = isinstance(journal, (str, os.PathLike))
+        self._journal: Any = Journal.open(journal) if self._owns_journal else journal
+        self._jdirty: dict[str, Any] = {}  # orders whose change is due on the next loop turn
+        self._jhandle: asyncio.Handle | None = None
+        self._risk_told: dict[str, int] = {}  # cumulative fill (fixed-point) the risk hook heard
+        self._told_prune_at = 4096
+        self.restored: list[Any] = []  # orders restore() brought back from the journal
         self._mask = 0
         self._update_mask()
 
@@ -157,7 +175,14 @@ class OrderManager:
             mask |= F_ACTIVATED | F_FILL | F_FILLED | F_CLOSED
         if self._risk is not None:
             mask |= F_FILL
+        if self._journal is not None:
+            mask |= _JOURNALED
         self._mask = mask
+
+    @property
+    def journal(self) -> Any:
+        """The Journal / RedisJournal this manager writes (None without one)."""
+        return self._journal
 
     @property
     def resolve_timeout(self) -> float:
@@ -258,6 +283,17 @@ class OrderManager:
         if hooks is not None:
             self._intents[cid] = _Intent(hooks)
             self._core.set_hooked(cid, True)
+        if self._journal is not None:
+            # Before the send: after a crash this order is looked up, never placed again.
+            try:
+                await self._write_intent(Intent(
+                    "place", cid, sub, symbol, side, order_type, qty, px or None, tif, bool(reduce_only),
+                    leverage, str(origin), parent_id))
+            except Exception as exc:
+                flags = self._core.close_local(cid, REJECTED, -1, f"journal: {exc}")
+                if flags:
+                    self._dispatch(flags | F_HOOKED, order, _now_ms())
+                raise
         try:
             reply = await self._exchange.place_order(
                 symbol, side, order_type, fixed_to_str(qty),
@@ -319,6 +355,12 @@ class OrderManager:
                 intent.aborted = True
                 return True, True
             return False, False
+        if self._journal is not None:
+            try:
+                await self._write_intent(Intent("cancel", cid, order.sub_account_id, order.symbol))
+            except Exception:
+                self._core.undo_cancel(cid, prev)
+                raise
         try:
             await self._exchange.cancel_order(order.symbol, client_order_id=cid)
         except ExchangeTimeout as exc:
@@ -559,8 +601,78 @@ class OrderManager:
         order = self._core.add(cid, parsed.sub_account_prefix, str(rest.get("symbol", "")), side, otype,
                                qty, px, parsed.type_code, None, 1, bool(rest.get("reduceOnly")), tif)
         self._stats["adopted"] += 1
+        if self._journal is not None:
+            # What the id tells, so that the next restart restores it rather than adopting again.
+            intent = Intent("place", cid, parsed.sub_account_prefix, order.symbol, order.side,
+                            order.order_type, qty, px or None, tif, order.reduce_only, 1,
+                            parsed.type_code, None)
+            try:
+                result = self._journal.append_intent(intent)
+                if inspect.isawaitable(result):
+                    self._spawn(result)
+            except Exception:
+                log.exception("journal: could not record the adopted order %s", cid)
         self.apply_rest_order(rest)
         return order
+
+    # ── Journal and restart ──
+
+    async def restore(self, *, reconcile: bool = True) -> dict[str, int]:
+        """Bring back the journaled orders after a restart, then (``reconcile``) reconcile with
+        the exchange; see ``restart.py``. Call it before the user stream starts."""
+        from .restart import restore
+
+        return await restore(self, reconcile=reconcile)
+
+    async def _write_intent(self, intent: Intent) -> None:
+        result = self._journal.append_intent(intent)
+        if inspect.isawaitable(result):
+            await result
+
+    def _journal_mark(self, order: Any) -> None:
+        """The order's change is due: appended on the next loop turn (the feed path only notes it)."""
+        self._jdirty[order.client_order_id] = order
+        if self._jhandle is None:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                self._journal_flush()
+                return
+            self._jhandle = loop.call_soon(self._journal_flush)
+
+    def _journal_flush(self, now: bool = False) -> None:
+        """Append the due changes (``now``: the last one written to the OS before returning)."""
+        if self._jhandle is not None:
+            self._jhandle.cancel()
+            self._jhandle = None
+        dirty = self._jdirty
+        if not dirty:
+            return
+        self._jdirty = {}
+        journal = self._journal
+        told = self._risk_told
+        risk = self._risk is not None
+        last = len(dirty) - 1
+        try:
+            for n, order in enumerate(dirty.values()):
+                cid = order.client_order_id
+                filled = order.filled_fp
+                # Without a risk hook nobody is owed a fill: the order settles when it ends.
+                change = Change(cid, order.state_code, order.exchange_order_id, filled,
+                                round(order.avg_price * 100_000_000), told.get(cid, 0) if risk else filled)
+                if now and n == last and isinstance(journal, Journal):
+                    journal.append_change(change, now=True)
+                else:
+                    journal.append_change(change)
+        except Exception:
+            if self._log_budget.take():
+                log.exception("journal: could not append order changes")
+        if len(told) > self._told_prune_at:
+            # The core has let go of these orders: no later fill can reach them any more.
+            core = self._core
+            for cid in [c for c in told if core.get(c) is None]:
+                del told[cid]
+            self._told_prune_at = max(4096, 2 * len(told))
 
     # ── Dispatch: events, risk hook, callbacks ──
 
@@ -570,6 +682,8 @@ class OrderManager:
                 log.warning("malformed user-stream message (%d so far)", self._core.counters()["malformed"])
             return
         cid = order.client_order_id
+        if flags & _JOURNALED and self._journal is not None:
+            self._journal_mark(order)
         if flags & F_ORPHAN:
             self._resolver.orphan(order)
         if flags & (F_LATE_FILL | F_UNKNOWN_STATUS) and self._log_budget.take():
@@ -684,6 +798,23 @@ class OrderManager:
         except Exception:
             self._stats["risk_errors"] += 1
             log.exception("risk_engine.on_order_fill failed for %s", order.client_order_id)
+        if self._journal is None:
+            return
+        # Told (even if the hook raised: it saw the fill). Recorded at once: a crash after this
+        # point must not make the restart tell it again.
+        cid = order.client_order_id
+        told = self._risk_told
+        if order.filled_fp > told.get(cid, 0):
+            told[cid] = order.filled_fp
+        self._jdirty[cid] = self._core.get(cid) or order
+        if isinstance(self._journal, Journal):
+            self._journal_flush(now=True)
+        else:
+            self._journal_flush()
+            try:
+                await self._journal.flush()
+            except Exception:
+                log.exception("journal: could not send the risk acknowledgement of %s", cid)
 
     def _call(self, fn: Callback, order: Any) -> None:
         # A callback that runs later (queued behind async work, or a coroutine whose body runs at
@@ -761,6 +892,15 @@ class OrderManager:
                     await task
         if self._publisher is not None:
             await self._publisher.close()
+        if self._journal is not None:
+            self._journal_flush()
+            with contextlib.suppress(Exception):
+                if self._owns_journal:
+                    self._journal.close()
+                elif isinstance(self._journal, Journal):
+                    self._journal.flush()
+                else:
+                    await self._journal.flush()
 
     async def __aenter__(self) -> OrderManager:
         return self
@@ -771,6 +911,8 @@ class OrderManager:
 
 # Results the shell always looks at: marked orders, and what must be logged.
 _ALWAYS = F_HOOKED | F_LATE_FILL | F_UNKNOWN_STATUS | F_MALFORMED | F_ORPHAN
+# Results the journal records: money moved, the order ended, or the exchange's id arrived.
+_JOURNALED = F_ACTIVATED | F_FILL | F_FILLED | F_CLOSED
 
 
 def _now_ms() -> int:
