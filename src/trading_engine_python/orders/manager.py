@@ -123,6 +123,7 @@ class OrderManager:
         implementation: str | None = None,
         clock: Callable[[], float] = time.monotonic,
         journal: Any = None,
+        recording: Any = None,
     ) -> None:
         self._exchange = exchange_client
         self._redis = redis_client
@@ -164,6 +165,14 @@ class OrderManager:
         self._risk_told: dict[str, int] = {}  # cumulative fill (fixed-point) the risk hook heard
         self._told_prune_at = 4096
         self.restored: list[Any] = []  # orders restore() brought back from the journal
+        # A Recording (``recording.py``; a path opens one this manager closes): raw frames and the
+        # commands and answers that drive the core, for ``trading-engine replay``.
+        self._owns_recording = isinstance(recording, (str, os.PathLike))
+        if self._owns_recording:
+            from .recording import Recording
+
+            recording = Recording.open(recording)
+        self._recording: Any = recording
         self._mask = 0
         self._update_mask()
 
@@ -276,6 +285,11 @@ class OrderManager:
         if parent_id is not None and not isinstance(parent_id, str):
             raise ValueError("parent_id must be a string or None")
         cid = self._ids.new(sub, order_type, str(origin))
+        if self._recording is not None:
+            self._recording.command("place", {
+                "cid": cid, "sub": sub, "symbol": symbol, "side": side, "type": order_type, "qty": qty,
+                "price": px, "leverage": leverage, "origin": str(origin), "parent": parent_id,
+                "reduce_only": bool(reduce_only), "tif": tif})
         order = self._core.add(cid, sub, symbol, _SIDES[side], _TYPES[order_type], qty, px, str(origin),
                                parent_id, leverage, bool(reduce_only), tif)
         if hooks is None and (on_fill or on_cancel or on_partial):
@@ -290,15 +304,18 @@ class OrderManager:
                     "place", cid, sub, symbol, side, order_type, qty, px or None, tif, bool(reduce_only),
                     leverage, str(origin), parent_id))
             except Exception as exc:
+                if self._recording is not None:
+                    self._recording.command("place_reply", {"cid": cid, "kind": "refused", "msg": "journal"})
                 flags = self._core.close_local(cid, REJECTED, -1, f"journal: {exc}")
                 if flags:
                     self._dispatch(flags | F_HOOKED, order, _now_ms())
                 raise
         try:
-            reply = await self._exchange.place_order(
+            call = self._exchange.place_order(
                 symbol, side, order_type, fixed_to_str(qty),
                 price=fixed_to_str(px) if px else None, client_order_id=cid,
                 reduce_only=bool(reduce_only), time_in_force=tif)
+            reply = await (call if self._recording is None else self._recorded("place_reply", cid, call))
         except ExchangeTimeout as exc:
             self._resolver.unknown_outcome(order, "place", exc)
         except ExchangeError as exc:
@@ -361,8 +378,11 @@ class OrderManager:
             except Exception:
                 self._core.undo_cancel(cid, prev)
                 raise
+        if self._recording is not None:
+            self._recording.command("cancel", {"cid": cid})
         try:
-            await self._exchange.cancel_order(order.symbol, client_order_id=cid)
+            call = self._exchange.cancel_order(order.symbol, client_order_id=cid)
+            await (call if self._recording is None else self._recorded("cancel_reply", cid, call))
         except ExchangeTimeout as exc:
             self._resolver.unknown_outcome(order, "cancel", exc)
         except ExchangeError as exc:
@@ -465,6 +485,8 @@ class OrderManager:
 
     def feed(self, data: bytes | bytearray | memoryview | str) -> None:
         """One raw user-stream frame, synchronously (the stream's frame callback). Never raises."""
+        if self._recording is not None:
+            self._record_frame(data)
         try:
             flags = self._core.feed(data)
         except TypeError:  # not bytes-like or str: counted as malformed like any bad frame
@@ -482,6 +504,8 @@ class OrderManager:
         Returns once its callbacks (and any async work queued before it) have run.
         """
         if isinstance(data, (bytes, bytearray, memoryview, str)):
+            if self._recording is not None:
+                self._record_frame(data)
             try:
                 flags = self._core.feed(data)
             except TypeError:  # a non-contiguous memoryview
@@ -492,6 +516,9 @@ class OrderManager:
                 except Exception:
                     log.exception("dispatch failed")
         elif isinstance(data, dict):
+            if self._recording is not None:
+                with contextlib.suppress(TypeError):
+                    self._recording.command("update", data)
             self._feed_message(message_from_dict(data))
         else:
             self._feed_message(data)  # counted as malformed by the decoder
@@ -507,7 +534,28 @@ class OrderManager:
 
     def apply_rest_order(self, order_json: dict[str, Any]) -> int:
         """A status-query answer (Binance's order JSON) through the feed's transition rules."""
+        if self._recording is not None:
+            self._recording.command("rest_order", order_json)
         return self._feed_message(message_from_rest(order_json))
+
+    async def _recorded(self, what: str, cid: str, call: Awaitable[Any]) -> Any:
+        """``await call``, its answer recorded (``replay`` answers the same way)."""
+        rec = self._recording
+        try:
+            reply = await call
+        except ExchangeError as exc:
+            kind = "timeout" if isinstance(exc, ExchangeTimeout) else "error"
+            rec.command(what, {"cid": cid, "kind": kind, "code": exc.code, "msg": exc.msg})
+            raise
+        except ValueError as exc:
+            rec.command(what, {"cid": cid, "kind": "refused", "msg": str(exc)})
+            raise
+        except BaseException as exc:
+            rec.command(what, {"cid": cid, "kind": "unknown", "msg": type(exc).__name__})
+            raise
+        oid = reply.get("orderId") if isinstance(reply, dict) else None
+        rec.command(what, {"cid": cid, "kind": "ok", "order_id": oid})
+        return reply
 
     # ── Query API ──
 
@@ -601,6 +649,8 @@ class OrderManager:
         order = self._core.add(cid, parsed.sub_account_prefix, str(rest.get("symbol", "")), side, otype,
                                qty, px, parsed.type_code, None, 1, bool(rest.get("reduceOnly")), tif)
         self._stats["adopted"] += 1
+        if self._recording is not None:
+            self._recording.command("adopt", rest)
         if self._journal is not None:
             # What the id tells, so that the next restart restores it rather than adopting again.
             intent = Intent("place", cid, parsed.sub_account_prefix, order.symbol, order.side,
@@ -612,7 +662,7 @@ class OrderManager:
                     self._spawn(result)
             except Exception:
                 log.exception("journal: could not record the adopted order %s", cid)
-        self.apply_rest_order(rest)
+        self._feed_message(message_from_rest(rest))
         return order
 
     # ── Journal and restart ──
@@ -623,6 +673,13 @@ class OrderManager:
         from .restart import restore
 
         return await restore(self, reconcile=reconcile)
+
+    def _record_frame(self, data: Any) -> None:
+        try:
+            self._recording.frame(data)
+        except Exception:  # the feed path must survive a failing recording
+            if self._log_budget.take():
+                log.exception("recording: could not record a frame")
 
     async def _write_intent(self, intent: Intent) -> None:
         result = self._journal.append_intent(intent)
@@ -892,6 +949,7 @@ class OrderManager:
                     await task
         if self._publisher is not None:
             await self._publisher.close()
+        self._close_recording()
         if self._journal is not None:
             self._journal_flush()
             with contextlib.suppress(Exception):
@@ -901,6 +959,14 @@ class OrderManager:
                     self._journal.flush()
                 else:
                     await self._journal.flush()
+
+    def _close_recording(self) -> None:
+        if self._recording is not None:
+            with contextlib.suppress(Exception):
+                if self._owns_recording:
+                    self._recording.close()
+                else:
+                    self._recording.flush()
 
     async def __aenter__(self) -> OrderManager:
         return self
