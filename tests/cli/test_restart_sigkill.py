@@ -87,7 +87,8 @@ def _expected(cid: str) -> tuple[str, str, str | None] | None:
     return sub, "MANUAL", None
 
 
-async def _venue_and_restore(url: str, journal: Path) -> tuple[list[dict[str, Any]], OrderManager, dict[str, int]]:
+async def _venue_and_restore(url: str,
+                             journal: Path) -> tuple[list[dict[str, Any]], OrderManager, dict[str, int]]:
     client = BinanceFuturesClient("sim-key", "sim-secret", base_url=url)  # the simulator's test key
     try:
         venue = [o for sym in SYMBOLS for o in await all_orders(client, sym)]
@@ -103,12 +104,12 @@ async def _venue_and_restore(url: str, journal: Path) -> tuple[list[dict[str, An
 def test_sigkill_at_random_moments_loses_and_doubles_nothing(tmp_path: Path) -> None:
     port = _proc.free_port()
     url = f"http://127.0.0.1:{port}"
-    sim = subprocess.Popen(
-        _proc.cli("sim", "--port", str(port), "--seed", "7", "--max-fill-qty", "0.002", "--price-interval", "0.2",
-                  "--faults", "--fault-interval", "1.0"),
-        stdout=open(tmp_path / "sim.log", "w"), stderr=subprocess.STDOUT, env=_proc.env(), cwd=_proc.ROOT,
-        stdin=subprocess.DEVNULL,
-    )
+    with open(tmp_path / "sim.log", "w") as f:
+        sim = subprocess.Popen(
+            _proc.cli("sim", "--port", str(port), "--seed", "7", "--max-fill-qty", "0.002",
+                      "--price-interval", "0.2", "--faults", "--fault-interval", "1.0"),
+            stdout=f, stderr=subprocess.STDOUT, env=_proc.env(), cwd=_proc.ROOT, stdin=subprocess.DEVNULL,
+        )
     rng = random.Random(int(os.environ.get("RESTART_SEED", "0")) or None)
     try:
         assert _wait_for(tmp_path / "sim.log", "faults", sim, 30), (tmp_path / "sim.log").read_text()
@@ -116,8 +117,11 @@ def test_sigkill_at_random_moments_loses_and_doubles_nothing(tmp_path: Path) -> 
             proc, out = _demo(url, tmp_path, n)
             try:
                 # Killed once it trades (the algos start right after the restore and the streams).
-                started = _wait_for(out, "journal ", proc, 60)
-                assert started, out.read_text()[-3000:]
+                if not _wait_for(out, "journal ", proc, 60):
+                    # A fault (a 429) can meet the start-up's own requests: the demo gives up, as a
+                    # process would that dies at start. The next run starts on the same journal.
+                    assert "the demo could not start" in out.read_text(), out.read_text()[-3000:]
+                    continue
                 time.sleep(rng.uniform(0.0, 2.5))
             finally:
                 _kill(proc)
@@ -156,7 +160,8 @@ def test_sigkill_at_random_moments_loses_and_doubles_nothing(tmp_path: Path) -> 
             assert o.parent_id is None
         else:
             assert o.parent_id is not None and o.parent_id.startswith(parent), (cid, o.parent_id)
-        assert not (o.is_live and rec["status"] not in ("NEW", "PARTIALLY_FILLED")), (cid, o.state, rec["status"])
+        closed_at_venue = rec["status"] not in ("NEW", "PARTIALLY_FILLED")
+        assert not (o.is_live and closed_at_venue), (cid, o.state, rec["status"])
         assert o.filled_fp == to_fixed(rec["executedQty"]), (cid, o.filled_fp, rec["executedQty"])
         filled_at_venue[sub] += to_fixed(rec["executedQty"])
     assert report["adopted"] == 0  # every order the venue has was journaled before it was sent
