@@ -38,7 +38,7 @@ from trading_engine_python.orders.manager import OrderManager
 
 from . import _proc
 
-KILLS = int(os.environ.get("RESTART_KILLS", "6"))
+KILLS = int(os.environ.get("RESTART_KILLS", "12"))
 DESK = "d1"
 SUBS = ("mm-btc-d1", "mm-eth-d1", "chaser-d1", "taker-d1")
 SYMBOLS = ("BTCUSDT", "ETHUSDT")

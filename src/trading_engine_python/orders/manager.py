@@ -173,7 +173,7 @@ class OrderManager:
 
             recording = Recording.open(recording)
         self._recording: Any = recording
-        self._mask = 0
+        self._mask = self._shell_mask = 0
         self._update_mask()
 
     def _update_mask(self) -> None:
@@ -184,6 +184,8 @@ class OrderManager:
             mask |= F_ACTIVATED | F_FILL | F_FILLED | F_CLOSED
         if self._risk is not None:
             mask |= F_FILL
+        # Results only the journal asks for take a short path in feed(): the order is noted.
+        self._shell_mask = mask
         if self._journal is not None:
             mask |= _JOURNALED
         self._mask = mask
@@ -492,6 +494,12 @@ class OrderManager:
         except TypeError:  # not bytes-like or str: counted as malformed like any bad frame
             flags = self._core.feed_decoded(_decode_py.R_MALFORMED, None)
         if flags & self._mask:
+            if not flags & self._shell_mask:
+                order = self._core.last_order()
+                self._jdirty[order.client_order_id] = order
+                if self._jhandle is None:
+                    self._journal_mark(order)
+                return
             try:
                 self._dispatch(flags, self._core.last_order(), self._core.last_event_time())
             except Exception:  # the feed path must survive anything the shell does
