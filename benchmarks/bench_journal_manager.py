@@ -146,7 +146,8 @@ def test_journal_manager_place(benchmark: Any, impl: str, policy: str, tmp_path:
         place = m.place_limit_order
         for _ in range(PLACES):
             t0 = clock()
-            await place("sub-account-0001", "BTCUSDT", "BUY", "0.010", "65000.3", origin="GRID", parent_id="g7")
+            await place("sub-account-0001", "BTCUSDT", "BUY", "0.010", "65000.3", origin="GRID",
+                        parent_id="g7")
             samples.append(clock() - t0)
 
     def run() -> None:

@@ -495,7 +495,7 @@ class OrderManager:
             flags = self._core.feed_decoded(_decode_py.R_MALFORMED, None)
         if flags & self._mask:
             if not flags & self._shell_mask:
-                order = self._core.last_order()
+                order: Any = self._core.last_order()  # set: these results are transitions of an order
                 self._jdirty[order.client_order_id] = order
                 if self._jhandle is None:
                     self._journal_mark(order)
