@@ -13,6 +13,7 @@ pure-Python way out, instead of silently installing a slower engine.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import sys
 from pathlib import Path
@@ -20,7 +21,19 @@ from pathlib import Path
 from setuptools import Extension, setup
 
 HERE = Path(__file__).parent
-NO_EXTENSIONS = bool(os.environ.get("TRADING_ENGINE_NO_EXTENSIONS"))
+
+
+def _no_extensions() -> bool:
+    """The package's own reading of the switch (_compat.py), loaded by path: the package cannot be
+    imported while it is being built."""
+    spec = importlib.util.spec_from_file_location("_te_compat", HERE / "src/trading_engine_python/_compat.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return bool(module.NO_EXTENSIONS)
+
+
+NO_EXTENSIONS = _no_extensions()
 TRACE = bool(os.environ.get("TRADING_ENGINE_CYTHON_TRACE"))
 DEBUG = bool(os.environ.get("TRADING_ENGINE_DEBUG"))
 

@@ -1,6 +1,6 @@
 """The feed path: one raw ORDER_TRADE_UPDATE frame through ``await manager.on_order_update``.
 
-Yardstick in the same run: ``orjson.loads`` of the same frame alone (issue 7's targets: compiled
+Yardstick in the same run: ``orjson.loads`` of the same frame alone (the targets: compiled
 <= 0.5x that, and >= 5x faster than the pure twin). Also a whole NEW/PARTIAL/FILLED life with a
 callback. Bytes per live tracked order are measured in bench_tracker.py.
 """

@@ -12,24 +12,23 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
+from tests._data import frames
 
+from trading_engine_python._compat import NO_EXTENSIONS
 from trading_engine_python.orders import _decode_py
 
 from ._frames import order_trade_update
-from .conftest import NO_EXTENSIONS, QUICK
+from .conftest import QUICK
 
 LOOPS = 1000
 
 DOC_SHAPE = order_trade_update("PMSsub1_LMT_hoqop1c0k2aj")
-_REAL = Path(
-    "/work/shared/binance-samples/ws/seq_real_defi_xrpusdt_market_then_stop_partial_fills_2021.jsonl"
-)
-REAL_PARTIAL = next(ln for ln in _REAL.read_bytes().splitlines() if b'"X":"PARTIALLY_FILLED"' in ln)
+_REAL = frames("ws/seq_real_defi_xrpusdt_market_then_stop_partial_fills_2021.jsonl")
+REAL_PARTIAL = next(ln for ln in _REAL if b'"X":"PARTIALLY_FILLED"' in ln)
 FRAMES = {"doc-shape": DOC_SHAPE, "real-partial": REAL_PARTIAL}
 
 

@@ -13,8 +13,9 @@ try:
 except ImportError:  # pragma: no cover
     uvloop = None  # type: ignore[assignment]
 
+from trading_engine_python._compat import NO_EXTENSIONS
+
 QUICK = bool(os.environ.get("BENCH_QUICK"))
-NO_EXTENSIONS = bool(os.environ.get("TRADING_ENGINE_NO_EXTENSIONS"))
 IMPLEMENTATIONS = ["python"] if NO_EXTENSIONS else ["cython", "python"]
 
 

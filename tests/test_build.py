@@ -17,14 +17,14 @@ def _setup(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
 
 
 def test_no_compiler_fails_loudly_and_names_the_way_out() -> None:
-    out = _setup({"CC": "/nonexistent/cc", "TRADING_ENGINE_NO_EXTENSIONS": ""})
+    out = _setup({"CC": "no-such-cc", "TRADING_ENGINE_NO_EXTENSIONS": ""})
     assert out.returncode != 0
     assert "no working C compiler" in out.stderr
     assert "TRADING_ENGINE_NO_EXTENSIONS=1 pip install ." in out.stderr
 
 
 def test_pure_twin_build_needs_no_compiler() -> None:
-    out = _setup({"CC": "/nonexistent/cc", "TRADING_ENGINE_NO_EXTENSIONS": "1"})
+    out = _setup({"CC": "no-such-cc", "TRADING_ENGINE_NO_EXTENSIONS": "1"})
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip().splitlines()[-1] == "trading_engine_python"
     assert "building no extension" in out.stdout

@@ -8,7 +8,6 @@ records, so that a difference is shown to fail it.
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import shutil
 import time
@@ -22,10 +21,8 @@ import pytest
 from trading_engine_python.cli.demo import Demo
 from trading_engine_python.orders._fixed import to_fixed
 
+from ..conftest import Implementation
 from ._proc import free_port, run, spawn
-
-NO_EXTENSIONS = bool(os.environ.get("TRADING_ENGINE_NO_EXTENSIONS"))
-IMPLEMENTATIONS = ["python"] if NO_EXTENSIONS else ["cython", "python"]
 
 
 @dataclass
@@ -37,12 +34,12 @@ class DemoRun:
     metrics: str
 
 
-@pytest.fixture(scope="module", params=IMPLEMENTATIONS)
-def demo_run(request: pytest.FixtureRequest) -> Iterator[DemoRun]:
-    impl = str(request.param)
+@pytest.fixture(scope="module")
+def demo_run(impl: Implementation) -> Iterator[DemoRun]:
+    """One demo run per core, shared by the tests of this module."""
     port = free_port()
     proc = spawn(
-        "demo", "--duration", "8", "--seed", "7", "--metrics-port", str(port), "--implementation", impl
+        "demo", "--duration", "8", "--seed", "7", "--metrics-port", str(port), "--implementation", impl.name
     )
     metrics = ""
     try:
@@ -65,7 +62,7 @@ def demo_run(request: pytest.FixtureRequest) -> Iterator[DemoRun]:
         if proc.poll() is None:
             proc.kill()
             proc.communicate()
-    yield DemoRun(impl, proc.returncode, out, err, metrics)
+    yield DemoRun(impl.name, proc.returncode, out, err, metrics)
 
 
 def _value(text: str, name: str, labels: str = "") -> float:

@@ -139,6 +139,7 @@ def test_sim_prints_urls_and_stops_on_sigterm() -> None:
             lines.append(proc.stdout.readline())
         text = "".join(lines)
         assert f"http://127.0.0.1:{port}" in text and f"ws://127.0.0.1:{port}" in text
+        assert f"ws://127.0.0.1:{port}/ws-fapi/v1" in text
         assert "sim-key" in text
         # sim/__main__.py prints its banner just before it installs the signal handlers.
         time.sleep(0.5)

@@ -17,7 +17,7 @@ import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
-REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
+REDIS_SERVER = shutil.which("redis-server") or "redis-server"  # not on PATH: Popen names it in its error
 
 
 def free_port() -> int:

@@ -1,38 +1,17 @@
 """Real Redis for the events tests: a ``redis-server`` on a free loopback port, per test.
 
 Also a subscriber that listens like the JS proxy (``PSUBSCRIBE pms:events:*`` through redis-py,
-an implementation independent of ours), and the RESP-twin fixture.
+an implementation independent of ours). The RESP twin under test is ``impl.resp`` (tests/conftest.py).
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
 from ._redis import RedisServer, Subscriber
-
-NO_EXTENSIONS = bool(os.environ.get("TRADING_ENGINE_NO_EXTENSIONS"))
-RESP_IMPLEMENTATIONS = ["python"] if NO_EXTENSIONS else ["cython", "python"]
-
-
-def load_resp(name: str) -> ModuleType:
-    if name == "python":
-        from trading_engine_python.events import _resp_py
-
-        return _resp_py
-    from trading_engine_python.events import _resp_c  # ImportError = not built: fail loudly
-
-    return _resp_c
-
-
-@pytest.fixture(params=RESP_IMPLEMENTATIONS)
-def resp_mod(request: pytest.FixtureRequest) -> ModuleType:
-    """The RESP packing twin under test."""
-    return load_resp(str(request.param))
 
 
 @pytest.fixture

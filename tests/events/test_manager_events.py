@@ -9,6 +9,7 @@ import orjson
 from trading_engine_python.exchange import ExchangeError
 from trading_engine_python.orders.manager import OrderManager
 
+from ..conftest import Implementation
 from ..orders.fakes import FakeExchange
 
 COMMON = {"seq", "subAccountId", "clientOrderId", "exchangeOrderId", "symbol", "side", "orderType",
@@ -33,11 +34,13 @@ class Risk:
         return {"balance": 1000.0, "equity": 1001.5, "marginUsed": 6.5, "availableMargin": 995.0}
 
 
-async def test_order_life_is_published_exactly(impl: str, redis_server: Any, subscriber_factory: Any) -> None:
+async def test_order_life_is_published_exactly(
+    impl: Implementation, redis_server: Any, subscriber_factory: Any
+) -> None:
     sub = subscriber_factory()
     await sub.start(redis_server.port)
     redis = redis_server.client()
-    m = OrderManager(FakeExchange(), redis, Risk(), implementation=impl)
+    m = OrderManager(FakeExchange(), redis, Risk(), implementation=impl.name)
     o = await m.place_limit_order("alice-01", "BTCUSDT", "BUY", "0.002", "65000.1", parent_id="chase-7",
                                   origin="CHASE")
     cid = o.client_order_id
@@ -64,13 +67,13 @@ async def test_order_life_is_published_exactly(impl: str, redis_server: Any, sub
     assert filled["account"] == {"balance": 1000, "equity": 1001.5, "marginUsed": 6.5, "availableMargin": 995}
 
 
-async def test_rejection_cancel_and_replace_are_published(impl: str, redis_server: Any,
+async def test_rejection_cancel_and_replace_are_published(impl: Implementation, redis_server: Any,
                                                           subscriber_factory: Any) -> None:
     sub = subscriber_factory()
     await sub.start(redis_server.port)
     redis = redis_server.client()
     ex = FakeExchange()
-    m = OrderManager(ex, redis, implementation=impl, replace_timeout=2.0)
+    m = OrderManager(ex, redis, implementation=impl.name, replace_timeout=2.0)
     ex.script("place_order", ExchangeError(-2019, "Margin is insufficient."))
     rejected = await m.place_limit_order("bob-0002", "BTCUSDT", "SELL", "0.001", "70000")
     assert rejected.state == "rejected"
@@ -100,11 +103,13 @@ async def test_rejection_cancel_and_replace_are_published(impl: str, redis_serve
     assert set(cancelled) == COMMON | {"filledQuantity", "reason"}
 
 
-async def test_risk_events_share_the_seq(impl: str, redis_server: Any, subscriber_factory: Any) -> None:
+async def test_risk_events_share_the_seq(
+    impl: Implementation, redis_server: Any, subscriber_factory: Any
+) -> None:
     sub = subscriber_factory()
     await sub.start(redis_server.port)
     redis = redis_server.client()
-    m = OrderManager(FakeExchange(), redis, implementation=impl)
+    m = OrderManager(FakeExchange(), redis, implementation=impl.name)
     o = await m.place_market_order("carol-03", "ETHUSDT", "BUY", "0.01")
     m.feed(frame(o.client_order_id, "NEW"))
     assert await m.publish("position_updated", {"subAccountId": "carol-03", "symbol": "ETHUSDT"}) == 2
@@ -116,8 +121,8 @@ async def test_risk_events_share_the_seq(impl: str, redis_server: Any, subscribe
     assert sub.events[0][1]["price"] is None  # a market order has no limit price
 
 
-async def test_no_redis_publishes_nothing(impl: str) -> None:
-    m = OrderManager(FakeExchange(), None, implementation=impl)
+async def test_no_redis_publishes_nothing(impl: Implementation) -> None:
+    m = OrderManager(FakeExchange(), None, implementation=impl.name)
     o = await m.place_limit_order("sub1", "BTCUSDT", "BUY", "0.001", "65000")
     m.feed(frame(o.client_order_id, "NEW"))
     assert m.publisher is None and "events" not in m.stats()

@@ -1,6 +1,6 @@
 """EventPublisher against a real redis-server, heard by a redis-py PSUBSCRIBE subscriber.
 
-Every test runs on both RESP twins (``resp_mod``). No timing is asserted; every wait is bounded.
+Every test runs on both RESP twins (``impl.resp``). No timing is asserted; every wait is bounded.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ import re
 import signal
 from collections.abc import Callable
 from decimal import Decimal
-from types import ModuleType
 from typing import Any
 
 import orjson
@@ -22,6 +21,7 @@ import uvloop
 from trading_engine_python.events import payloads
 from trading_engine_python.events.publisher import EventPublisher, fetch_missed
 
+from ..conftest import Implementation
 from ._orders import ACCOUNT, CANCELLED, CHILD, FILLED, LIMIT, PARTIAL, REJECTED
 from ._redis import RedisServer, Subscriber, dedup, free_port
 
@@ -68,10 +68,10 @@ async def burst(pub: EventPublisher, first: int, last: int, chunk: int = 500,
             await asyncio.sleep(pause)
 
 
-async def test_every_event_type_arrives_with_its_payload(redis_server: RedisServer, resp_mod: ModuleType,
+async def test_every_event_type_arrives_with_its_payload(redis_server: RedisServer, impl: Implementation,
                                                          sub: Subscriber) -> None:
     client = redis_server.client()
-    pub = EventPublisher(client, resp=resp_mod)
+    pub = EventPublisher(client, resp=impl.resp)
     sent = [
         ("order_active", payloads.order_active(LIMIT, 1)),
         ("order_partially_filled", payloads.order_partially_filled(PARTIAL, 2)),
@@ -96,10 +96,10 @@ async def test_every_event_type_arrives_with_its_payload(redis_server: RedisServ
     await client.aclose()
 
 
-async def test_seq_is_one_counter_across_types(redis_server: RedisServer, resp_mod: ModuleType,
+async def test_seq_is_one_counter_across_types(redis_server: RedisServer, impl: Implementation,
                                                sub: Subscriber) -> None:
     client = redis_server.client()
-    pub = EventPublisher(client, resp=resp_mod)
+    pub = EventPublisher(client, resp=impl.resp)
     seqs = []
     for i in range(1, 301):
         if i % 7 == 0:
@@ -119,10 +119,10 @@ async def test_seq_is_one_counter_across_types(redis_server: RedisServer, resp_m
     await client.aclose()
 
 
-async def test_order_kept_under_a_20k_burst(redis_server: RedisServer, resp_mod: ModuleType,
+async def test_order_kept_under_a_20k_burst(redis_server: RedisServer, impl: Implementation,
                                             sub: Subscriber) -> None:
     client = redis_server.client()
-    pub = EventPublisher(client, resp=resp_mod)
+    pub = EventPublisher(client, resp=impl.resp)
     await burst(pub, 1, 20_000, chunk=2000)
     assert await pub.flush(20)
     assert await sub.wait_count(20_000)
@@ -134,7 +134,7 @@ async def test_order_kept_under_a_20k_burst(redis_server: RedisServer, resp_mod:
     await client.aclose()
 
 
-def test_order_kept_on_uvloop(tmp_path: Any, resp_mod: ModuleType) -> None:
+def test_order_kept_on_uvloop(tmp_path: Any, impl: Implementation) -> None:
     server = RedisServer(tmp_path)
     server.start()
 
@@ -142,7 +142,7 @@ def test_order_kept_on_uvloop(tmp_path: Any, resp_mod: ModuleType) -> None:
         sub = Subscriber()
         await sub.start(server.port)
         client = server.client()
-        pub = EventPublisher(client, resp=resp_mod)
+        pub = EventPublisher(client, resp=impl.resp)
         await burst(pub, 1, 5000, chunk=250)
         assert await pub.flush(20)
         assert await sub.wait_count(5000)
@@ -159,9 +159,9 @@ def test_order_kept_on_uvloop(tmp_path: Any, resp_mod: ModuleType) -> None:
 
 
 async def test_publish_while_redis_is_down_neither_blocks_nor_raises(
-        redis_down: RedisServer, resp_mod: ModuleType, subscriber_factory: SubFactory) -> None:
+        redis_down: RedisServer, impl: Implementation, subscriber_factory: SubFactory) -> None:
     client = redis_down.client()  # nothing listens on that port yet
-    pub = EventPublisher(client, resp=resp_mod, **FAST)
+    pub = EventPublisher(client, resp=impl.resp, **FAST)
     ticks = 0
 
     async def ticker() -> None:  # the loop keeps turning while the publisher retries
@@ -190,13 +190,13 @@ async def test_publish_while_redis_is_down_neither_blocks_nor_raises(
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["SIGTERM", "SIGKILL"])
-async def test_redis_restart_mid_burst_loses_nothing(redis_server: RedisServer, resp_mod: ModuleType,
+async def test_redis_restart_mid_burst_loses_nothing(redis_server: RedisServer, impl: Implementation,
                                                      subscriber_factory: SubFactory, sig: int) -> None:
     n = 20_000
     before = subscriber_factory()
     await before.start(redis_server.port)
     client = redis_server.client()
-    pub = EventPublisher(client, resp=resp_mod, **FAST)
+    pub = EventPublisher(client, resp=impl.resp, **FAST)
     assert await pub.start(5)
     # Paced so that the subscriber keeps up: what Redis confirmed but had not yet written to a
     # subscriber when it died cannot be recovered by any publisher.
@@ -279,17 +279,17 @@ class CutProxy:
             self.server.close()
 
 
-async def test_batch_cut_off_mid_send_is_resent(redis_server: RedisServer, resp_mod: ModuleType,
+async def test_batch_cut_off_mid_send_is_resent(redis_server: RedisServer, impl: Implementation,
                                                 subscriber_factory: SubFactory) -> None:
     n = 3000
     sub = subscriber_factory()
     await sub.start(redis_server.port)  # stays connected: only the publisher's link is cut
-    one = len(resp_mod.pack_publish([(b"pms:events:order_active",
+    one = len(impl.resp.pack_publish([(b"pms:events:order_active",
                                       orjson.dumps({**order_payload(0)[1], "seq": 1000}))]))
     proxy = CutProxy(redis_server.port, cut=one * 600 + one // 2)  # in the middle of a command
     await proxy.start()
     client = redis_server.client(port=proxy.port)
-    pub = EventPublisher(client, resp=resp_mod, **FAST)
+    pub = EventPublisher(client, resp=impl.resp, **FAST)
     assert await pub.start(5)  # (the handshake's bytes also count against the cut)
     await burst(pub, 1, n, chunk=n)
     assert await pub.flush(20)
@@ -306,11 +306,11 @@ async def test_batch_cut_off_mid_send_is_resent(redis_server: RedisServer, resp_
 
 
 async def test_overflow_drops_the_oldest_counted_and_logged(
-        redis_down: RedisServer, resp_mod: ModuleType, subscriber_factory: SubFactory,
+        redis_down: RedisServer, impl: Implementation, subscriber_factory: SubFactory,
         caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.WARNING, logger="trading_engine_python.events.publisher")
     client = redis_down.client()
-    pub = EventPublisher(client, resp=resp_mod, buffer_size=1000, **FAST)
+    pub = EventPublisher(client, resp=impl.resp, buffer_size=1000, **FAST)
     await burst(pub, 1, 2500, chunk=100)
     stats = pub.stats()
     assert stats["dropped"] == 1500 and stats["buffered"] == 1000
@@ -326,11 +326,11 @@ async def test_overflow_drops_the_oldest_counted_and_logged(
     await client.aclose()
 
 
-async def test_close_flushes_then_counts_late_events(redis_server: RedisServer, resp_mod: ModuleType,
+async def test_close_flushes_then_counts_late_events(redis_server: RedisServer, impl: Implementation,
                                                      sub: Subscriber,
                                                      caplog: pytest.LogCaptureFixture) -> None:
     client = redis_server.client()
-    pub = EventPublisher(client, resp=resp_mod)
+    pub = EventPublisher(client, resp=impl.resp)
     await burst(pub, 1, 3000, chunk=3000)  # never yielded: all still queued
     assert pub.stats()["buffered"] == 3000
     await pub.close()
@@ -345,9 +345,9 @@ async def test_close_flushes_then_counts_late_events(redis_server: RedisServer, 
 
 
 async def test_close_while_down_is_bounded_and_reports_the_loss(
-        redis_down: RedisServer, resp_mod: ModuleType, caplog: pytest.LogCaptureFixture) -> None:
+        redis_down: RedisServer, impl: Implementation, caplog: pytest.LogCaptureFixture) -> None:
     client = redis_down.client()
-    pub = EventPublisher(client, resp=resp_mod, **FAST)
+    pub = EventPublisher(client, resp=impl.resp, **FAST)
     await burst(pub, 1, 10, chunk=10)
     await pub.close(timeout=0.2)
     stats = pub.stats()
@@ -356,13 +356,13 @@ async def test_close_while_down_is_bounded_and_reports_the_loss(
     await client.aclose()
 
 
-async def test_stream_fills_a_subscribers_gap(redis_server: RedisServer, resp_mod: ModuleType,
+async def test_stream_fills_a_subscribers_gap(redis_server: RedisServer, impl: Implementation,
                                               subscriber_factory: SubFactory) -> None:
     n = 12_000
     first = subscriber_factory()
     await first.start(redis_server.port)
     client = redis_server.client()
-    pub = EventPublisher(client, resp=resp_mod, stream_maxlen=100_000)
+    pub = EventPublisher(client, resp=impl.resp, stream_maxlen=100_000)
     second = subscriber_factory()
 
     async def drop_out() -> None:  # the consumer loses its connection mid-burst
@@ -387,9 +387,9 @@ async def test_stream_fills_a_subscribers_gap(redis_server: RedisServer, resp_mo
     await client.aclose()
 
 
-async def test_stream_is_capped(redis_server: RedisServer, resp_mod: ModuleType) -> None:
+async def test_stream_is_capped(redis_server: RedisServer, impl: Implementation) -> None:
     client = redis_server.client(decode_responses=True)
-    pub = EventPublisher(client, resp=resp_mod, stream_maxlen=1000, batch_size=100)
+    pub = EventPublisher(client, resp=impl.resp, stream_maxlen=1000, batch_size=100)
     await burst(pub, 1, 5000, chunk=1000)
     await pub.close()
     assert pub.stats()["published"] == 5000
@@ -402,12 +402,12 @@ async def test_stream_is_capped(redis_server: RedisServer, resp_mod: ModuleType)
     await client.aclose()
 
 
-async def test_server_busy_is_retried_in_order(redis_server: RedisServer, resp_mod: ModuleType,
+async def test_server_busy_is_retried_in_order(redis_server: RedisServer, impl: Implementation,
                                                sub: Subscriber) -> None:
     admin = redis_server.client()
     await admin.config_set("busy-reply-threshold", "10")  # ms before others get -BUSY
     client = redis_server.client()
-    pub = EventPublisher(client, resp=resp_mod, **FAST)
+    pub = EventPublisher(client, resp=impl.resp, **FAST)
     await burst(pub, 1, 500, chunk=500)
     assert await pub.flush(10)
     blocker = redis_server.client()
@@ -437,10 +437,10 @@ async def test_server_busy_is_retried_in_order(redis_server: RedisServer, resp_m
         await c.aclose()
 
 
-async def test_unusable_events_are_counted_not_raised(redis_server: RedisServer, resp_mod: ModuleType,
+async def test_unusable_events_are_counted_not_raised(redis_server: RedisServer, impl: Implementation,
                                                       sub: Subscriber) -> None:
     client = redis_server.client()
-    pub = EventPublisher(client, resp=resp_mod)
+    pub = EventPublisher(client, resp=impl.resp)
     assert pub.publish_nowait(123, {"a": 1}) == 0  # type: ignore[arg-type]
     assert pub.publish_nowait(["x"], {"a": 1}) == 0  # type: ignore[arg-type]
     assert pub.publish_nowait("has space", {"a": 1}) == 0
@@ -456,12 +456,12 @@ async def test_unusable_events_are_counted_not_raised(redis_server: RedisServer,
     await client.aclose()
 
 
-async def test_stream_key_of_the_wrong_type_is_counted(redis_server: RedisServer, resp_mod: ModuleType,
+async def test_stream_key_of_the_wrong_type_is_counted(redis_server: RedisServer, impl: Implementation,
                                                        sub: Subscriber,
                                                        caplog: pytest.LogCaptureFixture) -> None:
     client = redis_server.client()
     await client.set("pms:events", "not a stream")
-    pub = EventPublisher(client, resp=resp_mod, stream_maxlen=100)
+    pub = EventPublisher(client, resp=impl.resp, stream_maxlen=100)
     await burst(pub, 1, 10, chunk=10)
     assert await pub.flush(10)
     assert await sub.wait_count(10)

@@ -269,7 +269,7 @@ async def test_definite_rejects(sim: BinanceSimulator, client: BinanceFuturesCli
     with pytest.raises(ExchangeError) as ei:
         await client.get_order("BTCUSDT", client_order_id="never-placed")
     assert ei.value.code == -2013
-    # GTX that would take: -5022, no order (binance-protocol.md sec. 7)
+    # GTX that would take: -5022, no order (docs/binance-protocol.md, "Event order")
     with pytest.raises(ExchangeError) as ei:
         await client.place_order(
             "BTCUSDT",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -15,11 +14,11 @@ from trading_engine_python.exchange import BinanceFuturesClient
 from trading_engine_python.feed import UserStreamService
 from trading_engine_python.sim import BinanceSimulator
 
+from ..conftest import Implementation
 from ._fakes import until
 
 API_KEY = "AKe2eTEST1234567890"
 API_SECRET = "SEe2eTEST0987654321"
-NO_EXTENSIONS = bool(os.environ.get("TRADING_ENGINE_NO_EXTENSIONS"))
 FP = Decimal(10) ** 8
 TICK = Decimal("0.1")  # the simulator's BTCUSDT tick size: one step of its price
 
@@ -156,25 +155,19 @@ class Rig:
             assert not (old_cid in cids and new.client_order_id in cids), old_cid
 
 
-def _impl_params() -> list[Any]:
-    return [pytest.param("cython", id="cython"), pytest.param("python", id="python")]
-
-
-@pytest.fixture(params=_impl_params())
-async def rig(request: pytest.FixtureRequest) -> AsyncIterator[Rig]:
+@pytest.fixture
+async def rig(impl: Implementation) -> AsyncIterator[Rig]:
+    """A running simulator, client, user stream and manager on ``impl``'s core."""
     from trading_engine_python.orders.manager import OrderManager
 
-    impl = request.param
-    if impl == "cython" and NO_EXTENSIONS:
-        pytest.skip("TRADING_ENGINE_NO_EXTENSIONS is set")
     sim = BinanceSimulator(api_key=API_KEY, api_secret=API_SECRET, seed=0, auto_walk=False)
     await sim.start()
     client = BinanceFuturesClient(API_KEY, API_SECRET, base_url=sim.base_url, timeout=1.0)
     # ImportError here (cython) is a failure on purpose: the compiled core must be built.
     manager = OrderManager(
-        client, implementation=impl, resolve_timeout=0.2, stuck_timeout=1.0, replace_timeout=3.0
+        client, implementation=impl.name, resolve_timeout=0.2, stuck_timeout=1.0, replace_timeout=3.0
     )
-    assert manager.implementation == impl
+    assert manager.implementation == impl.name
     stream = UserStreamService(
         client, manager, ws_url=sim.ws_url, reconnect_backoff=(0.02, 0.2), keepalive_interval=60.0
     )

@@ -1,7 +1,7 @@
 """Helpers for the OrderManager tests: one event in every input form, recorders, a manager factory.
 
-Frames follow the real captured shapes in /work/shared/binance-samples/ws/ (f0cii/moxt BTCUSDT
-NEW/CANCELED for the key set and order; see that directory's README), with our ids swapped in.
+Frames follow the real captured shapes in tests/data/ws/ (f0cii/moxt BTCUSDT NEW/CANCELED for the
+key set and order; see tests/data/README.md), with our ids swapped in.
 """
 
 from __future__ import annotations
@@ -9,22 +9,21 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from trading_engine_python.orders.manager import OrderManager
 
+from .. import _data
+from ..conftest import Implementation
 from .conftest import FakeClock
 from .fakes import FakeExchange
 
-SAMPLES = Path("/work/shared/binance-samples")
-WS = SAMPLES / "ws"
 OID = 8389765739703625592  # > 2**53, like real Binance ids: must never pass through a float
 
-# The four forms on_order_update takes (issue 7, "Feed decoding"): all must give identical outcomes.
+# The four forms on_order_update takes: all must give identical outcomes.
 FORMS = ("bytes", "str", "raw_dict", "mapped")
 
-# ORDER_TRADE_UPDATE "o" key -> the spec's mapped key (step-3-order-manager.md, on_order_update).
+# ORDER_TRADE_UPDATE "o" key -> the key of the spec's mapped dict (its on_order_update section).
 TO_MAPPED = {
     "s": "symbol",
     "c": "client_order_id",
@@ -121,11 +120,9 @@ def rest_order(cid: str, status: str, *, executed: str = "0", orig: str = "0.010
 
 
 def load_jsonl(name: str) -> list[str]:
-    """The lines of a captured file (a .json file is one pretty-printed message)."""
-    text = (WS / name).read_text()
-    if name.endswith(".json"):
-        return [text]
-    return [line for line in text.splitlines() if line.strip()]
+    """The messages of a captured file in tests/data/ws as text (a .json file is one pretty-printed
+    message)."""
+    return [frame.decode() for frame in _data.frames(f"ws/{name}")]
 
 
 def swap(line: str, ids: dict[str, str]) -> str:
@@ -194,10 +191,12 @@ class Risk:
             raise RuntimeError("risk failed on purpose")
 
 
-def make(impl: str, fake: FakeExchange | None = None, **kw: Any) -> tuple[OrderManager, FakeExchange]:
+def make(
+    impl: Implementation, fake: FakeExchange | None = None, **kw: Any
+) -> tuple[OrderManager, FakeExchange]:
     fake = fake or FakeExchange()
     kw.setdefault("stuck_timeout", 0)  # no background sweeper unless a test asks for it
-    return OrderManager(fake, implementation=impl, **kw), fake
+    return OrderManager(fake, implementation=impl.name, **kw), fake
 
 
 async def until(pred: Callable[[], bool], timeout: float = 5.0) -> None:

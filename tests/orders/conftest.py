@@ -1,20 +1,9 @@
-"""Fixtures for the order-core tests: the core class of each twin, and a clock the test drives."""
+"""Fixtures for the order-core tests: a clock the test drives (the twin comes from ``impl`` in
+tests/conftest.py)."""
 
 from __future__ import annotations
 
-import os
-from typing import Any
-
 import pytest
-
-from trading_engine_python.orders import _core
-
-NO_EXTENSIONS = bool(os.environ.get("TRADING_ENGINE_NO_EXTENSIONS"))
-CORE_MODULES = (
-    ["trading_engine_python.orders._core_py"]
-    if NO_EXTENSIONS
-    else ["trading_engine_python.orders._core_c", "trading_engine_python.orders._core_py"]
-)
 
 
 class FakeClock:
@@ -28,13 +17,6 @@ class FakeClock:
 
     def advance(self, dt: float) -> None:
         self.t += dt
-
-
-@pytest.fixture(params=CORE_MODULES, ids=lambda m: m.rsplit(".", 1)[1])
-def core_cls(request: pytest.FixtureRequest) -> Any:
-    """``OrderCore`` of each twin. The compiled one is loaded through ``_core.load`` so that a
-    missing build is an error here, not a skip."""
-    return _core.load("python" if request.param.endswith("_py") else "cython")
 
 
 @pytest.fixture

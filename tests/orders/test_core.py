@@ -1,8 +1,8 @@
-"""The order core (records, indexes, retention, views, the transition rules of issue 7), both twins.
+"""The order core (records, indexes, retention, views, the transition rules), both twins.
 
-Every behavioural test takes ``core_cls`` and runs on ``_core_c.OrderCore`` and ``_core_py.OrderCore``.
+Every behavioural test takes ``impl`` and runs on ``_core_c.OrderCore`` and ``_core_py.OrderCore``.
 Frames are the real captured shapes (f0cii/moxt BTCUSDT NEW/CANCELED, Slavian2015/Defi XRPUSDT
-two-trade fill; see /work/shared/binance-samples/README.md) with our ids and numbers swapped in.
+two-trade fill; see tests/data/README.md) with our ids and numbers swapped in.
 """
 
 from __future__ import annotations
@@ -40,7 +40,8 @@ from trading_engine_python.orders._states import (
     REJECTED,
 )
 
-from .conftest import NO_EXTENSIONS, FakeClock
+from ..conftest import Implementation
+from .conftest import FakeClock
 
 CID = "PMSsub1_LMT_1a2b3c4d5e6f7g8h"
 OID = 8389765739703625592  # > 2**53: must never pass through a float
@@ -72,21 +73,21 @@ def add(core: Any, cid: str = CID, *, sub: str = "sub1", sym: str = "BTCUSDT", q
     return core.add(cid, sub, sym, side, 0 if price else 1, qty, price, origin, parent, lev, ro, tif)
 
 
-def make(core_cls: Any, clock: FakeClock, **kw: Any) -> Any:
-    return core_cls(kw.pop("ttl", 600.0), kw.pop("max", 100_000), clock)
+def make(impl: Implementation, clock: FakeClock, **kw: Any) -> Any:
+    return impl.core.OrderCore(kw.pop("ttl", 600.0), kw.pop("max", 100_000), clock)
 
 
 # ── the module surface ──
 
 
-@pytest.mark.skipif(NO_EXTENSIONS, reason="pure twin requested")
+@pytest.mark.c_extension
 def test_compiled_core_is_importable() -> None:
     mod = importlib.import_module("trading_engine_python.orders._core_c")
     assert mod.__file__ is not None and mod.__file__.endswith(".so"), "the Cython core was not built"
     assert mod.IMPLEMENTATION == "cython" and mod.OrderCore.implementation == "cython"
 
 
-@pytest.mark.skipif(NO_EXTENSIONS, reason="pure twin requested")
+@pytest.mark.c_extension
 def test_compiled_surface_matches_pure() -> None:
     c = importlib.import_module("trading_engine_python.orders._core_c")
     assert c.PUBLIC_FIELDS == _core_py.PUBLIC_FIELDS
@@ -97,8 +98,8 @@ def test_compiled_surface_matches_pure() -> None:
         assert pure <= comp, pure - comp
 
 
-def test_add_registers_a_placing_order(core_cls: Any, clock: FakeClock) -> None:
-    core = make(core_cls, clock)
+def test_add_registers_a_placing_order(impl: Implementation, clock: FakeClock) -> None:
+    core = make(impl, clock)
     o = add(core, parent="chase-1", ro=True)
     assert core.implementation in ("cython", "python")
     assert o.state == "placing" and o.state_code == PLACING and o.is_live and not o.is_terminal
@@ -120,8 +121,8 @@ def test_add_registers_a_placing_order(core_cls: Any, clock: FakeClock) -> None:
     assert market.price is None and market.order_type == "MARKET" and market.side == "SELL"
 
 
-def test_add_refuses_duplicates_and_long_ids(core_cls: Any, clock: FakeClock) -> None:
-    core = make(core_cls, clock)
+def test_add_refuses_duplicates_and_long_ids(impl: Implementation, clock: FakeClock) -> None:
+    core = make(impl, clock)
     add(core)
     with pytest.raises(ValueError, match="already tracked"):
         add(core)
@@ -134,11 +135,11 @@ def test_add_refuses_duplicates_and_long_ids(core_cls: Any, clock: FakeClock) ->
     assert len(core) == 3 and core.counters()["added"] == 3
 
 
-# ── the transition rules (issue 7) ──
+# ── the transition rules ──
 
 
-def test_new_activates_once(core_cls: Any, clock: FakeClock) -> None:
-    core = make(core_cls, clock)
+def test_new_activates_once(impl: Implementation, clock: FakeClock) -> None:
+    core = make(impl, clock)
     o = add(core)
     assert core.feed(frame(CID, "NEW")) == F_ACTIVATED
     assert o.state == "active" and o.exchange_order_id == OID and type(o.exchange_order_id) is int
@@ -146,8 +147,8 @@ def test_new_activates_once(core_cls: Any, clock: FakeClock) -> None:
     assert core.counters()["stale"] == 1 and core.last_order() is o
 
 
-def test_partial_fills_count_each_increase(core_cls: Any, clock: FakeClock) -> None:
-    core = make(core_cls, clock)
+def test_partial_fills_count_each_increase(impl: Implementation, clock: FakeClock) -> None:
+    core = make(impl, clock)
     o = add(core)
     # feed before anything else: a partial on a placing order activates it too
     assert core.feed(frame(CID, "PARTIALLY_FILLED", z="0.004", l="0.004", L="65000.1", ap="65000.1")) == (
@@ -161,8 +162,8 @@ def test_partial_fills_count_each_increase(core_cls: Any, clock: FakeClock) -> N
     assert core.counters()["fills"] == 2
 
 
-def test_partial_keeps_cancelling(core_cls: Any, clock: FakeClock) -> None:
-    core = make(core_cls, clock)
+def test_partial_keeps_cancelling(impl: Implementation, clock: FakeClock) -> None:
+    core = make(impl, clock)
     o = add(core)
     core.feed(frame(CID, "NEW"))
     assert core.begin_cancel(CID) == ACTIVE and o.state == "cancelling"
@@ -170,8 +171,8 @@ def test_partial_keeps_cancelling(core_cls: Any, clock: FakeClock) -> None:
     assert o.state == "cancelling"  # the cancel is still in flight
 
 
-def test_filled_fires_once_and_without_z_means_all(core_cls: Any, clock: FakeClock) -> None:
-    core = make(core_cls, clock)
+def test_filled_fires_once_and_without_z_means_all(impl: Implementation, clock: FakeClock) -> None:
+    core = make(impl, clock)
     o = add(core)
     assert core.feed(frame(CID, "FILLED", z=None, l=None, L=None, ap=None)) == F_FILL | F_FILLED
     assert (o.state, o.filled_fp, o.is_terminal, o.is_live) == ("filled", Q, True, False)
@@ -185,9 +186,9 @@ def test_filled_fires_once_and_without_z_means_all(core_cls: Any, clock: FakeClo
     ("CANCELED", "cancelled"), ("EXPIRED", "expired"), ("EXPIRED_IN_MATCH", "expired"),
     ("REJECTED", "rejected"),
 ])
-def test_closing_statuses_apply_their_fill_first(core_cls: Any, clock: FakeClock, status: str,
+def test_closing_statuses_apply_their_fill_first(impl: Implementation, clock: FakeClock, status: str,
                                                   state: str) -> None:
-    core = make(core_cls, clock)
+    core = make(impl, clock)
     o = add(core)
     core.feed(frame(CID, "NEW"))
     # the fill is applied first (F_PARTIAL: on_partial for it), then the order closes
@@ -196,8 +197,8 @@ def test_closing_statuses_apply_their_fill_first(core_cls: Any, clock: FakeClock
     assert core.feed(frame(CID, status, z="0.002")) == F_STALE  # on_cancel exactly once
 
 
-def test_late_fill_after_cancel_is_applied_and_completes(core_cls: Any, clock: FakeClock) -> None:
-    core = make(core_cls, clock)
+def test_late_fill_after_cancel_is_applied_and_completes(impl: Implementation, clock: FakeClock) -> None:
+    core = make(impl, clock)
     o = add(core)
     core.feed(frame(CID, "NEW"))
     assert core.feed(frame(CID, "CANCELED", z="0.004", L="65000.1")) == F_FILL | F_PARTIAL | F_CLOSED
@@ -212,8 +213,8 @@ def test_late_fill_after_cancel_is_applied_and_completes(core_cls: Any, clock: F
     assert (c["late_fills"], c["terminal"], c["live"]) == (2, 2, 0)
 
 
-def test_unknown_status_changes_no_state_but_keeps_money(core_cls: Any, clock: FakeClock) -> None:
-    core = make(core_cls, clock)
+def test_unknown_status_changes_no_state_but_keeps_money(impl: Implementation, clock: FakeClock) -> None:
+    core = make(impl, clock)
     o = add(core)
     assert core.feed(frame(CID, "NEW_INSURANCE")) == F_UNKNOWN_STATUS
     assert o.state == "placing"
@@ -224,8 +225,8 @@ def test_unknown_status_changes_no_state_but_keeps_money(core_cls: Any, clock: F
     assert core.counters()["unknown_status"] == 3
 
 
-def test_unknown_ids_malformed_and_other_events(core_cls: Any, clock: FakeClock) -> None:
-    core = make(core_cls, clock)
+def test_unknown_ids_malformed_and_other_events(impl: Implementation, clock: FakeClock) -> None:
+    core = make(impl, clock)
     add(core)
     assert core.feed(frame("web_w4Sot5R1ym9ChzWfGdAm", "NEW")) == F_UNKNOWN_ID
     assert core.feed(frame("P" * 40, "NEW")) == F_UNKNOWN_ID  # longer than any id of ours
@@ -240,16 +241,16 @@ def test_unknown_ids_malformed_and_other_events(core_cls: Any, clock: FakeClock)
     assert core.get(CID).state == "placing"  # no order changed
 
 
-def test_feed_input_forms_are_equivalent(core_cls: Any, clock: FakeClock) -> None:
+def test_feed_input_forms_are_equivalent(impl: Implementation, clock: FakeClock) -> None:
     raw = frame(CID, "PARTIALLY_FILLED", z="0.004", L="65000.1")
     results = []
     for form in (raw, raw.decode(), bytearray(raw), memoryview(raw), "dict"):
-        core = make(core_cls, clock)
+        core = make(impl, clock)
         o = add(core)
         flags = core.feed_decoded(*_decode_py.decode(raw)) if form == "dict" else core.feed(form)
         results.append((flags, o.to_dict(), core.counters(), core.last_event_time()))
     assert all(r == results[0] for r in results), results
-    core = make(core_cls, clock)
+    core = make(impl, clock)
     with pytest.raises(TypeError):
         core.feed(12345)
     with pytest.raises(TypeError):
@@ -257,8 +258,8 @@ def test_feed_input_forms_are_equivalent(core_cls: Any, clock: FakeClock) -> Non
     assert core.counters()["frames"] == 0
 
 
-def test_feed_decoded_takes_the_pure_decoders_dicts(core_cls: Any, clock: FakeClock) -> None:
-    core = make(core_cls, clock)
+def test_feed_decoded_takes_the_pure_decoders_dicts(impl: Implementation, clock: FakeClock) -> None:
+    core = make(impl, clock)
     o = add(core)
     assert core.feed_decoded(*_decode_py.decode(frame(CID, "NEW", E=77))) == F_ACTIVATED
     assert core.last_event_time() == 77
@@ -271,8 +272,8 @@ def test_feed_decoded_takes_the_pure_decoders_dicts(core_cls: Any, clock: FakeCl
     assert core.feed_decoded(_decode_py.R_ORDER, {"status": 1, "cid": None}) == F_UNKNOWN_ID
 
 
-def test_last_event_time(core_cls: Any, clock: FakeClock) -> None:
-    core = make(core_cls, clock)
+def test_last_event_time(impl: Implementation, clock: FakeClock) -> None:
+    core = make(impl, clock)
     add(core)
     core.feed(frame(CID, "NEW", E=1704459987709))
     assert core.last_event_time() == 1704459987709
@@ -282,8 +283,8 @@ def test_last_event_time(core_cls: Any, clock: FakeClock) -> None:
     assert core.last_event_time() == 0
 
 
-def test_weighted_average_without_ap_is_exact(core_cls: Any, clock: FakeClock) -> None:
-    core = make(core_cls, clock)
+def test_weighted_average_without_ap_is_exact(impl: Implementation, clock: FakeClock) -> None:
+    core = make(impl, clock)
     o = add(core, qty=to_fixed("3"))
     core.feed(frame(CID, "PARTIALLY_FILLED", z="1", L="100.00000001", ap=None))
     core.feed(frame(CID, "PARTIALLY_FILLED", z="3", L="100", ap="0"))  # ap 0: no average given
@@ -293,9 +294,9 @@ def test_weighted_average_without_ap_is_exact(core_cls: Any, clock: FakeClock) -
     assert o.last_fill_price == 100.0 and o.last_fill_qty == 2.0
 
 
-def test_weighted_average_rounds_like_the_reference(core_cls: Any, clock: FakeClock) -> None:
+def test_weighted_average_rounds_like_the_reference(impl: Implementation, clock: FakeClock) -> None:
     # (avg*filled + lp*inc + z//2) // z on integers, large enough to need 128-bit arithmetic
-    core = make(core_cls, clock)
+    core = make(impl, clock)
     qty = to_fixed("90000000000")
     o = add(core, qty=qty)
     steps = [("7", "92233720368.54775807"), ("11.00000003", "3.33333333"),
@@ -309,16 +310,16 @@ def test_weighted_average_rounds_like_the_reference(core_cls: Any, clock: FakeCl
         assert (o.filled_fp, o.avg_price) == (filled, avg / 100_000_000)
 
 
-def test_amounts_above_2_53_are_shown_correctly_rounded(core_cls: Any, clock: FakeClock) -> None:
-    core = make(core_cls, clock)
+def test_amounts_above_2_53_are_shown_correctly_rounded(impl: Implementation, clock: FakeClock) -> None:
+    core = make(impl, clock)
     big = 2**63 - 1
     o = add(core, qty=big, price=2**53 + 1)
     assert o.quantity == big / 100_000_000 and o.price == (2**53 + 1) / 100_000_000
     assert o.quantity_fp == big and o.remaining_qty == big / 100_000_000
 
 
-def test_hooked_orders_carry_f_hooked_on_feed_results(core_cls: Any, clock: FakeClock) -> None:
-    core = make(core_cls, clock)
+def test_hooked_orders_carry_f_hooked_on_feed_results(impl: Implementation, clock: FakeClock) -> None:
+    core = make(impl, clock)
     add(core)
     core.set_hooked(CID, True)
     core.set_hooked("unknown", True)
@@ -332,8 +333,8 @@ def test_hooked_orders_carry_f_hooked_on_feed_results(core_cls: Any, clock: Fake
 # ── exchange ids ──
 
 
-def test_exchange_id_first_report_wins(core_cls: Any, clock: FakeClock) -> None:
-    core = make(core_cls, clock)
+def test_exchange_id_first_report_wins(impl: Implementation, clock: FakeClock) -> None:
+    core = make(impl, clock)
     o = add(core)
     core.set_exchange_id(CID, OID)
     core.set_exchange_id(CID, 5)  # a later report never replaces it
@@ -349,10 +350,10 @@ def test_exchange_id_first_report_wins(core_cls: Any, clock: FakeClock) -> None:
     assert o2.exchange_order_id == 2**63 - 1 and core.get_by_exchange_id(2**63 - 1) is o2
 
 
-def test_exchange_id_index_follows_the_latest_owner(core_cls: Any, clock: FakeClock) -> None:
+def test_exchange_id_index_follows_the_latest_owner(impl: Implementation, clock: FakeClock) -> None:
     # Two orders reported with one id (garbage, or an id reused): the later one owns the index,
     # and evicting the earlier one must not remove the later one's entry.
-    core = make(core_cls, clock, ttl=10.0)
+    core = make(impl, clock, ttl=10.0)
     a = add(core, "A")
     b = add(core, "B")
     core.set_exchange_id("A", 42)
@@ -367,8 +368,8 @@ def test_exchange_id_index_follows_the_latest_owner(core_cls: Any, clock: FakeCl
 # ── local transitions ──
 
 
-def test_close_local_only_before_any_acknowledgement(core_cls: Any, clock: FakeClock) -> None:
-    core = make(core_cls, clock)
+def test_close_local_only_before_any_acknowledgement(impl: Implementation, clock: FakeClock) -> None:
+    core = make(impl, clock)
     o = add(core)
     assert core.close_local(CID, ACTIVE, 1, "x") == 0  # only REJECTED/FAILED
     assert core.close_local(CID, REJECTED, -2019, "Margin is insufficient.") == F_CLOSED
@@ -383,8 +384,8 @@ def test_close_local_only_before_any_acknowledgement(core_cls: Any, clock: FakeC
     assert core.close_local("C", FAILED, -2013, "gone") == F_CLOSED and cancelling.state == "failed"
 
 
-def test_begin_and_undo_cancel(core_cls: Any, clock: FakeClock) -> None:
-    core = make(core_cls, clock)
+def test_begin_and_undo_cancel(impl: Implementation, clock: FakeClock) -> None:
+    core = make(impl, clock)
     o = add(core)
     assert core.begin_cancel(CID) == PLACING and o.state == "cancelling"
     assert core.begin_cancel(CID) == -1 and core.begin_cancel("unknown") == -1
@@ -405,8 +406,8 @@ def test_begin_and_undo_cancel(core_cls: Any, clock: FakeClock) -> None:
 # ── live indexes ──
 
 
-def test_live_indexes_keep_insertion_order_and_drop_terminal(core_cls: Any, clock: FakeClock) -> None:
-    core = make(core_cls, clock)
+def test_live_indexes_keep_insertion_order_and_drop_terminal(impl: Implementation, clock: FakeClock) -> None:
+    core = make(impl, clock)
     specs = [("a1", "s1", "BTCUSDT", "p1"), ("a2", "s2", "BTCUSDT", None), ("a3", "s1", "ETHUSDT", "p1"),
              ("a4", "s1", "BTCUSDT", "p2"), ("a5", "s2", "ETHUSDT", "p1")]
     for cid, sub, sym, parent in specs:
@@ -438,8 +439,8 @@ def test_live_indexes_keep_insertion_order_and_drop_terminal(core_cls: Any, cloc
 # ── retention and views ──
 
 
-def test_terminal_orders_leave_after_the_ttl(core_cls: Any, clock: FakeClock) -> None:
-    core = make(core_cls, clock, ttl=60.0)
+def test_terminal_orders_leave_after_the_ttl(impl: Implementation, clock: FakeClock) -> None:
+    core = make(impl, clock, ttl=60.0)
     o = add(core)
     core.feed(frame(CID, "CANCELED"))
     clock.advance(59.875)
@@ -450,8 +451,10 @@ def test_terminal_orders_leave_after_the_ttl(core_cls: Any, clock: FakeClock) ->
     assert (o.state, o.client_order_id, o.exchange_order_id) == ("cancelled", CID, OID)  # final values
 
 
-def test_terminal_cap_evicts_oldest_first_at_the_next_operation(core_cls: Any, clock: FakeClock) -> None:
-    core = make(core_cls, clock, max=2)
+def test_terminal_cap_evicts_oldest_first_at_the_next_operation(
+    impl: Implementation, clock: FakeClock
+) -> None:
+    core = make(impl, clock, max=2)
     for k in range(4):
         add(core, f"c{k}")
     for k in range(4):
@@ -464,8 +467,8 @@ def test_terminal_cap_evicts_oldest_first_at_the_next_operation(core_cls: Any, c
     assert core.counters()["evicted"] == 2
 
 
-def test_ttl_zero_keeps_an_order_for_its_own_event_only(core_cls: Any, clock: FakeClock) -> None:
-    core = make(core_cls, clock, ttl=0.0)
+def test_ttl_zero_keeps_an_order_for_its_own_event_only(impl: Implementation, clock: FakeClock) -> None:
+    core = make(impl, clock, ttl=0.0)
     o = add(core)
     assert core.feed(frame(CID, "FILLED", z="0.010")) == F_FILL | F_FILLED
     assert core.last_order() is o and o.state == "filled"
@@ -474,8 +477,8 @@ def test_ttl_zero_keeps_an_order_for_its_own_event_only(core_cls: Any, clock: Fa
     assert last is not None and last.state == "filled" and last.filled_fp == Q
 
 
-def test_held_view_survives_eviction_and_slot_reuse(core_cls: Any, clock: FakeClock) -> None:
-    core = make(core_cls, clock, ttl=1.0)
+def test_held_view_survives_eviction_and_slot_reuse(impl: Implementation, clock: FakeClock) -> None:
+    core = make(impl, clock, ttl=1.0)
     old = add(core, "old", sub="s-old", sym="OLDUSDT", parent="p-old")
     core.feed(frame("old", "CANCELED", z="0.003", L="65000.1"))
     core.close_local("old", FAILED, 1, "ignored")  # no effect: already terminal
@@ -493,8 +496,8 @@ def test_held_view_survives_eviction_and_slot_reuse(core_cls: Any, clock: FakeCl
     assert core.live("s-old") == [] and core.by_parent("p-old") == []
 
 
-def test_copies_and_pickles_are_snapshots(core_cls: Any, clock: FakeClock) -> None:
-    core = make(core_cls, clock, ttl=0.0)
+def test_copies_and_pickles_are_snapshots(impl: Implementation, clock: FakeClock) -> None:
+    core = make(impl, clock, ttl=0.0)
     o = add(core, parent="p")
     core.feed(frame(CID, "NEW"))
     snaps = [copy.copy(o), copy.deepcopy(o), pickle.loads(pickle.dumps(o))]
@@ -509,9 +512,9 @@ def test_copies_and_pickles_are_snapshots(core_cls: Any, clock: FakeClock) -> No
     assert again.to_dict() == o.to_dict() and repr(again) == repr(o)
 
 
-def test_memory_is_released_with_the_last_order(core_cls: Any, clock: FakeClock) -> None:
+def test_memory_is_released_with_the_last_order(impl: Implementation, clock: FakeClock) -> None:
     # Sub-accounts, symbols, parents and origins no longer used by any record are let go.
-    core = make(core_cls, clock, ttl=1.0)
+    core = make(impl, clock, ttl=1.0)
     names = ["".join(["uniq", str(k), "-name"]) for k in range(4)]  # fresh objects: refcounts are ours
     before = [sys.getrefcount(n) for n in names]
     o = core.add("x", names[0], names[1], 0, 0, Q, P, names[2], names[3], 1, False, None)
@@ -526,8 +529,8 @@ def test_memory_is_released_with_the_last_order(core_cls: Any, clock: FakeClock)
     assert [sys.getrefcount(n) for n in names] == before
 
 
-def test_tracker_stays_flat_over_many_lives(core_cls: Any, clock: FakeClock) -> None:
-    core = make(core_cls, clock, ttl=5.0, max=500)
+def test_tracker_stays_flat_over_many_lives(impl: Implementation, clock: FakeClock) -> None:
+    core = make(impl, clock, ttl=5.0, max=500)
     cancel = {k: frame(f"PMSsub{k % 7}_LMT_{k:08d}", "CANCELED", i=k) for k in range(2000)}
 
     def life(batch: int) -> None:
@@ -556,7 +559,7 @@ def test_tracker_stays_flat_over_many_lives(core_cls: Any, clock: FakeClock) -> 
 # ── compiled-only details ──
 
 
-@pytest.mark.skipif(NO_EXTENSIONS, reason="pure twin requested")
+@pytest.mark.c_extension
 def test_compiled_views_are_one_object_while_held(clock: FakeClock) -> None:
     from trading_engine_python.orders import _core_c
 
@@ -573,7 +576,7 @@ def test_compiled_views_are_one_object_while_held(clock: FakeClock) -> None:
         pickle.dumps(core)
 
 
-@pytest.mark.skipif(NO_EXTENSIONS, reason="pure twin requested")
+@pytest.mark.c_extension
 def test_compiled_reads_time_monotonic_in_c() -> None:
     import time
 

@@ -25,14 +25,13 @@ from trading_engine_python.orders._states import ACTIVE, CANCELLING, FAILED, PLA
 
 from .conftest import FakeClock
 
-pytestmark = pytest.mark.skipif(bool(os.environ.get("TRADING_ENGINE_NO_EXTENSIONS")),
-                                reason="needs the compiled twin to compare with")
+pytestmark = pytest.mark.c_extension  # compares the compiled twin with the pure one
 
 MAX_EXAMPLES = int(os.environ.get("CORE_PROPERTY_EXAMPLES", "150"))
 # No "explain" phase: on Python < 3.12 it traces every line and takes minutes on a failure.
 PHASES = [Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink]
 
-# Real frames (see /work/shared/binance-samples/README.md): f0cii/moxt hedge-mode NEW,
+# Real frames (see tests/data/README.md): f0cii/moxt hedge-mode NEW,
 # Slavian2015/Defi XRPUSDT PARTIALLY_FILLED (closePosition stop), oliver-zehentleitner/unicorn-fy NEW
 # without the fee keys.
 TEMPLATES: list[dict[str, Any]] = [json.loads(t) for t in (

@@ -10,10 +10,8 @@ from __future__ import annotations
 import importlib
 import itertools
 import json
-import os
 import random
 from decimal import ROUND_HALF_EVEN, Decimal
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -23,8 +21,9 @@ import pytest
 from trading_engine_python.orders import _decode
 from trading_engine_python.orders import _decode_py as pure
 
-NO_EXTENSIONS = bool(os.environ.get("TRADING_ENGINE_NO_EXTENSIONS"))
-SAMPLES = Path("/work/shared/binance-samples")
+from .. import _data
+from ..conftest import Implementation
+
 INT64_MAX = 2**63 - 1
 
 R_ORDER, R_OTHER, R_MAL = 0, 1, 2
@@ -62,15 +61,10 @@ CONTRACT = {
 }
 
 
-def _module(impl: str) -> ModuleType:
-    name = "_decode_c" if impl == "cython" else "_decode_py"
-    return importlib.import_module(f"trading_engine_python.orders.{name}")
-
-
 @pytest.fixture
-def dec(impl: str) -> ModuleType:
+def dec(impl: Implementation) -> ModuleType:
     """The decoder module under test (``impl`` comes from tests/conftest.py)."""
-    return _module(impl)
+    return impl.decode
 
 
 def frame(order: dict[str, Any] | None = None, **envelope: Any) -> bytes:
@@ -95,7 +89,7 @@ def mal(reason: int) -> tuple[int, dict[str, int]]:
 # --------------------------------------------------------------------------------------------
 
 
-@pytest.mark.skipif(NO_EXTENSIONS, reason="pure twin requested")
+@pytest.mark.c_extension
 def test_selector_uses_the_compiled_decoder() -> None:
     compiled = importlib.import_module("trading_engine_python.orders._decode_c")
     assert compiled.__file__ is not None and compiled.__file__.endswith(".so"), compiled.__file__
@@ -117,10 +111,10 @@ def test_constants_match_the_contract(dec: ModuleType) -> None:
         assert type(got) is int and got == value, name
 
 
-@pytest.mark.skipif(NO_EXTENSIONS, reason="pure twin requested")
+@pytest.mark.c_extension
 def test_presence_bits_are_distinct() -> None:
     # C-only: the dict of the Python API lists the present keys instead
-    compiled = _module("cython")
+    compiled = importlib.import_module("trading_engine_python.orders._decode_c")
     names = [
         "P_ORDER_ID",
         "P_TRADE_ID",
@@ -145,12 +139,8 @@ def test_presence_bits_are_distinct() -> None:
 
 def _sample_lines() -> list[tuple[str, bytes]]:
     out = []
-    docs_example = SAMPLES / "docs-examples" / "ws_order_trade_update.json"
-    files = [*sorted((SAMPLES / "ws").glob("*.json*")), docs_example]
-    for path in files:
-        data = path.read_bytes()
-        lines = [ln for ln in data.splitlines() if ln.strip()] if path.suffix == ".jsonl" else [data]
-        out += [(f"{path.name}:{i}", ln) for i, ln in enumerate(lines)]
+    for path in [*_data.paths("ws"), _data.path("docs-examples/ws_order_trade_update.json")]:
+        out += [(f"{path.name}:{i}", ln) for i, ln in enumerate(_data.frames(path))]
     return out
 
 
@@ -200,8 +190,8 @@ def test_real_sample(dec: ModuleType, name: str, line: bytes) -> None:
 
 
 def test_real_partial_fill_values(dec: ModuleType) -> None:
-    lines = (SAMPLES / "ws" / "seq_real_defi_xrpusdt_market_then_stop_partial_fills_2021.jsonl").read_bytes()
-    partial, filled = (ln for ln in lines.splitlines() if b'"x":"TRADE"' in ln and b"KQFVXIJX" in ln)
+    lines = _data.frames("ws/seq_real_defi_xrpusdt_market_then_stop_partial_fills_2021.jsonl")
+    partial, filled = (ln for ln in lines if b'"x":"TRADE"' in ln and b"KQFVXIJX" in ln)
     r, d = dec.decode(partial)
     assert r == R_ORDER
     assert d["status"] == 2 and d["l"] == d["z"] == 870_000_000 and d["L"] == 67_160_000
@@ -211,7 +201,7 @@ def test_real_partial_fill_values(dec: ModuleType) -> None:
 
 
 def test_docs_example(dec: ModuleType) -> None:
-    data = (SAMPLES / "docs-examples" / "ws_order_trade_update.json").read_bytes()
+    data = _data.read_bytes("docs-examples/ws_order_trade_update.json")
     assert dec.decode(data) == (
         R_ORDER,
         {
@@ -233,7 +223,7 @@ def test_docs_example(dec: ModuleType) -> None:
 
 def test_synthetic_fixtures_with_nulls(dec: ModuleType) -> None:
     # nautilus's liquidation fixtures: {"stream","data"} wrappers with null values inside.
-    for path in sorted((SAMPLES / "fixtures-synthetic").glob("*.json")):
+    for path in _data.paths("fixtures-synthetic", "*.json"):
         msg = json.loads(path.read_bytes())
         inner = msg.get("data", msg)
         got = dec.decode(json.dumps(inner))
@@ -426,7 +416,7 @@ def test_ids_above_2_53_are_exact(dec: ModuleType) -> None:
         INT64_MAX,
         2**62 + 3,
     )
-    lite = (SAMPLES / "ws" / "trade_lite_real_nautilus_ethusdt_2024.json").read_bytes()
+    lite = _data.read_bytes("ws/trade_lite_real_nautilus_ethusdt_2024.json")
     order_from_lite = lite.replace(b'"TRADE_LITE"', b'"ORDER_TRADE_UPDATE"').replace(
         b'"T":', b'"o":{"X":"NEW","T":', 1
     )

@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 import json
 import os
-from pathlib import Path
+from collections.abc import Iterator
 from types import ModuleType
 
 import orjson
@@ -21,20 +21,25 @@ from hypothesis import strategies as st
 
 from trading_engine_python.orders import _decode_py as pure
 
-NO_EXTENSIONS = bool(os.environ.get("TRADING_ENGINE_NO_EXTENSIONS"))
+from .. import _data
+from ..conftest import without_extensions
+
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "300"))
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-SAMPLES = Path("/work/shared/binance-samples")
+
+# The compiled twin, set per module run by ``_compiled``; None when the run is without extensions
+# (then only the pure twin is checked against orjson).
+C: ModuleType | None = None
 
 
-def _compiled() -> ModuleType | None:
-    if NO_EXTENSIONS:
-        return None
+@pytest.fixture(scope="module", autouse=True)
+def _compiled(request: pytest.FixtureRequest) -> Iterator[None]:
+    global C
     # no fallback here: a missing build must fail the run, not quietly compare pure with pure
-    return importlib.import_module("trading_engine_python.orders._decode_c")
-
-
-C = _compiled()
+    C = None if without_extensions(request.config) else importlib.import_module(
+        "trading_engine_python.orders._decode_c")
+    yield
+    C = None
 
 
 def _orjson_ok(data: bytes) -> bool:
@@ -56,10 +61,8 @@ def check(data: bytes) -> None:
 
 def _sample_frames() -> list[bytes]:
     out = []
-    docs_example = SAMPLES / "docs-examples" / "ws_order_trade_update.json"
-    for path in [*sorted((SAMPLES / "ws").glob("*.json*")), docs_example]:
-        data = path.read_bytes()
-        out += [ln for ln in data.splitlines() if ln.strip()] if path.suffix == ".jsonl" else [data]
+    for path in [*_data.paths("ws"), _data.path("docs-examples/ws_order_trade_update.json")]:
+        out += _data.frames(path)
     return out
 
 

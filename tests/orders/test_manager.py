@@ -1,7 +1,7 @@
-"""OrderManager: the feed rules of issue 7 ("Feed decoding and the transition function"), on both
-cores and all four input forms of ``on_order_update`` (raw bytes, str, the parsed raw dict, the
-spec's mapped dict), plus replays of the real captured messages in /work/shared/binance-samples/ws/
-with our client order ids swapped in for ``c``.
+"""OrderManager: the feed rules (decoding and the transition function), on both cores and all four
+input forms of ``on_order_update`` (raw bytes, str, the parsed raw dict, the spec's mapped dict),
+plus replays of the real captured messages in tests/data/ws/ with our client order ids swapped in
+for ``c``.
 
 Placement, cancel, replace and status queries: test_manager_rest.py; callbacks:
 test_manager_callbacks.py; ids, queries, retention, reconcile: test_manager_queries.py.
@@ -16,10 +16,11 @@ from typing import Any
 
 import pytest
 
+from .. import _data
+from ..conftest import Implementation
 from ._manager_util import (
     FORMS,
     OID,
-    SAMPLES,
     Log,
     Risk,
     load_jsonl,
@@ -55,7 +56,7 @@ async def send(m: Any, msg: Any, form: str) -> None:
 # ── NEW, PARTIALLY_FILLED, FILLED ──
 
 
-async def test_new_activates_and_a_duplicate_new_changes_nothing(impl: str, form: str) -> None:
+async def test_new_activates_and_a_duplicate_new_changes_nothing(impl: Implementation, form: str) -> None:
     m, _ = make(impl)
     log = Log()
     order = await place(m, log)
@@ -71,7 +72,7 @@ async def test_new_activates_and_a_duplicate_new_changes_nothing(impl: str, form
     await m.close()
 
 
-async def test_partial_fills_fire_on_partial_once_per_increase(impl: str, form: str) -> None:
+async def test_partial_fills_fire_on_partial_once_per_increase(impl: Implementation, form: str) -> None:
     m, _ = make(impl)
     log = Log()
     order = await place(m, log)
@@ -99,7 +100,7 @@ async def test_partial_fills_fire_on_partial_once_per_increase(impl: str, form: 
     await m.close()
 
 
-async def test_a_partial_fill_before_new_activates(impl: str, form: str) -> None:
+async def test_a_partial_fill_before_new_activates(impl: Implementation, form: str) -> None:
     m, _ = make(impl)
     log = Log()
     order = await place(m, log)
@@ -111,7 +112,7 @@ async def test_a_partial_fill_before_new_activates(impl: str, form: str) -> None
     await m.close()
 
 
-async def test_a_partial_fill_keeps_a_cancelling_order_cancelling(impl: str, form: str) -> None:
+async def test_a_partial_fill_keeps_a_cancelling_order_cancelling(impl: Implementation, form: str) -> None:
     m, fake = make(impl)
     log = Log()
     order = await place(m, log)
@@ -126,7 +127,9 @@ async def test_a_partial_fill_keeps_a_cancelling_order_cancelling(impl: str, for
     await m.close()
 
 
-async def test_filled_straight_from_placing_fires_on_fill_exactly_once(impl: str, form: str) -> None:
+async def test_filled_straight_from_placing_fires_on_fill_exactly_once(
+    impl: Implementation, form: str
+) -> None:
     m, _ = make(impl)
     log = Log()
     order = await place(m, log)
@@ -139,8 +142,8 @@ async def test_filled_straight_from_placing_fires_on_fill_exactly_once(impl: str
     await m.close()
 
 
-async def test_the_specs_mapped_example(impl: str) -> None:
-    """The mapped dict exactly as step-3-order-manager.md documents it."""
+async def test_the_specs_mapped_example(impl: Implementation) -> None:
+    """The mapped dict exactly as the spec documents it."""
     m, _ = make(impl)
     log = Log()
     order = await m.place_market_order("sub1", "BTCUSDT", "BUY", 0.001, **log.hooks())
@@ -166,7 +169,9 @@ async def test_the_specs_mapped_example(impl: str) -> None:
 
 @pytest.mark.parametrize(("status", "state"), [("CANCELED", "cancelled"), ("EXPIRED", "expired"),
                                                ("EXPIRED_IN_MATCH", "expired"), ("REJECTED", "rejected")])
-async def test_closing_statuses_fire_on_cancel_once(impl: str, form: str, status: str, state: str) -> None:
+async def test_closing_statuses_fire_on_cancel_once(
+    impl: Implementation, form: str, status: str, state: str
+) -> None:
     m, _ = make(impl)
     log = Log()
     order = await place(m, log)
@@ -182,7 +187,7 @@ async def test_closing_statuses_fire_on_cancel_once(impl: str, form: str, status
     await m.close()
 
 
-async def test_rejected_from_the_feed_while_placing(impl: str, form: str) -> None:
+async def test_rejected_from_the_feed_while_placing(impl: Implementation, form: str) -> None:
     m, _ = make(impl)
     log = Log()
     order = await place(m, log)
@@ -192,7 +197,7 @@ async def test_rejected_from_the_feed_while_placing(impl: str, form: str) -> Non
     await m.close()
 
 
-async def test_a_fill_carried_by_the_cancel_event_is_applied_first(impl: str, form: str) -> None:
+async def test_a_fill_carried_by_the_cancel_event_is_applied_first(impl: Implementation, form: str) -> None:
     risk = Risk()
     m, _ = make(impl, risk_engine=risk)
     log = Log()
@@ -213,7 +218,9 @@ async def test_a_fill_carried_by_the_cancel_event_is_applied_first(impl: str, fo
 # ── money is never dropped: late fills ──
 
 
-async def test_a_late_fill_after_a_cancel_is_applied_and_counted(impl: str, form: str, caplog: Any) -> None:
+async def test_a_late_fill_after_a_cancel_is_applied_and_counted(
+    impl: Implementation, form: str, caplog: Any
+) -> None:
     risk = Risk()
     m, _ = make(impl, risk_engine=risk)
     log = Log()
@@ -232,7 +239,7 @@ async def test_a_late_fill_after_a_cancel_is_applied_and_counted(impl: str, form
     await m.close()
 
 
-async def test_a_late_fill_that_completes_the_order_makes_it_filled(impl: str, form: str) -> None:
+async def test_a_late_fill_that_completes_the_order_makes_it_filled(impl: Implementation, form: str) -> None:
     risk = Risk()
     m, _ = make(impl, risk_engine=risk)
     log = Log()
@@ -254,7 +261,7 @@ async def test_a_late_fill_that_completes_the_order_makes_it_filled(impl: str, f
 # ── unknown statuses, unknown ids ──
 
 
-async def test_an_unknown_status_changes_no_state(impl: str, form: str, caplog: Any) -> None:
+async def test_an_unknown_status_changes_no_state(impl: Implementation, form: str, caplog: Any) -> None:
     m, _ = make(impl)
     log = Log()
     order = await place(m, log)
@@ -272,7 +279,7 @@ async def test_an_unknown_status_changes_no_state(impl: str, form: str, caplog: 
     await m.close()
 
 
-async def test_a_fill_carried_by_an_unknown_status_is_applied(impl: str, form: str) -> None:
+async def test_a_fill_carried_by_an_unknown_status_is_applied(impl: Implementation, form: str) -> None:
     risk = Risk()
     m, _ = make(impl, risk_engine=risk)
     log = Log()
@@ -289,7 +296,7 @@ async def test_a_fill_carried_by_an_unknown_status_is_applied(impl: str, form: s
     await m.close()
 
 
-async def test_events_for_unknown_client_ids_are_counted_and_ignored(impl: str, form: str) -> None:
+async def test_events_for_unknown_client_ids_are_counted_and_ignored(impl: Implementation, form: str) -> None:
     m, _ = make(impl)
     log = Log()
     order = await place(m, log)
@@ -419,7 +426,9 @@ def bad_inputs(cid: str, form: str) -> list[Any]:
     return _bad_mapped(cid) + [p for p in parsed if not isinstance(p, dict)]
 
 
-async def test_malformed_inputs_are_counted_and_change_nothing(impl: str, form: str, caplog: Any) -> None:
+async def test_malformed_inputs_are_counted_and_change_nothing(
+    impl: Implementation, form: str, caplog: Any
+) -> None:
     risk = Risk()
     m, _ = make(impl, risk_engine=risk)
     log = Log()
@@ -449,7 +458,9 @@ async def test_malformed_inputs_are_counted_and_change_nothing(impl: str, form: 
     await m.close()
 
 
-async def test_a_storm_of_malformed_frames_is_not_logged_one_by_one(impl: str, caplog: Any) -> None:
+async def test_a_storm_of_malformed_frames_is_not_logged_one_by_one(
+    impl: Implementation, caplog: Any
+) -> None:
     m, _ = make(impl)
     with caplog.at_level(logging.WARNING, logger="trading_engine_python.orders"):
         for _ in range(500):
@@ -466,11 +477,11 @@ def _other_events() -> list[str]:
              *load_jsonl("trade_lite_real_nautilus_ethusdt_2024.json")]
     algo = load_jsonl("algo_update_nautilus_dogeusdt_stop_market_2025.jsonl")
     lines += [json.dumps(json.loads(line)["data"]) for line in algo]  # unwrapped from {"stream","data"}
-    lines.append((SAMPLES / "docs-examples" / "ws_listen_key_expired.json").read_text())
+    lines.append(_data.read_bytes("docs-examples/ws_listen_key_expired.json").decode())
     return lines
 
 
-async def test_other_event_types_are_counted_and_ignored(impl: str, form: str) -> None:
+async def test_other_event_types_are_counted_and_ignored(impl: Implementation, form: str) -> None:
     m, _ = make(impl)
     log = Log()
     order = await place(m, log)
@@ -494,7 +505,7 @@ async def test_other_event_types_are_counted_and_ignored(impl: str, form: str) -
 # ── the decoder's tolerance: key order, unknown keys, repeated keys ──
 
 
-async def test_any_key_order_and_unknown_keys(impl: str, form: str) -> None:
+async def test_any_key_order_and_unknown_keys(impl: Implementation, form: str) -> None:
     m, _ = make(impl)
     log = Log()
     order = await place(m, log)
@@ -511,7 +522,7 @@ async def test_any_key_order_and_unknown_keys(impl: str, form: str) -> None:
 
 
 @pytest.mark.parametrize("text_form", ["bytes", "str"])
-async def test_a_repeated_key_takes_the_last_value(impl: str, text_form: str) -> None:
+async def test_a_repeated_key_takes_the_last_value(impl: Implementation, text_form: str) -> None:
     m, _ = make(impl)
     log = Log()
     order = await place(m, log)
@@ -525,7 +536,7 @@ async def test_a_repeated_key_takes_the_last_value(impl: str, text_form: str) ->
     await m.close()
 
 
-async def test_only_the_average_price_is_rounded_to_8_places(impl: str, form: str) -> None:
+async def test_only_the_average_price_is_rounded_to_8_places(impl: Implementation, form: str) -> None:
     m, _ = make(impl)
     order = await place(m)
     await send(m, ev(order, "PARTIALLY_FILLED", l="0.0040000000", z="0.00400000000", L="65000.10000000000",
@@ -537,7 +548,7 @@ async def test_only_the_average_price_is_rounded_to_8_places(impl: str, form: st
     await m.close()
 
 
-async def test_exchange_order_id_from_the_feed_is_exact(impl: str, form: str) -> None:
+async def test_exchange_order_id_from_the_feed_is_exact(impl: Implementation, form: str) -> None:
     m, fake = make(impl)
     fake.script("place_order", {"clientOrderId": "x", "status": "NEW"})  # a reply without orderId
     order = await place(m)
@@ -551,7 +562,7 @@ async def test_exchange_order_id_from_the_feed_is_exact(impl: str, form: str) ->
     await m.close()
 
 
-async def test_float_views_are_the_nearest_double(impl: str, form: str) -> None:
+async def test_float_views_are_the_nearest_double(impl: Implementation, form: str) -> None:
     m, _ = make(impl)
     order = await m.place_limit_order("sub1", "BTCUSDT", "SELL", "0.3", "65000.3")
     assert (order.price, order.quantity) == (65000.3, 0.3)
@@ -567,7 +578,7 @@ async def test_float_views_are_the_nearest_double(impl: str, form: str) -> None:
 # ── the risk hook ──
 
 
-async def test_the_risk_hook_sees_every_fill_increase(impl: str, form: str) -> None:
+async def test_the_risk_hook_sees_every_fill_increase(impl: Implementation, form: str) -> None:
     risk = Risk()
     m, _ = make(impl, risk_engine=risk)
     order = await place(m)  # no callbacks at all: the risk hook alone must still see the fills
@@ -580,7 +591,7 @@ async def test_the_risk_hook_sees_every_fill_increase(impl: str, form: str) -> N
     await m.close()
 
 
-async def test_a_risk_engine_attached_later_is_used(impl: str, form: str) -> None:
+async def test_a_risk_engine_attached_later_is_used(impl: Implementation, form: str) -> None:
     m, _ = make(impl)
     order = await place(m)
     await send(m, ev(order, "PARTIALLY_FILLED", l="0.004", z="0.004", L="65000.1"), form)
@@ -591,7 +602,9 @@ async def test_a_risk_engine_attached_later_is_used(impl: str, form: str) -> Non
     await m.close()
 
 
-async def test_a_failing_risk_hook_is_counted_and_the_rest_goes_on(impl: str, form: str, caplog: Any) -> None:
+async def test_a_failing_risk_hook_is_counted_and_the_rest_goes_on(
+    impl: Implementation, form: str, caplog: Any
+) -> None:
     risk = Risk(raises=True)
     m, _ = make(impl, risk_engine=risk)
     log = Log()
@@ -609,7 +622,7 @@ async def test_a_failing_risk_hook_is_counted_and_the_rest_goes_on(impl: str, fo
 # ── all forms give identical outcomes ──
 
 
-async def test_every_form_gives_identical_outcomes(impl: str) -> None:
+async def test_every_form_gives_identical_outcomes(impl: Implementation) -> None:
     results = []
     for form in FORMS:
         risk = Risk()
@@ -649,7 +662,7 @@ async def test_every_form_gives_identical_outcomes(impl: str) -> None:
 # ── replays of real captured messages ──
 
 
-async def test_replay_moxt_limit_new_then_canceled(impl: str, form: str) -> None:
+async def test_replay_moxt_limit_new_then_canceled(impl: Implementation, form: str) -> None:
     """f0cii/moxt BTCUSDT hedge-mode LIMIT GTC: NEW, then (our cancel) CANCELED."""
     m, fake = make(impl)
     fake.script("place_order", {"orderId": 238950797096, "status": "NEW"})
@@ -668,7 +681,7 @@ async def test_replay_moxt_limit_new_then_canceled(impl: str, form: str) -> None
     await m.close()
 
 
-async def test_replay_unicornfy_pretty_printed_new(impl: str, form: str) -> None:
+async def test_replay_unicornfy_pretty_printed_new(impl: Implementation, form: str) -> None:
     m, _ = make(impl)
     order = await m.place_limit_order("sub1", "SANDUSDT", "BUY", "1000", "0.63428")
     (text,) = load_jsonl("otu_real_unicornfy_sandusdt_limit_new_2021.json")
@@ -679,7 +692,7 @@ async def test_replay_unicornfy_pretty_printed_new(impl: str, form: str) -> None
     await m.close()
 
 
-async def test_replay_defi_xrpusdt_two_trade_fill(impl: str, form: str) -> None:
+async def test_replay_defi_xrpusdt_two_trade_fill(impl: Implementation, form: str) -> None:
     """Slavian2015/Defi XRPUSDT: the triggered order's NEW, then PARTIALLY_FILLED l=8.7 z=8.7, then
     FILLED l=13.5 z=22.2, each trade after an ACCOUNT_UPDATE (all sharing T and E)."""
     risk = Risk()
@@ -702,7 +715,7 @@ async def test_replay_defi_xrpusdt_two_trade_fill(impl: str, form: str) -> None:
     await m.close()
 
 
-async def test_replay_defi_xrpusdt_whole_sequence(impl: str, form: str) -> None:
+async def test_replay_defi_xrpusdt_whole_sequence(impl: Implementation, form: str) -> None:
     """The whole capture: a MARKET fill, two close-position orders, the stop's EXPIRED then NEW with
     the same id, its two trades, the sibling's EXPIRED. With our ids on all three orders the rules
     say: the EXPIRED closes the stop (a terminal state never goes back, so the NEW changes nothing),
@@ -729,7 +742,7 @@ async def test_replay_defi_xrpusdt_whole_sequence(impl: str, form: str) -> None:
     await m.close()
 
 
-async def test_replay_defi_trxusdt_stop_loss_expired_then_new(impl: str, form: str) -> None:
+async def test_replay_defi_trxusdt_stop_loss_expired_then_new(impl: Implementation, form: str) -> None:
     risk = Risk()
     m, fake = make(impl, risk_engine=risk)
     fake.script("place_order", {"orderId": 4014170256}, {"orderId": 4014170258}, {"orderId": 4014170259})
@@ -750,7 +763,7 @@ async def test_replay_defi_trxusdt_stop_loss_expired_then_new(impl: str, form: s
     await m.close()
 
 
-async def test_replay_defi_trxusdt_close_position(impl: str, form: str) -> None:
+async def test_replay_defi_trxusdt_close_position(impl: Implementation, form: str) -> None:
     m, _ = make(impl)
     log = Log()
     sl = await m.place_limit_order("sub1", "TRXUSDT", "SELL", "150", "0.07550", **log.hooks("sl_"))
@@ -772,7 +785,7 @@ def _wrap(o_text: str) -> str:
     return json.dumps({"e": "ORDER_TRADE_UPDATE", "T": o["T"], "E": o["T"] + 2, "o": o})
 
 
-async def test_replay_ccxt_testnet_new_amendment_and_maker_fill(impl: str, form: str) -> None:
+async def test_replay_ccxt_testnet_new_amendment_and_maker_fill(impl: Implementation, form: str) -> None:
     m, fake = make(impl)
     fake.script("place_order", {"orderId": 246411432}, {"orderId": 246411433}, {"orderId": 246411442})
     log = Log()

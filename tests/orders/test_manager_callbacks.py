@@ -1,4 +1,4 @@
-"""OrderManager callbacks (issue 7, "OrderManager"): plain and coroutine functions, one argument
+"""OrderManager callbacks: plain and coroutine functions, one argument
 (the OrderState); one that raises is logged and counted and everything else goes on; one that
 re-enters (places, cancels, replaces) sees its event finished, and callbacks keep their order.
 """
@@ -13,6 +13,7 @@ import pytest
 
 from trading_engine_python.exchange import ExchangeError
 
+from ..conftest import Implementation
 from ._manager_util import OID, Log, Risk, make, otu, render, settle
 
 
@@ -26,7 +27,7 @@ async def place(m: Any, **kw: Any) -> Any:
 
 
 @pytest.mark.parametrize("is_async", [False, True])
-async def test_callbacks_get_the_order_state(impl: str, is_async: bool) -> None:
+async def test_callbacks_get_the_order_state(impl: Implementation, is_async: bool) -> None:
     m, _ = make(impl)
     log = Log()
     order = await place(m, **log.hooks(is_async=is_async))
@@ -44,8 +45,9 @@ async def test_callbacks_get_the_order_state(impl: str, is_async: bool) -> None:
 
 
 @pytest.mark.parametrize("is_async", [False, True])
-async def test_a_callback_that_raises_is_logged_counted_and_the_rest_goes_on(impl: str, is_async: bool,
-                                                                             caplog: Any) -> None:
+async def test_a_callback_that_raises_is_logged_counted_and_the_rest_goes_on(
+    impl: Implementation, is_async: bool, caplog: Any
+) -> None:
     risk = Risk()
     m, _ = make(impl, risk_engine=risk)
     log = Log()
@@ -68,7 +70,7 @@ async def test_a_callback_that_raises_is_logged_counted_and_the_rest_goes_on(imp
     await m.close()
 
 
-async def test_a_callback_raising_cancelled_error_does_not_stall_the_rest(impl: str) -> None:
+async def test_a_callback_raising_cancelled_error_does_not_stall_the_rest(impl: Implementation) -> None:
     m, _ = make(impl)
     log = Log()
 
@@ -84,7 +86,7 @@ async def test_a_callback_raising_cancelled_error_does_not_stall_the_rest(impl: 
     await m.close()
 
 
-async def test_a_plain_callback_may_return_an_awaitable(impl: str) -> None:
+async def test_a_plain_callback_may_return_an_awaitable(impl: Implementation) -> None:
     m, fake = make(impl)
     other = await place(m)
     order = await place(m, on_partial=lambda o: m.cancel_order(other.client_order_id))
@@ -94,7 +96,7 @@ async def test_a_plain_callback_may_return_an_awaitable(impl: str) -> None:
     await m.close()
 
 
-async def test_callbacks_keep_their_order_behind_async_work(impl: str) -> None:
+async def test_callbacks_keep_their_order_behind_async_work(impl: Implementation) -> None:
     """The stream's synchronous feed(): a plain callback that comes after a pending coroutine
     callback runs after it, not before."""
     m, _ = make(impl)
@@ -117,7 +119,7 @@ async def test_callbacks_keep_their_order_behind_async_work(impl: str) -> None:
     await m.close()
 
 
-async def test_a_callback_that_places_and_cancels_reentrantly(impl: str) -> None:
+async def test_a_callback_that_places_and_cancels_reentrantly(impl: Implementation) -> None:
     m, fake = make(impl)
     seen: list[Any] = []
     victim = await place(m)
@@ -144,7 +146,7 @@ async def test_a_callback_that_places_and_cancels_reentrantly(impl: str) -> None
     await m.close()
 
 
-async def test_reentrant_work_keeps_the_callback_order(impl: str) -> None:
+async def test_reentrant_work_keeps_the_callback_order(impl: Implementation) -> None:
     """One event (CANCELED carrying a fill) with two callbacks: on_partial (async) places an order
     that is rejected at once; that order's on_cancel runs after this event's own on_cancel."""
     m, fake = make(impl)
@@ -164,7 +166,7 @@ async def test_reentrant_work_keeps_the_callback_order(impl: str) -> None:
     await m.close()
 
 
-async def test_a_callback_that_replaces_reentrantly(impl: str) -> None:
+async def test_a_callback_that_replaces_reentrantly(impl: Implementation) -> None:
     m, _ = make(impl)
     log = Log()
     quote = await place(m, **log.hooks("q_"))
@@ -188,7 +190,7 @@ async def test_a_callback_that_replaces_reentrantly(impl: str) -> None:
     await m.close()
 
 
-async def test_callbacks_of_a_late_fill_after_close(impl: str) -> None:
+async def test_callbacks_of_a_late_fill_after_close(impl: Implementation) -> None:
     """on_cancel first; a late fill completing the order then fires on_fill; nothing fires twice."""
     m, _ = make(impl)
     log = Log()

@@ -15,6 +15,7 @@ import pytest
 from trading_engine_python.orders._states import ACTIVE, CANCELLED, FILLED
 from trading_engine_python.orders.journal import Change, Intent, Journal, JournalError, load
 
+from ..conftest import Implementation
 from ._manager_util import OID, Log, Risk, make, otu, render, rest_order, settle, until
 from .fakes import FakeExchange
 
@@ -42,7 +43,7 @@ def entry(path: Path, cid: str) -> Any:
     return load(path).entries[cid]
 
 
-async def restart(impl: str, path: Path, fake: FakeExchange | None = None,
+async def restart(impl: Implementation, path: Path, fake: FakeExchange | None = None,
                   **kw: Any) -> tuple[Any, Any, Risk]:
     risk = Risk()
     m, fake = make(impl, fake, journal=str(path), risk_engine=risk, **kw)
@@ -54,7 +55,8 @@ async def restart(impl: str, path: Path, fake: FakeExchange | None = None,
 # ── writing ──
 
 
-async def test_the_place_intent_is_on_disk_before_the_request_leaves(impl: str, tmp_path: Path) -> None:
+async def test_the_place_intent_is_on_disk_before_the_request_leaves(
+        impl: Implementation, tmp_path: Path) -> None:
     path = tmp_path / "j"
     seen: list[Any] = []
 
@@ -72,7 +74,8 @@ async def test_the_place_intent_is_on_disk_before_the_request_leaves(impl: str, 
     await m.close()
 
 
-async def test_the_cancel_intent_is_on_disk_before_the_request_leaves(impl: str, tmp_path: Path) -> None:
+async def test_the_cancel_intent_is_on_disk_before_the_request_leaves(
+        impl: Implementation, tmp_path: Path) -> None:
     path = tmp_path / "j"
     seen: list[Any] = []
     m, fake = make(impl, journal=str(path))
@@ -83,7 +86,8 @@ async def test_the_cancel_intent_is_on_disk_before_the_request_leaves(impl: str,
     await m.close()
 
 
-async def test_a_broken_journal_sends_nothing_and_closes_the_order(impl: str, tmp_path: Path) -> None:
+async def test_a_broken_journal_sends_nothing_and_closes_the_order(
+        impl: Implementation, tmp_path: Path) -> None:
     j = Journal.open(tmp_path / "j")
     j.close()  # a closed journal refuses appends like a broken one
     m, fake = make(impl, journal=j)
@@ -95,7 +99,8 @@ async def test_a_broken_journal_sends_nothing_and_closes_the_order(impl: str, tm
     await m.close()
 
 
-async def test_changes_follow_the_feed_off_its_path_with_risk_filled(impl: str, tmp_path: Path) -> None:
+async def test_changes_follow_the_feed_off_its_path_with_risk_filled(
+        impl: Implementation, tmp_path: Path) -> None:
     path = tmp_path / "j"
     risk = Risk()
     m, _ = make(impl, journal=Journal.open(path, flush=0), risk_engine=risk)
@@ -118,7 +123,7 @@ async def test_changes_follow_the_feed_off_its_path_with_risk_filled(impl: str, 
 
 
 async def test_the_risk_acknowledgement_reaches_the_os_when_the_hook_returns(
-        impl: str, tmp_path: Path) -> None:
+        impl: Implementation, tmp_path: Path) -> None:
     # A 10 s flush policy: only the immediate write can put risk_filled on disk.
     path = tmp_path / "j"
     risk = Risk()
@@ -134,7 +139,7 @@ async def test_the_risk_acknowledgement_reaches_the_os_when_the_hook_returns(
 
 
 async def test_restore_brings_back_the_full_order_and_reports_a_fill_made_while_down_once(
-        impl: str, tmp_path: Path) -> None:
+        impl: Implementation, tmp_path: Path) -> None:
     path = tmp_path / "j"
     risk = Risk()
     m, _ = make(impl, journal=str(path), risk_engine=risk)
@@ -165,7 +170,7 @@ async def test_restore_brings_back_the_full_order_and_reports_a_fill_made_while_
 
 
 async def test_a_fill_the_risk_hook_never_heard_of_is_told_after_the_restart(
-        impl: str, tmp_path: Path) -> None:
+        impl: Implementation, tmp_path: Path) -> None:
     # Journaled filled 0.010 but risk_filled 0.004 (the acknowledgement did not make it).
     path = tmp_path / "j"
     j = Journal.open(path)
@@ -186,7 +191,7 @@ async def test_a_fill_the_risk_hook_never_heard_of_is_told_after_the_restart(
 
 
 async def test_a_place_intent_without_a_change_is_looked_up_never_placed_again(
-        impl: str, tmp_path: Path) -> None:
+        impl: Implementation, tmp_path: Path) -> None:
     path = tmp_path / "j"
     m, fake = make(impl, journal=str(path))
 
@@ -205,7 +210,8 @@ async def test_a_place_intent_without_a_change_is_looked_up_never_placed_again(
     await m2.close()
 
 
-async def test_a_place_intent_the_exchange_never_saw_ends_failed(impl: str, tmp_path: Path) -> None:
+async def test_a_place_intent_the_exchange_never_saw_ends_failed(
+        impl: Implementation, tmp_path: Path) -> None:
     path = tmp_path / "j"
     j = Journal.open(path)
     cid = "PMSdesk-alp_CHASE_abc124"
@@ -219,7 +225,8 @@ async def test_a_place_intent_the_exchange_never_saw_ends_failed(impl: str, tmp_
     await m.close()
 
 
-async def test_an_unjournaled_order_of_ours_is_adopted_and_counted_once(impl: str, tmp_path: Path) -> None:
+async def test_an_unjournaled_order_of_ours_is_adopted_and_counted_once(
+        impl: Implementation, tmp_path: Path) -> None:
     path = tmp_path / "j"
     cid = "PMSother_LMT_abc125"
     fake = FakeExchange()
@@ -235,7 +242,7 @@ async def test_an_unjournaled_order_of_ours_is_adopted_and_counted_once(impl: st
     await m2.close()
 
 
-async def test_a_pending_cancel_is_sent_again(impl: str, tmp_path: Path) -> None:
+async def test_a_pending_cancel_is_sent_again(impl: Implementation, tmp_path: Path) -> None:
     path = tmp_path / "j"
     m, fake = make(impl, journal=str(path))
     o = await place(m)
@@ -258,7 +265,8 @@ async def test_a_pending_cancel_is_sent_again(impl: str, tmp_path: Path) -> None
     await m2.close()
 
 
-async def test_terminal_orders_inside_retention_come_back_older_ones_not(impl: str, tmp_path: Path) -> None:
+async def test_terminal_orders_inside_retention_come_back_older_ones_not(
+        impl: Implementation, tmp_path: Path) -> None:
     path = tmp_path / "j"
     t = [1_000_000.0]
     j = Journal.open(path, clock=lambda: t[0])
@@ -280,7 +288,8 @@ async def test_terminal_orders_inside_retention_come_back_older_ones_not(impl: s
 
 
 @pytest.mark.parametrize("damage", ["garbled middle", "torn tail", "empty", "missing"])
-async def test_a_damaged_journal_restores_what_it_can(impl: str, tmp_path: Path, damage: str) -> None:
+async def test_a_damaged_journal_restores_what_it_can(
+        impl: Implementation, tmp_path: Path, damage: str) -> None:
     path = tmp_path / "j"
     cids = []
     if damage != "missing":
@@ -313,7 +322,7 @@ async def test_a_damaged_journal_restores_what_it_can(impl: str, tmp_path: Path,
     await m.close()
 
 
-async def test_restore_needs_a_journal(impl: str) -> None:
+async def test_restore_needs_a_journal(impl: Implementation) -> None:
     m, _ = make(impl)
     with pytest.raises(RuntimeError):
         await m.restore()

@@ -1,11 +1,11 @@
-"""Property test (issue 7, "Done when"): random sequences of manager operations and feed events
+"""Property test: random sequences of manager operations and feed events
 (every input form, garbage included) through two managers, one per core, with identical scripted
 fake exchanges; they must end identical: every order's to_dict(), the stats() counters and the
 callback and risk-hook logs. Each run also checks the rules that must hold whatever happens: a
 terminal state never goes back to a live one, the filled quantity never goes down, on_fill and
 on_cancel fire at most once per order, and one intent never has two live orders.
 
-The cross-core test needs the compiled core, so it is skipped under TRADING_ENGINE_NO_EXTENSIONS=1;
+The cross-core test needs the compiled core, so it is skipped when run without extensions;
 the same machinery then still runs python against python (determinism plus the invariants).
 """
 
@@ -22,7 +22,6 @@ from trading_engine_python.exchange import ExchangeError, ExchangeTimeout
 from trading_engine_python.orders.manager import OrderManager
 
 from ._manager_util import FORMS, FakeClock, FakeExchange, otu, render, rest_order, settle
-from .conftest import NO_EXTENSIONS
 from .test_manager import bad_inputs
 
 UNIT = 100_000  # 0.001 in fixed point (1e-8 units)
@@ -272,7 +271,7 @@ def _compare(impl_a: str, impl_b: str, cfg: tuple[float, int, bool], sequence: l
         assert a[key] == b[key], key
 
 
-@pytest.mark.skipif(NO_EXTENSIONS, reason="compares the compiled core with the pure one")
+@pytest.mark.c_extension  # compares the compiled core with the pure one
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(cfg=config, sequence=ops)
 def test_both_cores_end_identical(cfg: tuple[float, int, bool], sequence: list[tuple[Any, ...]]) -> None:

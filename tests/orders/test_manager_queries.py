@@ -13,9 +13,10 @@ from trading_engine_python.exchange import ExchangeError
 from trading_engine_python.orders import parse_client_order_id
 from trading_engine_python.orders.ids import IdGenerator
 
+from ..conftest import Implementation
 from ._manager_util import OID, FakeClock, Log, make, otu, render, rest_order, until, views
 
-BINANCE_ID = re.compile(r"^[\.A-Z\:/a-z0-9_-]{1,36}$")  # newClientOrderId rule (binance-protocol.md s.2)
+BINANCE_ID = re.compile(r"^[\.A-Z\:/a-z0-9_-]{1,36}$")  # docs/binance-protocol.md, "Client order ids"
 
 
 def ev(order: Any, status: str, **kw: Any) -> bytes:
@@ -37,7 +38,7 @@ async def place(m: Any, sub: str = "sub1", symbol: str = "BTCUSDT", **kw: Any) -
 ])
 @pytest.mark.parametrize("sub", ["s", "sub1", "0123456789abcdef", "5f2c8e0a-9b1d-4c3e-8f7a-6d5e4c3b2a19",
                                  "ABCDEFGH", "a-b-c-d-e-f"])
-async def test_client_order_ids(impl: str, kind: str, origin: str, code: str, sub: str) -> None:
+async def test_client_order_ids(impl: Implementation, kind: str, origin: str, code: str, sub: str) -> None:
     m, fake = make(impl)
     if kind == "market":
         order = await m.place_market_order(sub, "BTCUSDT", "BUY", 1, origin=origin)
@@ -63,7 +64,7 @@ def test_client_order_ids_are_unique_over_100k() -> None:
     assert all(parse_client_order_id(c) is not None for c in ids[::997])
 
 
-async def test_every_placement_gets_a_fresh_id(impl: str) -> None:
+async def test_every_placement_gets_a_fresh_id(impl: Implementation) -> None:
     m, _ = make(impl)
     ids = [(await place(m)).client_order_id for _ in range(200)]
     assert len(set(ids)) == 200
@@ -82,7 +83,7 @@ def test_foreign_ids_do_not_parse(foreign: str) -> None:
 # ── queries ──
 
 
-async def test_queries_return_live_orders_by_sub_symbol_both_and_parent(impl: str) -> None:
+async def test_queries_return_live_orders_by_sub_symbol_both_and_parent(impl: Implementation) -> None:
     m, _ = make(impl)
     a = await place(m, "sub1", "BTCUSDT", parent_id="p1")
     b = await place(m, "sub1", "ETHUSDT", parent_id="p1")
@@ -110,7 +111,7 @@ async def test_queries_return_live_orders_by_sub_symbol_both_and_parent(impl: st
     await m.close()
 
 
-async def test_get_order_by_exchange_id(impl: str) -> None:
+async def test_get_order_by_exchange_id(impl: Implementation) -> None:
     m, fake = make(impl)
     fake.script("place_order", {"orderId": 2**62 + 3})
     order = await place(m)
@@ -122,7 +123,7 @@ async def test_get_order_by_exchange_id(impl: str) -> None:
 # ── retention and held views ──
 
 
-async def test_terminal_orders_leave_after_the_ttl(impl: str) -> None:
+async def test_terminal_orders_leave_after_the_ttl(impl: Implementation) -> None:
     clock = FakeClock()
     m, _ = make(impl, clock=clock, terminal_ttl=10.0)
     order = await place(m)
@@ -141,7 +142,7 @@ async def test_terminal_orders_leave_after_the_ttl(impl: str) -> None:
     await m.close()
 
 
-async def test_terminal_max_evicts_the_oldest_first(impl: str) -> None:
+async def test_terminal_max_evicts_the_oldest_first(impl: Implementation) -> None:
     m, _ = make(impl, clock=FakeClock(), terminal_max=2)
     orders = [await place(m) for _ in range(4)]
     for o in orders[:3]:
@@ -152,7 +153,7 @@ async def test_terminal_max_evicts_the_oldest_first(impl: str) -> None:
     await m.close()
 
 
-async def test_terminal_max_zero_still_fires_the_final_events_callbacks(impl: str) -> None:
+async def test_terminal_max_zero_still_fires_the_final_events_callbacks(impl: Implementation) -> None:
     m, _ = make(impl, clock=FakeClock(), terminal_max=0)
     log = Log()
     order = await place(m, **log.hooks(is_async=True))
@@ -167,7 +168,9 @@ async def test_terminal_max_zero_still_fires_the_final_events_callbacks(impl: st
     await m.close()
 
 
-async def test_an_evicted_orders_held_view_keeps_its_values_after_its_slot_is_reused(impl: str) -> None:
+async def test_an_evicted_orders_held_view_keeps_its_values_after_its_slot_is_reused(
+    impl: Implementation
+) -> None:
     m, _ = make(impl, clock=FakeClock(), terminal_max=0)
     held = [await m.place_limit_order(f"old{i}", "BTCUSDT", "SELL", f"0.{i + 1:03d}", 60000 + i)
             for i in range(40)]
@@ -188,7 +191,7 @@ async def test_an_evicted_orders_held_view_keeps_its_values_after_its_slot_is_re
 # ── reconcile ──
 
 
-async def test_reconcile_after_a_gap(impl: str) -> None:
+async def test_reconcile_after_a_gap(impl: Implementation) -> None:
     m, fake = make(impl)
     log = Log()
     missing_filled = await place(m, **log.hooks("mf_"))
@@ -238,7 +241,7 @@ async def test_reconcile_after_a_gap(impl: str) -> None:
     await m.close()
 
 
-async def test_reconcile_with_nothing_open_and_a_failing_query(impl: str) -> None:
+async def test_reconcile_with_nothing_open_and_a_failing_query(impl: Implementation) -> None:
     m, fake = make(impl)
     order = await place(m)
     fake.script("get_order", ExchangeError(-1003, "Too many requests."))
@@ -250,7 +253,7 @@ async def test_reconcile_with_nothing_open_and_a_failing_query(impl: str) -> Non
 # ── close ──
 
 
-async def test_close_stops_background_work_and_runs_queued_callbacks(impl: str) -> None:
+async def test_close_stops_background_work_and_runs_queued_callbacks(impl: Implementation) -> None:
     from trading_engine_python.exchange import ExchangeTimeout
 
     m, fake = make(impl, resolve_timeout=1000.0, stuck_timeout=1000.0)
@@ -276,7 +279,7 @@ async def test_close_stops_background_work_and_runs_queued_callbacks(impl: str) 
     await m.close()  # twice is fine
 
 
-async def test_the_manager_is_an_async_context_manager(impl: str) -> None:
+async def test_the_manager_is_an_async_context_manager(impl: Implementation) -> None:
     m, _ = make(impl)
     async with m as manager:
         order = await place(manager)

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from ..conftest import Implementation
 from ._manager_util import OID, make, otu, render, settle
 
 
@@ -24,7 +25,7 @@ async def place(m: Any, **kw: Any) -> Any:
 
 
 @pytest.mark.parametrize("entry", ["feed", "on_order_update_bytes", "on_order_update_dict"])
-async def test_a_callback_that_feeds_the_next_frame_synchronously(impl: str, entry: str,
+async def test_a_callback_that_feeds_the_next_frame_synchronously(impl: Implementation, entry: str,
                                                                    caplog: pytest.LogCaptureFixture) -> None:
     """on_partial feeds the FILLED frame while a CANCELED-with-fill frame is being dispatched: the
     inner event runs to its end (on_fill), the outer one finds its order gone from the shell's
@@ -59,7 +60,7 @@ async def test_a_callback_that_feeds_the_next_frame_synchronously(impl: str, ent
     await m.close()
 
 
-async def test_callbacks_that_place_cancel_and_replace_synchronously(impl: str) -> None:
+async def test_callbacks_that_place_cancel_and_replace_synchronously(impl: Implementation) -> None:
     """Every kind of re-entry from a plain callback of an event under dispatch: place, cancel,
     replace (their coroutines start on the next turn), and a synchronous feed for another order."""
     m, fake = make(impl)
@@ -88,7 +89,7 @@ async def test_callbacks_that_place_cancel_and_replace_synchronously(impl: str) 
 
 
 @pytest.mark.parametrize("order_id", [2**63, 2**64 + 5, -1])
-async def test_a_place_reply_with_an_order_id_out_of_range(impl: str, order_id: int) -> None:
+async def test_a_place_reply_with_an_order_id_out_of_range(impl: Implementation, order_id: int) -> None:
     """Never raises out of place_*: the order stays tracked without the id, counted, and the feed's
     ``i`` supplies it."""
     m, fake = make(impl)

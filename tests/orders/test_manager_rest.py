@@ -1,5 +1,5 @@
 """OrderManager against the exchange: placement, unknown outcomes and their resolution, cancel,
-cancel-all and replace (issue 7, "OrderManager"), on both cores, with the scripted FakeExchange.
+cancel-all and replace, on both cores, with the scripted FakeExchange.
 
 REST replies never drive state; status-query answers go through the feed's rules. Waits are
 bounded polls for an outcome (``until``), never timing assertions.
@@ -16,6 +16,7 @@ import pytest
 
 from trading_engine_python.exchange import ExchangeError, ExchangeTimeout
 
+from ..conftest import Implementation
 from ._manager_util import OID, Log, Risk, make, otu, render, rest_order, settle, until, views
 
 NOT_FOUND = ExchangeError(-2013, "Order does not exist.")
@@ -36,7 +37,7 @@ async def place(m: Any, log: Log | None = None, **kw: Any) -> Any:
 # ── placement ──
 
 
-async def test_the_order_is_registered_before_the_request_is_sent(impl: str) -> None:
+async def test_the_order_is_registered_before_the_request_is_sent(impl: Implementation) -> None:
     m, fake = make(impl)
     seen: list[Any] = []
 
@@ -77,7 +78,7 @@ def _bad_placements() -> list[tuple[str, dict[str, Any]]]:
 
 @pytest.mark.parametrize(("kind", "kw"), _bad_placements())
 async def test_invalid_arguments_raise_before_anything_is_registered_or_sent(
-        impl: str, kind: str, kw: dict[str, Any]) -> None:
+        impl: Implementation, kind: str, kw: dict[str, Any]) -> None:
     m, fake = make(impl)
     kw = dict(kw)
     with pytest.raises(ValueError):
@@ -92,7 +93,7 @@ async def test_invalid_arguments_raise_before_anything_is_registered_or_sent(
     await m.close()
 
 
-async def test_only_the_first_8_characters_of_the_sub_account_are_checked(impl: str) -> None:
+async def test_only_the_first_8_characters_of_the_sub_account_are_checked(impl: Implementation) -> None:
     m, fake = make(impl)
     order = await m.place_limit_order("abcdefgh_rest is free", "BTCUSDT", "SELL", 1, 2)
     assert order.sub_account_id == "abcdefgh_rest is free"
@@ -106,7 +107,9 @@ async def test_only_the_first_8_characters_of_the_sub_account_are_checked(impl: 
     (1e-8, "0.00000001"), (123456.78901234, "123456.78901234"), ("1000", "1000"), (0.3, "0.3"),
     (Decimal("12.5"), "12.5"), (" 7.25 ", "7.25"),
 ])
-async def test_quantities_go_to_the_client_as_plain_decimal_strings(impl: str, qty: Any, wire: str) -> None:
+async def test_quantities_go_to_the_client_as_plain_decimal_strings(
+    impl: Implementation, qty: Any, wire: str
+) -> None:
     m, fake = make(impl)
     await m.place_market_order("sub1", "BTCUSDT", "SELL", qty, reduce_only=True)
     (sent,) = fake.sent("place_order")
@@ -119,7 +122,7 @@ async def test_quantities_go_to_the_client_as_plain_decimal_strings(impl: str, q
     (65000.1, "65000.1", 65000.1), ("65000.10", "65000.1", 65000.1), (65000, "65000", 65000.0),
     (Decimal("65000.3"), "65000.3", 65000.3), (0.1, "0.1", 0.1), ("0.00000001", "0.00000001", 1e-8),
 ])
-async def test_prices_go_to_the_client_as_plain_decimal_strings(impl: str, price: Any, wire: str,
+async def test_prices_go_to_the_client_as_plain_decimal_strings(impl: Implementation, price: Any, wire: str,
                                                                 view: float) -> None:
     m, fake = make(impl)
     order = await m.place_limit_order("sub1", "BTCUSDT", "BUY", "0.001", price, time_in_force="GTX")
@@ -132,7 +135,7 @@ async def test_prices_go_to_the_client_as_plain_decimal_strings(impl: str, price
     await m.close()
 
 
-async def test_views_are_the_nearest_double_to_the_exact_decimal(impl: str) -> None:
+async def test_views_are_the_nearest_double_to_the_exact_decimal(impl: Implementation) -> None:
     m, _ = make(impl)
     order = await m.place_limit_order("sub1", "BTCUSDT", "BUY", "0.3", "65000.3")
     assert order.price == 65000.3 and order.quantity == 0.3
@@ -143,7 +146,7 @@ async def test_views_are_the_nearest_double_to_the_exact_decimal(impl: str) -> N
     await m.close()
 
 
-async def test_exchange_order_id_from_the_rest_reply_first_and_exact(impl: str) -> None:
+async def test_exchange_order_id_from_the_rest_reply_first_and_exact(impl: Implementation) -> None:
     m, fake = make(impl)
     oid = 2**53 + 1  # not representable as a double
     fake.script("place_order", {"orderId": oid, "status": "NEW"})
@@ -157,7 +160,9 @@ async def test_exchange_order_id_from_the_rest_reply_first_and_exact(impl: str) 
 
 @pytest.mark.parametrize("reply", [{"orderId": "123"}, {"orderId": 1.0}, {"orderId": True}, {}, None, [1],
                                    "x"])
-async def test_a_reply_without_a_usable_order_id_leaves_it_to_the_feed(impl: str, reply: Any) -> None:
+async def test_a_reply_without_a_usable_order_id_leaves_it_to_the_feed(
+    impl: Implementation, reply: Any
+) -> None:
     m, fake = make(impl)
     fake.script("place_order", reply)
     order = await place(m)
@@ -170,7 +175,7 @@ async def test_a_reply_without_a_usable_order_id_leaves_it_to_the_feed(impl: str
 # ── the feed before the REST reply ──
 
 
-async def test_feed_before_the_rest_reply(impl: str) -> None:
+async def test_feed_before_the_rest_reply(impl: Implementation) -> None:
     m, fake = make(impl)
     log = Log()
 
@@ -189,7 +194,7 @@ async def test_feed_before_the_rest_reply(impl: str) -> None:
     await m.close()
 
 
-async def test_feed_before_the_rest_reply_through_the_gate(impl: str) -> None:
+async def test_feed_before_the_rest_reply_through_the_gate(impl: Implementation) -> None:
     m, fake = make(impl)
     log = Log()
     fake.gate = asyncio.Event()
@@ -206,7 +211,7 @@ async def test_feed_before_the_rest_reply_through_the_gate(impl: str) -> None:
     await m.close()
 
 
-async def test_a_rest_error_after_the_feed_acknowledged_changes_nothing(impl: str) -> None:
+async def test_a_rest_error_after_the_feed_acknowledged_changes_nothing(impl: Implementation) -> None:
     m, fake = make(impl)
     log = Log()
 
@@ -226,7 +231,7 @@ async def test_a_rest_error_after_the_feed_acknowledged_changes_nothing(impl: st
 
 @pytest.mark.parametrize("exc", [ExchangeTimeout(-1007, "Timeout waiting for response from backend server."),
                                  ConnectionResetError("peer reset"), RuntimeError("client bug")])
-async def test_rest_timeout_then_feed(impl: str, exc: BaseException) -> None:
+async def test_rest_timeout_then_feed(impl: Implementation, exc: BaseException) -> None:
     m, fake = make(impl, resolve_timeout=0.02)
     log = Log()
     fake.script("place_order", exc)
@@ -247,8 +252,9 @@ async def test_rest_timeout_then_feed(impl: str, exc: BaseException) -> None:
      ["partial", "cancel"]),
     (rest_order("{cid}", "EXPIRED"), "expired", 0.0, ["cancel"]),
 ])
-async def test_rest_timeout_then_status_query(impl: str, answer: dict[str, Any], state: str, filled: float,
-                                              names: list[str]) -> None:
+async def test_rest_timeout_then_status_query(
+    impl: Implementation, answer: dict[str, Any], state: str, filled: float, names: list[str]
+) -> None:
     risk = Risk()
     m, fake = make(impl, risk_engine=risk, resolve_timeout=0.05)
     log = Log()
@@ -268,7 +274,7 @@ async def test_rest_timeout_then_status_query(impl: str, answer: dict[str, Any],
     await m.close()
 
 
-async def test_repeated_not_found_makes_it_failed_with_on_cancel_once(impl: str) -> None:
+async def test_repeated_not_found_makes_it_failed_with_on_cancel_once(impl: Implementation) -> None:
     m, fake = make(impl, resolve_timeout=0.01)
     log = Log()
     fake.script("place_order", ExchangeTimeout(-1007, "timeout"))
@@ -294,7 +300,7 @@ async def test_repeated_not_found_makes_it_failed_with_on_cancel_once(impl: str)
     await m.close()
 
 
-async def test_not_found_then_found(impl: str) -> None:
+async def test_not_found_then_found(impl: Implementation) -> None:
     m, fake = make(impl, resolve_timeout=0.01)
     log = Log()
     fake.script("place_order", ExchangeTimeout(-1007, "timeout"))
@@ -306,7 +312,7 @@ async def test_not_found_then_found(impl: str) -> None:
     await m.close()
 
 
-async def test_only_consecutive_not_found_answers_count(impl: str) -> None:
+async def test_only_consecutive_not_found_answers_count(impl: Implementation) -> None:
     m, fake = make(impl, resolve_timeout=0.01)
     fake.script("place_order", ExchangeTimeout(-1007, "timeout"))
     fake.script("get_order", NOT_FOUND, NOT_FOUND, ExchangeTimeout(-1007, "timeout"), NOT_FOUND, NOT_FOUND,
@@ -318,7 +324,7 @@ async def test_only_consecutive_not_found_answers_count(impl: str) -> None:
     await m.close()
 
 
-async def test_a_cancelled_place_call_leaves_the_order_to_be_resolved(impl: str) -> None:
+async def test_a_cancelled_place_call_leaves_the_order_to_be_resolved(impl: Implementation) -> None:
     m, fake = make(impl, resolve_timeout=0.02)
     fake.gate = asyncio.Event()
     task = asyncio.ensure_future(place(m))
@@ -341,7 +347,7 @@ async def test_a_cancelled_place_call_leaves_the_order_to_be_resolved(impl: str)
     (-4164, "Order's notional must be no smaller than 5.0"),
     (-1021, "Timestamp for this request is outside of the recvWindow."),
 ])
-async def test_a_definite_rejection(impl: str, code: int, msg: str) -> None:
+async def test_a_definite_rejection(impl: Implementation, code: int, msg: str) -> None:
     m, fake = make(impl, resolve_timeout=0.01)
     log = Log()
     fake.script("place_order", ExchangeError(code, msg))
@@ -357,7 +363,7 @@ async def test_a_definite_rejection(impl: str, code: int, msg: str) -> None:
     await m.close()
 
 
-async def test_an_accepted_order_whose_feed_is_lost_is_queried(impl: str) -> None:
+async def test_an_accepted_order_whose_feed_is_lost_is_queried(impl: Implementation) -> None:
     m, fake = make(impl, stuck_timeout=0.05)
     fake.script("get_order", lambda **kw: rest_order(kw["client_order_id"], "NEW"))
     order = await place(m)
@@ -369,7 +375,7 @@ async def test_an_accepted_order_whose_feed_is_lost_is_queried(impl: str) -> Non
 # ── cancel ──
 
 
-async def test_cancel_sends_once_and_the_feed_confirms(impl: str) -> None:
+async def test_cancel_sends_once_and_the_feed_confirms(impl: Implementation) -> None:
     m, fake = make(impl)
     log = Log()
     order = await place(m, log)
@@ -386,7 +392,7 @@ async def test_cancel_sends_once_and_the_feed_confirms(impl: str) -> None:
 
 @pytest.mark.parametrize("end", ["FILLED", "CANCELED", "EXPIRED", "rejected", "failed", "unknown",
                                  "cancelling"])
-async def test_cancel_of_terminal_unknown_or_cancelling_is_false_and_sends_nothing(impl: str,
+async def test_cancel_of_terminal_unknown_or_cancelling_is_false_and_sends_nothing(impl: Implementation,
                                                                                     end: str) -> None:
     m, fake = make(impl, resolve_timeout=0.01)
     if end == "rejected":
@@ -411,7 +417,7 @@ async def test_cancel_of_terminal_unknown_or_cancelling_is_false_and_sends_nothi
     await m.close()
 
 
-async def test_cancel_while_placing(impl: str) -> None:
+async def test_cancel_while_placing(impl: Implementation) -> None:
     m, fake = make(impl)
     log = Log()
     release = asyncio.Event()
@@ -437,7 +443,7 @@ async def test_cancel_while_placing(impl: str) -> None:
     await m.close()
 
 
-async def test_cancel_while_placing_then_the_place_is_rejected(impl: str) -> None:
+async def test_cancel_while_placing_then_the_place_is_rejected(impl: Implementation) -> None:
     m, fake = make(impl)
     log = Log()
     release = asyncio.Event()
@@ -459,8 +465,9 @@ async def test_cancel_while_placing_then_the_place_is_rejected(impl: str) -> Non
 
 
 @pytest.mark.parametrize("feed_first", [True, False])
-async def test_cancel_racing_a_fill(impl: str, feed_first: bool) -> None:
-    """DELETE answers -2011 "Unknown order sent." while the feed says TRADE/FILLED (protocol section 7)."""
+async def test_cancel_racing_a_fill(impl: Implementation, feed_first: bool) -> None:
+    """DELETE answers -2011 "Unknown order sent." while the feed says TRADE/FILLED
+    (docs/binance-protocol.md, "Event order")."""
     m, fake = make(impl, resolve_timeout=0.02)
     log = Log()
     order = await place(m, log)
@@ -490,7 +497,7 @@ async def test_cancel_racing_a_fill(impl: str, feed_first: bool) -> None:
 ])
 @pytest.mark.parametrize("error", [UNKNOWN, ExchangeTimeout(-1007, "timeout")])
 async def test_an_undecided_cancel_is_resolved_by_a_status_query(
-        impl: str, answer: dict[str, Any], state: str, names: list[str], error: Exception) -> None:
+        impl: Implementation, answer: dict[str, Any], state: str, names: list[str], error: Exception) -> None:
     m, fake = make(impl, resolve_timeout=0.02)
     log = Log()
     order = await place(m, log)
@@ -505,7 +512,7 @@ async def test_an_undecided_cancel_is_resolved_by_a_status_query(
     await m.close()
 
 
-async def test_a_timed_out_cancel_then_the_feed(impl: str) -> None:
+async def test_a_timed_out_cancel_then_the_feed(impl: Implementation) -> None:
     m, fake = make(impl, resolve_timeout=0.02)
     log = Log()
     order = await place(m, log)
@@ -520,7 +527,7 @@ async def test_a_timed_out_cancel_then_the_feed(impl: str) -> None:
 
 
 @pytest.mark.parametrize("acked", [True, False])
-async def test_a_refused_cancel_returns_to_the_previous_state(impl: str, acked: bool) -> None:
+async def test_a_refused_cancel_returns_to_the_previous_state(impl: Implementation, acked: bool) -> None:
     m, fake = make(impl)
     log = Log()
     order = await place(m, log)
@@ -537,7 +544,7 @@ async def test_a_refused_cancel_returns_to_the_previous_state(impl: str, acked: 
     await m.close()
 
 
-async def test_a_refused_cancel_of_an_order_acknowledged_meanwhile_is_active(impl: str) -> None:
+async def test_a_refused_cancel_of_an_order_acknowledged_meanwhile_is_active(impl: Implementation) -> None:
     m, fake = make(impl)
     order = await place(m)
 
@@ -551,7 +558,7 @@ async def test_a_refused_cancel_of_an_order_acknowledged_meanwhile_is_active(imp
     await m.close()
 
 
-async def test_partial_then_cancel(impl: str) -> None:
+async def test_partial_then_cancel(impl: Implementation) -> None:
     risk = Risk()
     m, _ = make(impl, risk_engine=risk)
     log = Log()
@@ -568,7 +575,7 @@ async def test_partial_then_cancel(impl: str) -> None:
 # ── cancel_all_orders_for_symbol ──
 
 
-async def test_cancel_all_orders_for_symbol(impl: str) -> None:
+async def test_cancel_all_orders_for_symbol(impl: Implementation) -> None:
     m, fake = make(impl)
     mine = [await place(m) for _ in range(3)]
     other_sub = await m.place_limit_order("sub2", "BTCUSDT", "SELL", "1", "70000")
@@ -604,7 +611,7 @@ async def test_cancel_all_orders_for_symbol(impl: str) -> None:
     await m.close()
 
 
-async def test_cancel_all_counts_requests_sent_even_when_refused(impl: str) -> None:
+async def test_cancel_all_counts_requests_sent_even_when_refused(impl: Implementation) -> None:
     m, fake = make(impl)
     a, b = await place(m), await place(m)
     fake.script("cancel_order", ExchangeError(-1003, "Too many requests."), {"status": "CANCELED"})
@@ -616,7 +623,7 @@ async def test_cancel_all_counts_requests_sent_even_when_refused(impl: str) -> N
 # ── replace_order ──
 
 
-async def _replace_setup(impl: str, **kw: Any) -> tuple[Any, Any, Log, Any]:
+async def _replace_setup(impl: Implementation, **kw: Any) -> tuple[Any, Any, Log, Any]:
     m, fake = make(impl, **kw)
     log = Log()
     old = await m.place_limit_order("subaccount-0001-long", "BTCUSDT", "SELL", "0.010", "65000.3",
@@ -627,7 +634,7 @@ async def _replace_setup(impl: str, **kw: Any) -> tuple[Any, Any, Log, Any]:
 
 
 @pytest.mark.parametrize("new_quantity", [None, "0.02", 0.003])
-async def test_replace_places_the_new_order_after_the_cancel_is_confirmed(impl: str,
+async def test_replace_places_the_new_order_after_the_cancel_is_confirmed(impl: Implementation,
                                                                            new_quantity: Any) -> None:
     m, fake, log, old = await _replace_setup(impl)
     await m.on_order_update(ev(old, "PARTIALLY_FILLED", l="0.004", z="0.004", L="65000.3"))
@@ -662,7 +669,7 @@ async def test_replace_places_the_new_order_after_the_cancel_is_confirmed(impl: 
     await m.close()
 
 
-async def test_late_fills_on_a_replaced_order_reach_the_moved_callbacks(impl: str) -> None:
+async def test_late_fills_on_a_replaced_order_reach_the_moved_callbacks(impl: Implementation) -> None:
     # After the replace, the old order's hooks belong to the new one; a fill the exchange reports
     # for the old order afterwards is extra trading for the same intent: the algo must hear it.
     m, fake, log, old = await _replace_setup(impl)
@@ -681,7 +688,7 @@ async def test_late_fills_on_a_replaced_order_reach_the_moved_callbacks(impl: st
     await m.close()
 
 
-async def test_replace_when_the_cancel_event_is_expired(impl: str) -> None:
+async def test_replace_when_the_cancel_event_is_expired(impl: Implementation) -> None:
     m, fake, log, old = await _replace_setup(impl)
     task = asyncio.ensure_future(m.replace_order(old.client_order_id, "65000.1"))
     await settle()
@@ -693,7 +700,7 @@ async def test_replace_when_the_cancel_event_is_expired(impl: str) -> None:
 
 
 @pytest.mark.parametrize("how", ["feed", "-2011 then feed", "feed then -2011"])
-async def test_replace_when_the_fill_wins(impl: str, how: str) -> None:
+async def test_replace_when_the_fill_wins(impl: Implementation, how: str) -> None:
     m, fake, log, old = await _replace_setup(impl, resolve_timeout=0.02)
     fill = ev(old, "FILLED", l="0.010", z="0.010", L="65000.3")
 
@@ -716,7 +723,7 @@ async def test_replace_when_the_fill_wins(impl: str, how: str) -> None:
     await m.close()
 
 
-async def test_replace_when_the_cancel_is_rejected(impl: str) -> None:
+async def test_replace_when_the_cancel_is_rejected(impl: Implementation) -> None:
     m, fake, log, old = await _replace_setup(impl)
     fake.script("cancel_order", ExchangeError(-1003, "Too many requests."))
     assert await m.replace_order(old.client_order_id, 65001.5) is None
@@ -726,7 +733,9 @@ async def test_replace_when_the_cancel_is_rejected(impl: str) -> None:
     await m.close()
 
 
-async def test_replace_timeout_places_nothing_and_a_later_cancel_fires_on_cancel(impl: str) -> None:
+async def test_replace_timeout_places_nothing_and_a_later_cancel_fires_on_cancel(
+    impl: Implementation
+) -> None:
     m, fake, log, old = await _replace_setup(impl, replace_timeout=0.05)
     assert await m.replace_order(old.client_order_id, 65001.5) is None
     assert len(fake.sent("place_order")) == 1 and old.state == "cancelling"
@@ -738,7 +747,7 @@ async def test_replace_timeout_places_nothing_and_a_later_cancel_fires_on_cancel
     await m.close()
 
 
-async def test_never_two_live_orders_for_one_intent(impl: str) -> None:
+async def test_never_two_live_orders_for_one_intent(impl: Implementation) -> None:
     m, fake, log, old = await _replace_setup(impl)
     first = asyncio.ensure_future(m.replace_order(old.client_order_id, 65001.5))
     await settle()
@@ -755,7 +764,7 @@ async def test_never_two_live_orders_for_one_intent(impl: str) -> None:
 
 
 @pytest.mark.parametrize("when", ["before the cancel is confirmed", "after it, before the new order"])
-async def test_cancel_during_a_replace_ends_the_intent(impl: str, when: str) -> None:
+async def test_cancel_during_a_replace_ends_the_intent(impl: Implementation, when: str) -> None:
     # cancel_order on an order being replaced: its cancel is already in flight, so nothing more is
     # sent, but the replace must not put a fresh order on the book afterwards.
     m, fake, log, old = await _replace_setup(impl)
@@ -776,7 +785,7 @@ async def test_cancel_during_a_replace_ends_the_intent(impl: str, when: str) -> 
 
 @pytest.mark.parametrize(("price", "qty"), [(0, None), (-1, None), ("65000.123456789", None), (None, None),
                                             (65001, 0), (65001, "-1"), (65001, "0.0000000001")])
-async def test_replace_validates_before_anything_is_sent(impl: str, price: Any, qty: Any) -> None:
+async def test_replace_validates_before_anything_is_sent(impl: Implementation, price: Any, qty: Any) -> None:
     m, fake, _log, old = await _replace_setup(impl)
     before, calls = old.to_dict(), len(fake.calls)
     with pytest.raises(ValueError):
@@ -785,7 +794,7 @@ async def test_replace_validates_before_anything_is_sent(impl: str, price: Any, 
     await m.close()
 
 
-async def test_a_replacement_that_is_rejected_reaches_the_moved_on_cancel(impl: str) -> None:
+async def test_a_replacement_that_is_rejected_reaches_the_moved_on_cancel(impl: Implementation) -> None:
     m, fake, log, old = await _replace_setup(impl)
     fake.script("place_order", ExchangeError(-5022, "Post Only order will be rejected."))
     task = asyncio.ensure_future(m.replace_order(old.client_order_id, 65001.5))
@@ -797,7 +806,7 @@ async def test_a_replacement_that_is_rejected_reaches_the_moved_on_cancel(impl: 
     await m.close()
 
 
-async def test_replace_of_a_market_order_ignores_the_price(impl: str) -> None:
+async def test_replace_of_a_market_order_ignores_the_price(impl: Implementation) -> None:
     m, fake = make(impl)
     old = await m.place_market_order("sub1", "BTCUSDT", "BUY", "0.5", origin="TWAP", parent_id="twap-9")
     task = asyncio.ensure_future(m.replace_order(old.client_order_id, None))
@@ -811,7 +820,7 @@ async def test_replace_of_a_market_order_ignores_the_price(impl: str) -> None:
     await m.close()
 
 
-async def test_views_before_and_after_a_replace_stay_separate(impl: str) -> None:
+async def test_views_before_and_after_a_replace_stay_separate(impl: Implementation) -> None:
     m, _fake, _log, old = await _replace_setup(impl)
     task = asyncio.ensure_future(m.replace_order(old.client_order_id, 65001.5))
     await settle()
@@ -824,7 +833,9 @@ async def test_views_before_and_after_a_replace_stay_separate(impl: str) -> None
 
 
 @pytest.mark.parametrize("lost", ["timeout", "overtook the placement"])
-async def test_a_lost_cancel_is_sent_again_when_the_query_finds_the_order_open(impl: str, lost: str) -> None:
+async def test_a_lost_cancel_is_sent_again_when_the_query_finds_the_order_open(
+    impl: Implementation, lost: str
+) -> None:
     """The cancel timed out (or got -2011 because it reached the exchange before the order did),
     and the status query says the order is still open: without a second cancel it would stay
     "cancelling" for good, and cancel_order refuses a cancelling order."""

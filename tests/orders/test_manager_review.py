@@ -9,6 +9,7 @@ import pytest
 
 from trading_engine_python.exchange import ExchangeError
 
+from ..conftest import Implementation
 from ._manager_util import OID, Risk, make, otu, render, rest_order, settle, until
 
 
@@ -25,7 +26,7 @@ async def place(m: Any, **kw: Any) -> Any:
 
 
 
-async def test_a_fill_found_by_a_status_query_is_priced_at_its_own_price(impl: str) -> None:
+async def test_a_fill_found_by_a_status_query_is_priced_at_its_own_price(impl: Implementation) -> None:
     risk = Risk()
     m, _ = make(impl, risk_engine=risk)
     order = await place(m)
@@ -47,7 +48,7 @@ async def test_a_fill_found_by_a_status_query_is_priced_at_its_own_price(impl: s
 
 
 
-async def test_async_on_partial_sees_its_own_increase(impl: str) -> None:
+async def test_async_on_partial_sees_its_own_increase(impl: Implementation) -> None:
     m, _ = make(impl)
     seen: list[float] = []
 
@@ -67,7 +68,7 @@ async def test_async_on_partial_sees_its_own_increase(impl: str) -> None:
 
 
 
-async def test_reentrant_replace_when_driven_by_on_order_update(impl: str) -> None:
+async def test_reentrant_replace_when_driven_by_on_order_update(impl: Implementation) -> None:
     m, _ = make(impl, replace_timeout=0.3)
     quote = await place(m)
     await m.on_order_update(ev(quote, "NEW"))
@@ -91,7 +92,7 @@ async def test_reentrant_replace_when_driven_by_on_order_update(impl: str) -> No
 
 
 
-async def test_cancel_all_during_a_replace_leaves_nothing_live(impl: str) -> None:
+async def test_cancel_all_during_a_replace_leaves_nothing_live(impl: Implementation) -> None:
     m, fake = make(impl)
     quote = await place(m)
     await m.on_order_update(ev(quote, "NEW"))
@@ -112,7 +113,7 @@ async def test_cancel_all_during_a_replace_leaves_nothing_live(impl: str) -> Non
 
 
 
-async def test_an_unknown_place_is_resolved_even_after_a_long_rest_outage(impl: str) -> None:
+async def test_an_unknown_place_is_resolved_even_after_a_long_rest_outage(impl: Implementation) -> None:
     m, fake = make(impl, resolve_timeout=0.001)
     fake.script("place_order", TimeoutError())  # not ExchangeTimeout: "any other exception"
     outage = ExchangeError(-1001, "Internal error; unable to process your request. Please try again.")
@@ -132,7 +133,7 @@ async def test_an_unknown_place_is_resolved_even_after_a_long_rest_outage(impl: 
 
 
 @pytest.mark.parametrize("bad", [None, 123, [b"{}"]])
-async def test_feed_never_raises(impl: str, bad: Any) -> None:
+async def test_feed_never_raises(impl: Implementation, bad: Any) -> None:
     m, _ = make(impl)
     m.feed(bad)
     assert m.stats()["malformed"] == 1

@@ -1,4 +1,4 @@
-"""The spec's own validation (step-3-order-manager.md, "Validation"), on both cores."""
+"""The spec's own validation (its "Validation" section), on both cores."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import sys
 
 from trading_engine_python.orders.manager import OrderManager
 
+from ..conftest import Implementation
 from .fakes import FakeExchange
 
 
@@ -17,8 +18,8 @@ def test_validation_command_prints_ok() -> None:
     assert out.stdout.strip() == "OK"
 
 
-async def test_spec_unit_test(impl: str) -> None:
-    manager = OrderManager(FakeExchange(), implementation=impl)
+async def test_spec_unit_test(impl: Implementation) -> None:
+    manager = OrderManager(FakeExchange(), implementation=impl.name)
     order = await manager.place_limit_order("sub1", "BTCUSDT", "BUY", 0.001, 65000)
     assert order.state == "placing"  # the REST reply does not drive state
     await manager.on_order_update({"client_order_id": order.client_order_id, "order_status": "NEW",

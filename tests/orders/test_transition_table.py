@@ -14,6 +14,7 @@ import pytest
 
 from trading_engine_python.orders import _states as S
 
+from ..conftest import Implementation
 from .conftest import FakeClock
 from .test_core import CID, Q, add, frame, make
 
@@ -99,8 +100,8 @@ CASES = [(p, ev) for p in PATHS for ev in range(S.N_EVENTS) if _reachable(p, ev)
 
 
 @pytest.mark.parametrize(("path", "ev"), CASES, ids=[f"{p}-{S.EVENT_NAMES[e]}" for p, e in CASES])
-def test_every_row_through_the_core(core_cls: Any, clock: FakeClock, path: str, ev: int) -> None:
-    core = make(core_cls, clock)
+def test_every_row_through_the_core(impl: Implementation, clock: FakeClock, path: str, ev: int) -> None:
+    core = make(impl, clock)
     order = add(core)
     state, acked, drive = PATHS[path]
     drive(core)
@@ -123,9 +124,9 @@ def test_every_row_through_the_core(core_cls: Any, clock: FakeClock, path: str, 
         assert order.filled_fp >= Q
 
 
-def test_add_takes_the_place_sent_cell(core_cls: Any, clock: FakeClock) -> None:
+def test_add_takes_the_place_sent_cell(impl: Implementation, clock: FakeClock) -> None:
     new, _ = S.TRANSITIONS[S.IDLE][S.EV_PLACE_SENT]
-    assert add(make(core_cls, clock)).state_code == new == S.PLACING
+    assert add(make(impl, clock)).state_code == new == S.PLACING
 
 
 def test_every_cell_is_walked_or_unreachable() -> None:

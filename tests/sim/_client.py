@@ -12,8 +12,6 @@ import aiohttp
 import orjson
 import yarl
 
-SAMPLES = "/work/shared/binance-samples"
-
 
 def sign(query: str, secret: str = "sim-secret") -> str:
     return hmac.new(secret.encode(), query.encode(), hashlib.sha256).hexdigest()
@@ -111,7 +109,3 @@ def signed_query(secret: str = "sim-secret", **params: Any) -> str:
     q = urlencode(params)
     return q + "&signature=" + sign(q, secret)
 
-
-def load_sample(rel: str) -> Any:
-    with open(f"{SAMPLES}/{rel}", "rb") as fh:
-        return orjson.loads(fh.read())

@@ -38,7 +38,8 @@ async def test_signed_in_body_and_in_query(client: Client) -> None:
 
 
 async def test_total_params_is_query_then_body(client: Client) -> None:
-    # [D:general-info] totalParams = query string concatenated with the body, no separator
+    # totalParams = query string concatenated with the body, no separator
+    # (docs/binance-protocol.md, "REST signing and limits")
     query = "symbol=BTCUSDT&side=BUY&type=LIMIT&timeInForce=GTC"
     body = f"quantity=0.010&price=60000&recvWindow=5000&timestamp={int(time.time() * 1000)}"
     sig = sign(query + body)

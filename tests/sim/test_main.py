@@ -35,6 +35,7 @@ async def test_module_runs_and_stops_on_sigint() -> None:
         m = re.search(r"REST\s+(http://127\.0\.0\.1:\d+)", text)
         assert m, text
         assert "ws://127.0.0.1:" in text and "sim-key" in text
+        assert re.search(r"ws-fapi\s+ws://127\.0\.0\.1:\d+/ws-fapi/v1", text), text
         async with aiohttp.ClientSession() as s, s.get(m.group(1) + "/fapi/v1/ping") as r:
             assert r.status == 200 and await r.json() == {}
         proc.send_signal(signal.SIGINT)

@@ -370,3 +370,15 @@ async def test_gtd_expires_er6(client: Client, sim: BinanceSimulator) -> None:
         await asyncio.sleep(0.02)
     last = sim.events_of("gtd1")[-1]
     assert (last["x"], last["X"], last["er"], last["gtd"]) == ("EXPIRED", "EXPIRED", "6", gtd)
+
+
+async def test_countdown_zero_disarms(client: Client, sim: BinanceSimulator) -> None:
+    import asyncio
+
+    await client.limit("BUY", "0.010", "60000", newClientOrderId="cd1")
+    r = await client.signed("POST", "/fapi/v1/countdownCancelAll", symbol="BTCUSDT", countdownTime=100)
+    assert r.status == 200
+    r = await client.signed("POST", "/fapi/v1/countdownCancelAll", symbol="BTCUSDT", countdownTime=0)
+    assert r.json == {"symbol": "BTCUSDT", "countdownTime": "0"}
+    await asyncio.sleep(0.3)  # well past the disarmed 100 ms
+    assert sim.orders_by_client_id("cd1")["status"] == "NEW"  # type: ignore[index]

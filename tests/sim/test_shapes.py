@@ -1,4 +1,4 @@
-"""Every endpoint's JSON shape against /work/shared/binance-samples (keys and value types)."""
+"""Every endpoint's JSON shape against the samples in tests/data (keys and value types)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ import aiohttp
 
 from trading_engine_python.sim import BinanceSimulator
 
-from ._client import Client, load_sample
+from .._data import load_json
+from ._client import Client
 from .conftest import recv_json, recv_until
 
 TRAILING_ONLY = {"activatePrice", "priceRate"}  # only on TRAILING_STOP_MARKET orders
@@ -31,7 +32,7 @@ def decimal_strings(obj: dict[str, Any], keys: list[str]) -> None:
 
 async def test_post_order_shape(client: Client) -> None:
     r = await client.limit("BUY", "0.010", "60000", newClientOrderId="shape1")
-    sample = load_sample("docs-examples/rest_post_order_response.json")
+    sample = load_json("docs-examples/rest_post_order_response.json")
     assert set(r.json) == set(sample)
     same_types(r.json, sample)
     assert r.json["orderId"] > 2**53
@@ -40,7 +41,7 @@ async def test_post_order_shape(client: Client) -> None:
         r.json, ["cumQty", "cumQuote", "executedQty", "avgPrice", "origQty", "price", "stopPrice"]
     )
     # the real ccxt batch item has the same key set as the docs example
-    real = load_sample("rest/post_batchOrders_response_real_ccxt_static.json")[0]
+    real = load_json("rest/post_batchOrders_response_real_ccxt_static.json")[0]
     assert set(r.json) == set(real)
     same_types(r.json, real)
 
@@ -48,8 +49,8 @@ async def test_post_order_shape(client: Client) -> None:
 async def test_get_order_and_open_orders_shape(client: Client) -> None:
     await client.limit("BUY", "0.010", "60000", newClientOrderId="shape2")
     r = await client.signed("GET", "/fapi/v1/order", symbol="BTCUSDT", origClientOrderId="shape2")
-    sample = load_sample("docs-examples/rest_get_order_response.json")
-    open_sample = load_sample("docs-examples/rest_get_openOrders_response.json")[0]
+    sample = load_json("docs-examples/rest_get_order_response.json")
+    open_sample = load_json("docs-examples/rest_get_openOrders_response.json")[0]
     assert set(r.json) == set(open_sample) - TRAILING_ONLY
     same_types(r.json, sample, TRAILING_ONLY)
     same_types(r.json, open_sample, TRAILING_ONLY)
@@ -64,7 +65,7 @@ async def test_get_order_and_open_orders_shape(client: Client) -> None:
 async def test_delete_order_shape(client: Client) -> None:
     placed = await client.limit("BUY", "0.010", "60000")
     r = await client.signed("DELETE", "/fapi/v1/order", symbol="BTCUSDT", orderId=placed.json["orderId"])
-    sample = load_sample("docs-examples/rest_delete_order_response.json")
+    sample = load_json("docs-examples/rest_delete_order_response.json")
     assert set(r.json) == set(sample) - TRAILING_ONLY
     same_types(r.json, sample, TRAILING_ONLY)
     assert r.json["status"] == "CANCELED"
@@ -81,7 +82,7 @@ async def test_put_order_shape(client: Client) -> None:
         quantity="0.020",
         price="60001",
     )
-    sample = load_sample("docs-examples/rest_put_order_response.json")
+    sample = load_json("docs-examples/rest_put_order_response.json")
     assert set(sample) <= set(r.json)
     same_types(r.json, sample)
     assert r.json["origQty"] == "0.020" and r.json["price"] == "60001.00"
@@ -90,7 +91,7 @@ async def test_put_order_shape(client: Client) -> None:
 async def test_cancel_all_shape(client: Client) -> None:
     await client.limit("BUY", "0.010", "60000")
     r = await client.signed("DELETE", "/fapi/v1/allOpenOrders", symbol="BTCUSDT")
-    assert r.json == load_sample("docs-examples/rest_delete_allOpenOrders_response.json")
+    assert r.json == load_json("docs-examples/rest_delete_allOpenOrders_response.json")
 
 
 async def test_batch_orders_shape(client: Client) -> None:
@@ -116,7 +117,7 @@ async def test_batch_orders_shape(client: Client) -> None:
         },
     ]
     r = await client.signed("POST", "/fapi/v1/batchOrders", batchOrders=orjson.dumps(batch).decode())
-    sample = load_sample("docs-examples/rest_post_batchOrders_response_with_error_item.json")
+    sample = load_json("docs-examples/rest_post_batchOrders_response_with_error_item.json")
     assert set(r.json[0]) == set(sample[0])
     same_types(r.json[0], sample[0])
     assert r.json[1] == sample[1]  # {"code":-2022,"msg":"ReduceOnly Order is rejected."}
@@ -128,10 +129,10 @@ async def test_batch_orders_shape(client: Client) -> None:
 
 async def test_listen_key_shapes(client: Client) -> None:
     r = await client.raw("POST", "/fapi/v1/listenKey")
-    sample = load_sample("docs-examples/rest_post_listenKey_response.json")
+    sample = load_json("docs-examples/rest_post_listenKey_response.json")
     assert set(r.json) == set(sample) and len(r.json["listenKey"]) == len(sample["listenKey"])
     r2 = await client.raw("PUT", "/fapi/v1/listenKey")
-    assert set(r2.json) == set(load_sample("docs-examples/rest_put_listenKey_response.json"))
+    assert set(r2.json) == set(load_json("docs-examples/rest_put_listenKey_response.json"))
     r3 = await client.raw("DELETE", "/fapi/v1/listenKey")
     assert (r3.status, r3.json) == (200, {})
 
@@ -210,7 +211,7 @@ async def test_user_stream_event_shapes(
     try:
         await client.limit("BUY", "0.010", "64000", newClientOrderId="evshape")
         new = await recv_json(ws)
-        sample = load_sample("docs-examples/ws_order_trade_update.json")
+        sample = load_json("docs-examples/ws_order_trade_update.json")
         assert list(new) == ["e", "E", "T", "o"] and new["e"] == "ORDER_TRADE_UPDATE"
         same_types(new, sample)
         # every key of the docs example except the trailing-stop-only AP/cr
@@ -219,10 +220,10 @@ async def test_user_stream_event_shapes(
         sim.set_price("BTCUSDT", "63990")
         frames = await recv_until(ws, lambda e: e.get("e") == "ORDER_TRADE_UPDATE")
         lite, acct, trade = frames
-        tl_sample = load_sample("docs-examples/ws_trade_lite.json")
+        tl_sample = load_json("docs-examples/ws_trade_lite.json")
         assert set(lite) == set(tl_sample)
         same_types(lite, tl_sample)
-        acc_sample = load_sample("docs-examples/ws_account_update.json")
+        acc_sample = load_json("docs-examples/ws_account_update.json")
         assert set(acct) == set(acc_sample) and set(acct["a"]) == set(acc_sample["a"])
         assert set(acct["a"]["B"][0]) == set(acc_sample["a"]["B"][0])
         assert set(acct["a"]["P"][0]) == set(acc_sample["a"]["P"][0])
@@ -230,11 +231,11 @@ async def test_user_stream_event_shapes(
         assert set(trade["o"]) == set(sample["o"]) - {"AP", "cr"}
         same_types(trade["o"], sample["o"], {"AP", "cr"})
         # real maker fill (ccxt #18051) has the same types for the trade-only fields
-        real = load_sample("ws/otu_o_only_real_ccxt_issue_18051_testnet_trade_filled_maker.jsonl")
+        real = load_json("ws/otu_o_only_real_ccxt_issue_18051_testnet_trade_filled_maker.jsonl")
         same_types(trade["o"], real)
         await sim.expire_listen_key()
         exp = await recv_json(ws)
-        exp_sample = load_sample("docs-examples/ws_listen_key_expired.json")
+        exp_sample = load_json("docs-examples/ws_listen_key_expired.json")
         assert set(exp) == set(exp_sample) and type(exp["E"]) is int and exp["listenKey"] == key
     finally:
         await ws.close()

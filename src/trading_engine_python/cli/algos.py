@@ -63,16 +63,52 @@ class MarketData:
 
 
 @dataclass
+class Position:
+    """Net position of one symbol from the fills a sub-account's callbacks saw, signed by side
+    (BUY adds, SELL subtracts), and its notional at the fill prices."""
+
+    qty_fp: int = 0  # 1e-8 units
+    notional_fp2: int = 0  # sum of qty * price, 1e-16 units (two fixed-point factors)
+
+    def add_fill(self, side: str, qty_fp: int, price_fp: int) -> None:
+        sign = 1 if side == "BUY" else -1
+        self.qty_fp += sign * qty_fp
+        self.notional_fp2 += sign * qty_fp * price_fp
+
+
+@dataclass
 class AlgoStats:
     placed: int = 0
     fills: int = 0  # fill increases seen by callbacks (partial and final)
     partials: int = 0
     filled: int = 0  # orders completely filled
-    cancels: int = 0  # on_cancel: cancelled or expired (a replace's own cancel is not one)
+    # Orders that ended cancelled or expired: on_cancel, plus the old order of every successful
+    # replace (the manager holds its on_cancel back because the intent lives on), so that this
+    # matches the CANCELED/EXPIRED lines of the event panel.
+    cancels: int = 0
     rejected: int = 0  # on_cancel of a rejected/failed order (e.g. GTX -5022)
     replaces: int = 0
     errors: int = 0
+    positions: dict[str, Position] = field(default_factory=dict)  # by symbol
     extra: dict[str, int] = field(default_factory=dict)
+    _counted: dict[str, int] = field(default_factory=dict, repr=False)  # filled_fp already in positions
+
+    def add_fill(self, order: Any, final: bool = False) -> None:
+        """A fill callback: the increase of the order's cumulative fill since the last one counted,
+        at its ``last_fill_price`` (cumulative, so a repeated callback cannot count twice).
+        ``final``: on_fill, after which the order cannot fill any more."""
+        cid = order.client_order_id
+        inc = order.filled_fp - self._counted.get(cid, 0)
+        if final:
+            self._counted.pop(cid, None)
+        if inc <= 0:
+            return
+        if not final:
+            self._counted[cid] = order.filled_fp
+        pos = self.positions.get(order.symbol)
+        if pos is None:
+            pos = self.positions[order.symbol] = Position()
+        pos.add_fill(order.side, inc, to_fixed(order.last_fill_price))
 
 
 @dataclass(frozen=True)
@@ -121,12 +157,14 @@ class Algo:
             self.tap.callback_reached()
         self.stats.fills += 1
         self.stats.partials += 1
+        self.stats.add_fill(order)
 
     def _on_fill(self, order: Any) -> None:
         if self.tap is not None:
             self.tap.callback_reached()
         self.stats.fills += 1
         self.stats.filled += 1
+        self.stats.add_fill(order, final=True)
 
     def _on_cancel(self, order: Any) -> None:
         if self.tap is not None:
@@ -175,6 +213,7 @@ class Algo:
             return None
         if new is not None:
             self.stats.replaces += 1
+            self.stats.cancels += 1  # the old order's cancel, which the feed reported as CANCELED
             self._record(new)
             self.stats.placed -= 1  # counted as a replace, not a fresh order
         return new

@@ -28,7 +28,7 @@ import random
 import signal
 import sys
 import time
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -45,6 +45,7 @@ from .engine import (
     open_journal,
 )
 from .metrics import EngineCollector, Latency, MetricsServer, fmt_seconds
+from .view import event_line, merge_positions, notional_fp2, position_text, signed_notional
 
 log = logging.getLogger("trading_engine_python.cli.demo")
 
@@ -220,7 +221,7 @@ class Demo:
         self.started = time.monotonic()
         self.stopped_at: float | None = None
         self.redis_note = ""
-        self.recent_events: Any = None
+        self.recent_events: deque[str] = deque(maxlen=8)  # user-stream order events, for the view
         self.loop_name = "asyncio"
         self._closed = False
         self.faults: Any = None
@@ -286,18 +287,15 @@ class Demo:
             await self.lag.start()
             if not await self.manager.publisher.start(timeout=5.0):
                 log.warning("the event publisher could not reach redis yet; events are buffered")
-            self.recent_events = self.lag.recent
         if self.journal is not None:
             # Before the user stream: its frames must find the restored orders.
             self.restore_report = await self.manager.restore()
-            log.info("journal %s: %s", a.journal, self.restore_report)
+            log.info("journal %s: %s", self.args.journal, self.restore_report)
         self.tap = FeedTap(self.manager)
         self.user_stream = UserStreamService(self.raw_client, self.tap, ws_url=self.sim.ws_url)
-        if self.redis is None:
-            from collections import deque
-
-            self.recent_events = deque(maxlen=8)
-            self.user_stream.add_listener("ORDER_TRADE_UPDATE", self._log_event)
+        # The event panel shows the user stream's order events in both modes: only they carry the
+        # order's quantity, cumulative fill and this trade's size and price on every line.
+        self.user_stream.add_listener("ORDER_TRADE_UPDATE", self._log_event)
         await self.user_stream.start()
         self.market_stream = MarketStream(
             self.sim.ws_url, self.symbols, on_book_ticker=self.market.on_book_ticker
@@ -383,13 +381,13 @@ class Demo:
         return f"-{self.args.desk}" if self.args.desk else ""
 
     def _log_event(self, msg: dict[str, Any]) -> None:
-        o = msg.get("o") or {}
-        line = (
-            f"{o.get('X')} {o.get('c')} {o.get('s')} {o.get('S')} {o.get('o')} "
-            f"{o.get('z')}/{o.get('q')}@{o.get('p')}"
-        )
+        o = msg.get("o")
+        if not isinstance(o, dict):
+            return
+        line = event_line(o)
         self.recent_events.append(line)
-        log.info("event %s", line)
+        if self.redis is None:
+            log.info("event %s", line)
 
     def latencies(self) -> dict[str, Latency]:
         assert self.tap is not None and self.client is not None
@@ -556,7 +554,8 @@ class Demo:
             f"== demo summary: {self.elapsed():.1f} s, order core {self.manager.implementation}, "
             f"{self.loop_name}, {self.redis_note}",
             f"orders placed {t['placed']} + {t['replaces']} by replace | fill events {t['fills']} "
-            f"(partial {t['partials']}, orders filled {t['filled']}) | cancels {t['cancels']} | "
+            f"(partial {t['partials']}, orders filled {t['filled']}) | cancels {t['cancels']} "
+            f"(of which {t['replaces']} by replace) | "
             f"rejected {t['rejected']} (post-only -5022: the book moved first) | algo errors {t['errors']}",
         ]
         for algo in self.algos:
@@ -565,8 +564,14 @@ class Demo:
             lines.append(
                 f"  {algo.sub:<8} {algo.kind:<7} {','.join(algo.symbols):<16} placed={st.placed} "
                 f"replaces={st.replaces} fills={st.fills} partials={st.partials} filled={st.filled} "
-                f"cancels={st.cancels} rejected={st.rejected}{extra}"
+                f"cancels={st.cancels} rejected={st.rejected}{extra} | net {position_text(st.positions)} "
+                f"notional {signed_notional(notional_fp2(st.positions))}"
             )
+        every = merge_positions(algo.stats.positions for algo in self.algos)
+        lines.append(
+            f"net position (from fills, BUY +, SELL -): {position_text(every)}, notional at fill prices "
+            f"{signed_notional(notional_fp2(every))} USDT"
+        )
         assert self.tap is not None and self.client is not None
         lat = [
             ("feed->callback", self.tap.to_callback),

@@ -56,8 +56,8 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "sim",
         help="run the Binance USD-M simulator alone",
-        description="The simulated Binance USD-M venue on loopback; prints its URLs and its "
-        "fixed test key and secret. Ctrl-C stops.",
+        description="The simulated Binance USD-M venue on loopback (REST, ws-fapi, streams); prints its "
+        "URLs and its fixed test key and secret. Ctrl-C stops.",
     )
     p.add_argument(
         "--port", type=int, default=8080, help="REST + websocket port (0 = any free port; default 8080)"
@@ -67,6 +67,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--max-fill-qty", default=None, help="largest single trade (partial fills)")
     p.add_argument("--price-interval", type=float, default=0.1, help="seconds between price-walk steps")
     p.add_argument("--no-walk", action="store_true", help="keep prices still")
+    p.add_argument(
+        "--ed25519-public-key",
+        default=None,
+        metavar="PEM_FILE",
+        help="Ed25519 public key (PEM) for ws-fapi session.logon and Ed25519-signed requests",
+    )
     p.add_argument(
         "--faults",
         action="store_true",
@@ -159,6 +165,8 @@ def main(argv: list[str] | None = None) -> int:
             "max_fill_qty": args.max_fill_qty,
             "auto_walk": not args.no_walk,
         }
+        if args.ed25519_public_key:
+            kwargs["ed25519_public_key"] = Path(args.ed25519_public_key).read_bytes()
         try:
             return int(run_loop(run_sim_with_faults(kwargs, args.fault_interval, args.seed)))
         except KeyboardInterrupt:
@@ -180,6 +188,8 @@ def main(argv: list[str] | None = None) -> int:
             sim_argv += ["--max-fill-qty", args.max_fill_qty]
         if args.no_walk:
             sim_argv.append("--no-walk")
+        if args.ed25519_public_key:
+            sim_argv += ["--ed25519-public-key", args.ed25519_public_key]
         return sim_main(sim_argv)
 
     _logging(args.verbose)

@@ -6,10 +6,92 @@ import asyncio
 import contextlib
 import time
 from collections import deque
+from collections.abc import Iterable, Mapping
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from ..orders._fixed import FP_SCALE, fixed_to_str
+from .algos import Position
 from .engine import cancel_and_wait
 from .metrics import fmt_seconds
+
+# ── pure formatting helpers (tested without a terminal) ──
+
+
+def plain_number(text: object) -> str:
+    """A feed decimal string without trailing zeros ("0.00400" -> "0.004"); other text unchanged."""
+    try:
+        d = Decimal(str(text))
+    except InvalidOperation:
+        return str(text)
+    if not d.is_finite():
+        return str(text)
+    out = format(d, "f")
+    if "." in out:
+        out = out.rstrip("0").rstrip(".")
+    return "0" if out in ("-0", "") else out
+
+
+def _is_zero(text: object) -> bool:
+    try:
+        return Decimal(str(text)) == 0
+    except InvalidOperation:
+        return True
+
+
+def event_line(o: Mapping[str, Any]) -> str:
+    """One ORDER_TRADE_UPDATE ``o`` object as a line: status, id, symbol, side, type, then
+    ``filled/quantity @ price`` (``z``/``q`` @ ``p``; a market order shows its average ``ap``) and,
+    for a trade, ``+last_qty @ last_price`` (``l`` @ ``L``). Keys: docs/binance-protocol.md,
+    "Order update event"."""
+    price = o.get("p")
+    if _is_zero(price):
+        avg = o.get("ap")
+        shown = f"MKT avg {plain_number(avg)}" if not _is_zero(avg) else "MKT"
+    else:
+        shown = plain_number(price)
+    line = (
+        f"{o.get('X')} {o.get('c')} {o.get('s')} {o.get('S')} {o.get('o')} "
+        f"{plain_number(o.get('z', '0'))}/{plain_number(o.get('q', '?'))} @ {shown}"
+    )
+    if o.get("x") == "TRADE":
+        line += f" +{plain_number(o.get('l', '0'))} @ {plain_number(o.get('L', '0'))}"
+    return line
+
+
+def signed_qty(fp: int) -> str:
+    """A fixed-point quantity with its sign: +0.004, -0.1, 0."""
+    return ("+" if fp > 0 else "") + fixed_to_str(fp)
+
+
+def signed_notional(fp2: int) -> str:
+    """A notional in 1e-16 units (qty_fp * price_fp) as quote currency, 2 decimals, signed."""
+    value = Decimal(fp2) / (FP_SCALE * FP_SCALE)
+    return f"{value:+,.2f}" if fp2 else "0.00"
+
+
+def position_text(positions: Mapping[str, Position]) -> str:
+    """Net position per symbol ("BTCUSDT +0.004 ETHUSDT -0.1"); symbols that are flat are left
+    out, "flat" when all are."""
+    parts = [f"{sym} {signed_qty(p.qty_fp)}" for sym, p in sorted(positions.items()) if p.qty_fp]
+    return " ".join(parts) or "flat"
+
+
+def notional_fp2(positions: Mapping[str, Position]) -> int:
+    """Signed notional at fill prices, summed over symbols (quote currency; every demo symbol is
+    quoted in USDT)."""
+    return sum(p.notional_fp2 for p in positions.values())
+
+
+def merge_positions(books: Iterable[Mapping[str, Position]]) -> dict[str, Position]:
+    """The positions of several sub-accounts added up per symbol."""
+    out: dict[str, Position] = {}
+    for book in books:
+        for sym, p in book.items():
+            acc = out.setdefault(sym, Position())
+            acc.qty_fp += p.qty_fp
+            acc.notional_fp2 += p.notional_fp2
+    return out
 
 
 class _Rate:
@@ -70,6 +152,7 @@ class View:
         f["malformed"] = m.get("malformed", 0)
         f["paced"] = d.raw_client.stats.get("paced_waits", 0)
         f["faults"] = d.faults.total if d.faults is not None else None
+        f["notional"] = signed_notional(notional_fp2(merge_positions(a.stats.positions for a in d.algos)))
         return f
 
     # ── plain ──
@@ -86,9 +169,9 @@ class View:
         return (
             f"[{self.demo.elapsed():6.1f}s] orders/s={f['orders_s']:.1f} placed={f['placed']} "
             f"replaces={f['replaces']} fills={f['fills']} partials={f['partials']} cancels={f['cancels']} "
-            f"rejected={f['rejected']} open={f['open']} | feed->cb p50={fmt_seconds(f['cb'][0])} "
-            f"p99={fmt_seconds(f['cb'][1])} | REST p50={fmt_seconds(f['rest'][0])} "
-            f"p99={fmt_seconds(f['rest'][1])} | {events}"
+            f"rejected={f['rejected']} open={f['open']} net notional={f['notional']} | "
+            f"feed->cb p50={fmt_seconds(f['cb'][0])} p99={fmt_seconds(f['cb'][1])} | "
+            f"REST p50={fmt_seconds(f['rest'][0])} p99={fmt_seconds(f['rest'][1])} | {events}"
             + (f" | faults={f['faults']} reconnects={f['reconnects']}" if f["faults"] is not None else "")
         )
 
@@ -147,8 +230,11 @@ class View:
             "cancels",
             "rejected",
             "open",
+            "net position",
+            "notional",
         ):
-            table.add_column(col, justify="left" if col in ("sub-account", "algo", "symbols") else "right")
+            left = col in ("sub-account", "algo", "symbols", "net position")
+            table.add_column(col, justify="left" if left else "right")
         for algo in d.algos:
             st = algo.stats
             table.add_row(
@@ -163,7 +249,10 @@ class View:
                 str(st.cancels),
                 str(st.rejected),
                 str(len(d.manager.get_active_orders(algo.sub))),
+                position_text(st.positions),
+                signed_notional(notional_fp2(st.positions)),
             )
+        every = merge_positions(algo.stats.positions for algo in d.algos)
         table.add_row(
             "[b]total",
             "",
@@ -176,9 +265,16 @@ class View:
             str(f["cancels"]),
             str(f["rejected"]),
             str(f["open"]),
+            position_text(every),
+            signed_notional(notional_fp2(every)),
         )
         recent = list(d.recent_events or ())
-        events = Panel("\n".join(recent[-6:]) or "-", title="latest order events", title_align="left")
+        events = Panel(
+            "\n".join(recent[-6:]) or "-",
+            title="latest order events (user stream): status id symbol side type filled/qty @ price "
+            "[+fill qty @ fill price]",
+            title_align="left",
+        )
         prices = "  ".join(f"{s} {b}/{a}" for s, (b, a) in sorted(d.market.best.items()))
         title = (
             f"trading_engine_python demo: {d.elapsed():.0f}s, core {d.manager.implementation}, "

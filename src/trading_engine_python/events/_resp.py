@@ -1,21 +1,23 @@
-"""Selects the RESP packer: the compiled one unless TRADING_ENGINE_NO_EXTENSIONS is set.
+"""Selects the RESP packer: the compiled one unless TRADING_ENGINE_NO_EXTENSIONS is set (_compat).
 
-Type checkers always see the pure twin, which is the typed reference.
+The names are each twin's ``__all__``; type checkers always see the pure twin, the typed reference.
 """
 
 from __future__ import annotations
 
-import os
 from typing import TYPE_CHECKING
 
-NO_EXTENSIONS = bool(os.environ.get("TRADING_ENGINE_NO_EXTENSIONS"))
+from .._compat import NO_EXTENSIONS
 
 if TYPE_CHECKING or NO_EXTENSIONS:
-    from ._resp_py import IMPLEMENTATION, pack_publish, scan_replies, xadd_head
+    from ._resp_py import *  # noqa: F403
+    from ._resp_py import __all__ as _twin_all
 else:
     try:
-        from ._resp_c import IMPLEMENTATION, pack_publish, scan_replies, xadd_head
+        from ._resp_c import *  # noqa: F403
+        from ._resp_c import __all__ as _twin_all
     except ImportError:  # not built (e.g. an sdist installed without a compiler step)
-        from ._resp_py import IMPLEMENTATION, pack_publish, scan_replies, xadd_head
+        from ._resp_py import *  # noqa: F403
+        from ._resp_py import __all__ as _twin_all
 
-__all__ = ["IMPLEMENTATION", "NO_EXTENSIONS", "pack_publish", "scan_replies", "xadd_head"]
+__all__ = [*_twin_all]

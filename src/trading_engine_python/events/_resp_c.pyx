@@ -12,6 +12,8 @@ from libc.string cimport memcpy, memchr
 
 IMPLEMENTATION = "cython"
 
+__all__ = ["IMPLEMENTATION", "pack_publish", "scan_replies", "xadd_head"]  # what events._resp re-exports
+
 cdef bytes _PUBLISH = b"*3\r\n$7\r\nPUBLISH\r\n"
 cdef int _MAX_DEPTH = 32
 

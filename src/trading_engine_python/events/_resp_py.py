@@ -19,6 +19,8 @@ from collections.abc import Sequence
 
 IMPLEMENTATION = "python"
 
+__all__ = ["IMPLEMENTATION", "pack_publish", "scan_replies", "xadd_head"]  # what events._resp re-exports
+
 _PUBLISH = b"*3\r\n$7\r\nPUBLISH\r\n"
 
 # Reply type bytes (RESP2 and RESP3). Single-line replies end at the first CRLF.

@@ -18,6 +18,12 @@ rules below rely on are in docs/binance-protocol.md (cited by section name).
   window. 429 backs off (``Retry-After`` or exponential); 418 (IP ban) refuses locally with
   -1003 until the ban ends, sending nothing.
 
+- Order entry beyond place/cancel: ``modify_order`` (amend in place, PUT /fapi/v1/order) and
+  ``place_orders`` (up to 5 in one POST /fapi/v1/batchOrders; a refused item comes back as an
+  ``ExchangeError`` in its place). ``client.ws_api`` is the same order entry over ws-fapi (see
+  ws_api.py), sharing this client's keys, clock offset, rate-limit windows and error mapping;
+  its URL follows ``base_url`` (production or testnet) unless ``ws_api_url`` is given.
+
 Secrets (API key, secret, signature, listenKey) never reach logs, reprs or exception texts.
 """
 
@@ -33,22 +39,31 @@ import random
 import re
 import time
 import urllib.parse
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Context, Decimal, InvalidOperation, localcontext
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import orjson
 from yarl import URL
 
-from .errors import ExchangeError, ExchangeTimeout
+from .errors import AUTH_CODES, ExchangeAuthError, ExchangeError, ExchangeTimeout
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
+
+if TYPE_CHECKING:
+    from .ws_api import WsApiClient
 
 __all__ = [
     "PRODUCTION_REST",
     "PRODUCTION_WS",
+    "PRODUCTION_WS_API",
     "TESTNET_REST",
     "TESTNET_WS",
+    "TESTNET_WS_API",
     "BinanceFuturesClient",
     "SymbolRules",
 ]
@@ -61,6 +76,14 @@ PRODUCTION_REST = "https://fapi.binance.com"
 TESTNET_REST = "https://demo-fapi.binance.com"
 PRODUCTION_WS = "wss://fstream.binance.com"
 TESTNET_WS = "wss://fstream.binancefuture.com"
+# docs/binance-protocol.md, "WebSocket API": order entry over one websocket (ws-fapi).
+PRODUCTION_WS_API = "wss://ws-fapi.binance.com/ws-fapi/v1"
+TESTNET_WS_API = "wss://testnet.binancefuture.com/ws-fapi/v1"
+_WS_API_FOR_REST = {
+    PRODUCTION_REST: PRODUCTION_WS_API,
+    TESTNET_REST: TESTNET_WS_API,
+    "https://testnet.binancefuture.com": TESTNET_WS_API,
+}
 
 # newClientOrderId format (docs/binance-protocol.md, "Client order ids").
 _CLIENT_ID_RE = re.compile(r"[\.A-Z\:/a-z0-9_-]{1,36}")
@@ -223,8 +246,30 @@ def _load_private_key(private_key: Any) -> Any:
     return private_key
 
 
+def _require_credentials(api_key: str | None, api_secret: str | None, has_private_key: bool) -> None:
+    # Every order call is signed and needs the X-MBX-APIKEY header (docs/binance-protocol.md,
+    # "REST signing and limits"): fail here, before a manager would close orders as rejected.
+    missing = []
+    if not api_key:
+        missing.append("BINANCE_API_KEY")
+    if not api_secret and not has_private_key:
+        missing.append("BINANCE_API_SECRET")
+    if missing:
+        raise ExchangeAuthError(
+            -2014,
+            f"no Binance credentials: {' and '.join(missing)} not set. Pass api_key=/api_secret= "
+            "(or private_key=) to BinanceFuturesClient, or set BINANCE_API_KEY and BINANCE_API_SECRET",
+        )
+
+
 class BinanceFuturesClient:
-    """Binance USD-M futures REST client; see the module docstring for the rules it follows."""
+    """Binance USD-M futures REST client; see the module docstring for the rules it follows.
+
+    ``api_key``/``api_secret`` default to the BINANCE_API_KEY / BINANCE_API_SECRET environment
+    variables; without a key, or without a secret (and no ``private_key``), construction raises
+    ``ExchangeAuthError``. ``base_url`` defaults to production (``PRODUCTION_REST``); pass
+    ``TESTNET_REST`` or a simulator's ``base_url`` to go elsewhere.
+    """
 
     def __init__(
         self,
@@ -234,12 +279,14 @@ class BinanceFuturesClient:
         base_url: str = PRODUCTION_REST,
         recv_window: int = 5000,
         timeout: float = 10.0,
-        private_key: Any = None,
+        private_key: str | bytes | Ed25519PrivateKey | RSAPrivateKey | None = None,
         rate_headroom: float = 0.9,
         max_backoff_wait: float | None = None,
+        ws_api_url: str | None = None,
     ) -> None:
         self._api_key = api_key if api_key is not None else os.environ.get("BINANCE_API_KEY")
         self._api_secret = api_secret if api_secret is not None else os.environ.get("BINANCE_API_SECRET")
+        _require_credentials(self._api_key, self._api_secret, private_key is not None)
         self._private_key = _load_private_key(private_key) if private_key is not None else None
         self.base_url = base_url.rstrip("/")
         self.recv_window = int(recv_window)
@@ -272,6 +319,11 @@ class BinanceFuturesClient:
             "paced_waits": 0,
             "refused_locally": 0,
         }
+        # Order entry over ws-fapi: production or testnet follow base_url; any other base_url (the
+        # simulator, a proxy) has no ws-fapi unless ws_api_url names it, so that a test setup can
+        # never reach production by default.
+        self.ws_api_url = ws_api_url if ws_api_url is not None else _WS_API_FOR_REST.get(self.base_url)
+        self._ws_api: WsApiClient | None = None
 
     # ----------------------------------------------------------------- plumbing
 
@@ -286,6 +338,9 @@ class BinanceFuturesClient:
         await self.close()
 
     async def close(self) -> None:
+        ws, self._ws_api = self._ws_api, None
+        if ws is not None:
+            await ws.close()
         session, self._session = self._session, None
         if session is not None and not session.closed:
             await session.close()
@@ -335,8 +390,8 @@ class BinanceFuturesClient:
                 raise TypeError("private_key must be an Ed25519 or RSA private key")
             # Base64, then URL-encoded (docs/binance-protocol.md, "REST signing and limits").
             return urllib.parse.quote(base64.b64encode(raw).decode(), safe="")
-        if not self._api_secret:
-            raise ExchangeError(-2015, "no API secret configured (argument or BINANCE_API_SECRET)")
+        if not self._api_secret:  # refused at construction already; kept for a cleared attribute
+            raise ExchangeAuthError(-2014, "no API secret (argument api_secret or BINANCE_API_SECRET)")
         return hmac.new(self._api_secret.encode(), data, hashlib.sha256).hexdigest()
 
     def _server_now_ms(self) -> int:
@@ -410,6 +465,30 @@ class BinanceFuturesClient:
                     window.observe(now_ms, int(v))
                 except ValueError:
                     pass
+
+    def _observe_rate_limits(self, rate_limits: Any) -> None:
+        """ws-fapi ``rateLimits`` (docs/binance-protocol.md, "WebSocket API"): limits and counts.
+
+        The same counters as the REST headers: both APIs draw on one account/IP budget.
+        """
+        if not isinstance(rate_limits, list):
+            return
+        self._apply_rate_limits({"rateLimits": rate_limits})
+        now_ms = self._server_now_ms()
+        units = {"SECOND": 1000, "MINUTE": 60_000}
+        for rl in rate_limits:
+            try:
+                ms = units[rl["interval"]] * int(rl["intervalNum"])
+                count = int(rl["count"])
+            except (KeyError, TypeError, ValueError):
+                continue
+            kind = rl.get("rateLimitType")
+            if kind == "REQUEST_WEIGHT" and ms == 60_000:
+                self._weight_1m.observe(now_ms, count)
+            elif kind == "ORDERS" and ms == 10_000:
+                self._orders_10s.observe(now_ms, count)
+            elif kind == "ORDERS" and ms == 60_000:
+                self._orders_1m.observe(now_ms, count)
 
     def _apply_rate_limits(self, info: Mapping[str, Any]) -> None:
         units = {"SECOND": 1000, "MINUTE": 60_000, "HOUR": 3_600_000, "DAY": 86_400_000}
@@ -602,7 +681,7 @@ class BinanceFuturesClient:
             # "Service Unavailable." / "Internal error; ... try again." / -1008: failures.
             raise ExchangeError(code if code is not None else -1, msg)
         if code is not None:
-            raise ExchangeError(code, msg)
+            raise (ExchangeAuthError if code in AUTH_CODES else ExchangeError)(code, msg)
         if status >= 500 or status == 408:
             # 5xx without a code: the docs say the execution status is UNKNOWN; 408 is a backend
             # timeout (docs/binance-protocol.md, "REST signing and limits").
@@ -681,6 +760,31 @@ class BinanceFuturesClient:
         reduce_only: bool = False,
         time_in_force: str | None = None,
     ) -> dict[str, Any]:
+        params = await self._order_params(
+            symbol,
+            side,
+            order_type,
+            quantity,
+            price=price,
+            client_order_id=client_order_id,
+            reduce_only=reduce_only,
+            time_in_force=time_in_force,
+        )
+        return await self._request("POST", "/fapi/v1/order", params, signed=True, weight=0, orders=1)  # type: ignore[no-any-return]
+
+    async def _order_params(
+        self,
+        symbol: str,
+        side: str,
+        order_type: str,
+        quantity: str,
+        *,
+        price: str | None = None,
+        client_order_id: str,
+        reduce_only: bool = False,
+        time_in_force: str | None = None,
+    ) -> dict[str, Any]:
+        """The checked parameters of one new order: REST, batch and ws-fapi ``order.place`` share them."""
         if order_type in _ALGO_TYPES:
             raise ValueError(
                 f"order type {order_type} lives in Binance's separate Algo API since 2025-12-09 (the order "
@@ -715,7 +819,123 @@ class BinanceFuturesClient:
             # A string "true"/"false" (docs/binance-protocol.md, "REST endpoints").
             params["reduceOnly"] = "true"
         params["newClientOrderId"] = client_order_id
-        return await self._request("POST", "/fapi/v1/order", params, signed=True, weight=0, orders=1)  # type: ignore[no-any-return]
+        return params
+
+    async def _modify_params(
+        self, symbol: str, side: str, quantity: str, price: str, *, client_order_id: str
+    ) -> dict[str, Any]:
+        """Checked parameters of an amend (docs/binance-protocol.md, "Amend in place").
+
+        Binance's Modify Order takes LIMIT orders only and needs ``quantity`` and ``price`` both,
+        plus the order's ``side``; the order is requeued at the new price.
+        """
+        if side not in _SIDES:
+            raise ValueError(f"side {side!r} must be BUY or SELL")
+        if not isinstance(client_order_id, str) or not _CLIENT_ID_RE.fullmatch(client_order_id):
+            raise ValueError(f"client_order_id {client_order_id!r} must match ^[.A-Z:/a-z0-9_-]{{1,36}}$")
+        qty = self._decimal_text("quantity", quantity)
+        px = self._decimal_text("price", price)
+        rules = await self.symbol_rules(symbol)
+        rules.check_quantity(qty, "LIMIT")
+        rules.check_price(px)
+        return {
+            "symbol": symbol,
+            "side": side,
+            "quantity": qty,
+            "price": px,
+            "origClientOrderId": client_order_id,
+        }
+
+    async def modify_order(
+        self, symbol: str, side: str, quantity: str, price: str, *, client_order_id: str
+    ) -> dict[str, Any]:
+        """Amend a LIMIT order in place (PUT /fapi/v1/order); returns the order JSON after the amend."""
+        params = await self._modify_params(symbol, side, quantity, price, client_order_id=client_order_id)
+        # Same limits as a new order: 1 on each ORDERS window, 0 IP weight (docs/binance-protocol.md,
+        # "REST endpoints").
+        return await self._request("PUT", "/fapi/v1/order", params, signed=True, weight=0, orders=1)  # type: ignore[no-any-return]
+
+    async def place_orders(self, orders: Sequence[Mapping[str, Any]]) -> list[dict[str, Any] | ExchangeError]:
+        """Up to 5 new orders in one POST /fapi/v1/batchOrders (docs/binance-protocol.md, "Batch orders").
+
+        Each item of ``orders`` holds ``place_order``'s arguments by name (``symbol``, ``side``,
+        ``order_type``, ``quantity``, ``client_order_id``, and optionally ``price``,
+        ``reduce_only``, ``time_in_force``). Every item is checked before anything is sent (a bad
+        item raises ValueError/TypeError and nothing is sent). The answer keeps the input order;
+        an item the exchange refused is an ``ExchangeError`` (``ExchangeTimeout`` for -1006/-1007)
+        in its place, never raised. A failure of the request as a whole raises as ``place_order``
+        does.
+        """
+        if not 1 <= len(orders) <= 5:
+            raise ValueError(f"a batch holds 1 to 5 orders, got {len(orders)}; nothing was sent")
+        items: list[dict[str, Any]] = []
+        for o in orders:
+            kw = dict(o)
+            try:
+                args = (kw.pop("symbol"), kw.pop("side"), kw.pop("order_type"), kw.pop("quantity"))
+            except KeyError as e:
+                raise ValueError(f"batch item misses {e.args[0]!r}; nothing was sent") from None
+            items.append(await self._order_params(*args, **kw))
+        # Binance reads the batch as a JSON array of objects whose values are all strings.
+        batch = orjson.dumps([{k: str(v) for k, v in it.items()} for it in items]).decode()
+        body = await self._request(
+            "POST",
+            "/fapi/v1/batchOrders",
+            {"batchOrders": batch},
+            signed=True,
+            weight=5,
+            orders=len(items),
+        )
+        if not isinstance(body, list) or len(body) != len(items):
+            self.stats["unknown_outcomes"] += 1
+            raise ExchangeTimeout(-1006, "batchOrders: answer is not one item per order; outcome unknown")
+        out: list[dict[str, Any] | ExchangeError] = []
+        for item in body:
+            if isinstance(item, dict) and "code" in item and "orderId" not in item:
+                out.append(self._error_of("POST", "/fapi/v1/batchOrders", 400, {}, item))
+            elif isinstance(item, dict):
+                out.append(item)
+            else:
+                self.stats["unknown_outcomes"] += 1
+                out.append(ExchangeTimeout(-1006, "batchOrders: unreadable item; outcome unknown"))
+        return out
+
+    def _error_of(
+        self, method: str, path: str, status: int, headers: Mapping[str, str], body: Any
+    ) -> ExchangeError:
+        """The exception ``_raise_for`` maps an answer to, returned instead of raised."""
+        try:
+            self._raise_for(method, path, status, headers, body, b"")
+        except ExchangeError as e:
+            return e
+        raise AssertionError("_raise_for always raises")  # pragma: no cover
+
+    # ----------------------------------------------------------------- ws-fapi
+
+    @property
+    def ws_api(self) -> WsApiClient:
+        """The ws-fapi order-entry client sharing this client's keys, clock and rate limits.
+
+        Created on first access; it connects (and logs on) at its first request, or at once with
+        ``await client.start_ws_api()``. ``close()`` closes it too.
+        """
+        ws = self._ws_api
+        if ws is None:
+            if not self.ws_api_url:
+                raise ValueError(
+                    f"no ws-fapi URL for base_url {self.base_url!r}: pass ws_api_url= (the simulator's "
+                    "is sim.ws_api_url)"
+                )
+            from .ws_api import WsApiClient
+
+            ws = self._ws_api = WsApiClient(self, self.ws_api_url)
+        return ws
+
+    async def start_ws_api(self) -> WsApiClient:
+        """Connect the ws-fapi client now (and log on with an Ed25519 key); returns it."""
+        ws = self.ws_api
+        await ws.start()
+        return ws
 
     async def cancel_order(self, symbol: str, *, client_order_id: str) -> dict[str, Any]:
         return await self._request(  # type: ignore[no-any-return]

@@ -31,6 +31,19 @@ class ExchangeTimeout(ExchangeError):
     """
 
 
+class ExchangeAuthError(ExchangeError):
+    """No usable credentials: nothing was sent, or the exchange refused the key or signature.
+
+    Raised by ``BinanceFuturesClient(...)`` when the API key or secret is missing (neither passed
+    nor in BINANCE_API_KEY / BINANCE_API_SECRET), with ``code`` -2014, and for the exchange's own
+    answers -2014 "API-key format invalid.", -2015 "Invalid API-key, IP, or permissions for
+    action." and -1022 "Signature for this request is not valid." (docs/binance-protocol.md,
+    "Error codes"). Its text names the variables, never a key or secret.
+    """
+
+
+AUTH_CODES = frozenset((-2014, -2015, -1022))
+
 # Codes the manager's rules name (docs/binance-protocol.md, "Error codes").
 UNKNOWN_ORDER = -2011  # CANCEL_REJECTED "Unknown order sent.": not open (filled, gone, or never was)
 NO_SUCH_ORDER = -2013  # "Order does not exist." (may also answer for an order accepted a moment ago)

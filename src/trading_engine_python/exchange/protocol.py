@@ -7,7 +7,10 @@ plain decimal strings (``"0.001"``, ``"65000.1"``), never floats.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
+
+from .errors import ExchangeError
 
 
 @runtime_checkable
@@ -30,3 +33,25 @@ class ExchangeClient(Protocol):
     async def get_order(self, symbol: str, *, client_order_id: str) -> dict[str, Any]: ...
 
     async def get_open_orders(self, symbol: str | None = None) -> list[dict[str, Any]]: ...
+
+
+@runtime_checkable
+class SupportsModify(Protocol):
+    """Optional: amend a LIMIT order in place (docs/binance-protocol.md, "Amend in place")."""
+
+    async def modify_order(
+        self, symbol: str, side: str, quantity: str, price: str, *, client_order_id: str
+    ) -> dict[str, Any]: ...
+
+
+@runtime_checkable
+class SupportsBatch(Protocol):
+    """Optional: up to 5 new orders in one request (docs/binance-protocol.md, "Batch orders").
+
+    Items are ``place_order``'s arguments by name; the answer keeps their order, an item the
+    exchange refused is an ``ExchangeError`` in its place.
+    """
+
+    async def place_orders(
+        self, orders: Sequence[Mapping[str, Any]]
+    ) -> list[dict[str, Any] | ExchangeError]: ...

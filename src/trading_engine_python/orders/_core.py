@@ -1,30 +1,32 @@
-"""Selects the order core: the compiled one unless TRADING_ENGINE_NO_EXTENSIONS is set.
+"""Selects the order core: the compiled one unless TRADING_ENGINE_NO_EXTENSIONS is set (_compat).
 
-Type checkers always see the pure twin, which is the typed reference.
+The names are each twin's ``__all__``; type checkers always see the pure twin, the typed reference.
 """
 
 from __future__ import annotations
 
-import os
 from typing import TYPE_CHECKING
 
-NO_EXTENSIONS = bool(os.environ.get("TRADING_ENGINE_NO_EXTENSIONS"))
+from .._compat import NO_EXTENSIONS
 
 if TYPE_CHECKING or NO_EXTENSIONS:
-    from ._core_py import IMPLEMENTATION, OrderCore, OrderState
+    from ._core_py import *  # noqa: F403
+    from ._core_py import __all__ as _twin_all
 else:
     try:
-        from ._core_c import IMPLEMENTATION, OrderCore, OrderState
+        from ._core_c import *  # noqa: F403
+        from ._core_c import __all__ as _twin_all
     except ImportError:  # not built (e.g. an sdist installed without a compiler step)
-        from ._core_py import IMPLEMENTATION, OrderCore, OrderState
+        from ._core_py import *  # noqa: F403
+        from ._core_py import __all__ as _twin_all
 
-__all__ = ["IMPLEMENTATION", "NO_EXTENSIONS", "OrderCore", "OrderState", "load"]
+__all__ = [*_twin_all, "load"]
 
 
-def load(implementation: str | None = None) -> type[OrderCore]:
+def load(implementation: str | None = None) -> type[OrderCore]:  # noqa: F405 (from the twin's __all__)
     """The core class by name ("cython" or "python"); None for the selected one."""
     if implementation is None:
-        return OrderCore
+        return OrderCore  # noqa: F405
     if implementation == "python":
         from ._core_py import OrderCore as PyCore
 

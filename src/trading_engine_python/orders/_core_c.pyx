@@ -60,6 +60,8 @@ from . import _states
 
 IMPLEMENTATION = "cython"
 
+__all__ = ["IMPLEMENTATION", "OrderCore", "OrderState"]  # what orders._core re-exports
+
 PUBLIC_FIELDS = (
     "client_order_id",
     "exchange_order_id",

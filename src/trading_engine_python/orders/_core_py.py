@@ -64,9 +64,10 @@ from ._states import (
 
 IMPLEMENTATION = "python"
 
+__all__ = ["IMPLEMENTATION", "OrderCore", "OrderState"]  # what orders._core re-exports
+
 # add() registers an order as its request leaves: the table's "place sent" cell out of idle.
 _PLACED = CELLS[IDLE][EV_PLACE_SENT] & 15
-
 
 
 def _to_float(fp: int) -> float:

@@ -1,127 +1,30 @@
-"""User-stream frame decoder: the compiled scanner when built, else the pure twin.
+"""User-stream frame decoder: the compiled scanner unless TRADING_ENGINE_NO_EXTENSIONS is set (_compat).
 
 ``decode(frame)`` -> ``(R_ORDER, fields)`` / ``(R_OTHER_EVENT, {"event_type": ...})`` /
 ``(R_MALFORMED, {"reason": M_*})``; ``decode_dict(msg)`` does the same on an already-parsed message
 (always the pure function: there is nothing to scan). ``Update`` is the type of the returned dict.
-``IMPLEMENTATION`` is "cython" or "python" (TRADING_ENGINE_NO_EXTENSIONS=1 forces the latter).
+``IMPLEMENTATION`` is "cython" or "python".
+
+Every name but ``decode`` is the pure twin's (its ``__all__``): the compiled twin's constants come
+from ``_decode_c.pxd``, which holds the same values (tests/orders/test_decode.py compares them).
 """
 
 from __future__ import annotations
 
-import os
 from typing import TYPE_CHECKING
 
-from ._decode_py import Update, decode_dict
-
-NO_EXTENSIONS = bool(os.environ.get("TRADING_ENGINE_NO_EXTENSIONS"))
+from .._compat import NO_EXTENSIONS
+from ._decode_py import *  # noqa: F403
+from ._decode_py import __all__ as _twin_all
 
 if TYPE_CHECKING or NO_EXTENSIONS:
-    from ._decode_py import (
-        FP_SCALE,
-        M_DECIMAL_SYNTAX,
-        M_DECIMALS,
-        M_JSON,
-        M_MISSING,
-        M_NO_EVENT,
-        M_NOT_OBJECT,
-        M_RANGE,
-        M_TYPE,
-        R_MALFORMED,
-        R_ORDER,
-        R_OTHER_EVENT,
-        ST_CANCELED,
-        ST_EXPIRED,
-        ST_EXPIRED_IN_MATCH,
-        ST_FILLED,
-        ST_NEW,
-        ST_NONE,
-        ST_OTHER,
-        ST_PARTIALLY_FILLED,
-        ST_REJECTED,
-        decode,
-    )
-
     IMPLEMENTATION = "python"
 else:
     try:
-        from ._decode_c import (
-            FP_SCALE,
-            M_DECIMAL_SYNTAX,
-            M_DECIMALS,
-            M_JSON,
-            M_MISSING,
-            M_NO_EVENT,
-            M_NOT_OBJECT,
-            M_RANGE,
-            M_TYPE,
-            R_MALFORMED,
-            R_ORDER,
-            R_OTHER_EVENT,
-            ST_CANCELED,
-            ST_EXPIRED,
-            ST_EXPIRED_IN_MATCH,
-            ST_FILLED,
-            ST_NEW,
-            ST_NONE,
-            ST_OTHER,
-            ST_PARTIALLY_FILLED,
-            ST_REJECTED,
-            decode,
-        )
+        from ._decode_c import decode  # noqa: F401 (replaces the pure one; in __all__)
 
         IMPLEMENTATION = "cython"
-    except ImportError:
-        from ._decode_py import (
-            FP_SCALE,
-            M_DECIMAL_SYNTAX,
-            M_DECIMALS,
-            M_JSON,
-            M_MISSING,
-            M_NO_EVENT,
-            M_NOT_OBJECT,
-            M_RANGE,
-            M_TYPE,
-            R_MALFORMED,
-            R_ORDER,
-            R_OTHER_EVENT,
-            ST_CANCELED,
-            ST_EXPIRED,
-            ST_EXPIRED_IN_MATCH,
-            ST_FILLED,
-            ST_NEW,
-            ST_NONE,
-            ST_OTHER,
-            ST_PARTIALLY_FILLED,
-            ST_REJECTED,
-            decode,
-        )
-
+    except ImportError:  # not built (e.g. an sdist installed without a compiler step)
         IMPLEMENTATION = "python"
 
-__all__ = [
-    "FP_SCALE",
-    "IMPLEMENTATION",
-    "M_DECIMALS",
-    "M_DECIMAL_SYNTAX",
-    "M_JSON",
-    "M_MISSING",
-    "M_NOT_OBJECT",
-    "M_NO_EVENT",
-    "M_RANGE",
-    "M_TYPE",
-    "R_MALFORMED",
-    "R_ORDER",
-    "R_OTHER_EVENT",
-    "ST_CANCELED",
-    "ST_EXPIRED",
-    "ST_EXPIRED_IN_MATCH",
-    "ST_FILLED",
-    "ST_NEW",
-    "ST_NONE",
-    "ST_OTHER",
-    "ST_PARTIALLY_FILLED",
-    "ST_REJECTED",
-    "Update",
-    "decode",
-    "decode_dict",
-]
+__all__ = [*_twin_all, "IMPLEMENTATION"]

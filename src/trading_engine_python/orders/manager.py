@@ -32,10 +32,13 @@ import os
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
-from typing import Any
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..exchange.errors import UNKNOWN_ORDER, ExchangeError, ExchangeTimeout
+from ..exchange.protocol import ExchangeClient
 from . import _core, _decode_py
+from ._core import OrderState
 from ._fixed import fixed_to_str, to_fixed
 from ._forms import message_from_dict, message_from_rest
 from ._states import (
@@ -58,9 +61,27 @@ from .ids import GENERATOR, parse_client_order_id
 from .journal import Change, Intent, Journal
 from .resolver import Resolver
 
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
+    from ..events.publisher import EventPublisher
+
 log = logging.getLogger("trading_engine_python.orders")
 
-Callback = Callable[[Any], Any]
+# What a callback gets: the order's OrderState. A plain function runs at once on the feed path; a
+# coroutine function (its return value awaited) runs later with a snapshot.
+Callback = Callable[[OrderState], object]
+# A quantity or price: str/int/Decimal exactly, a float by the 4-ulp rule of _fixed.to_fixed.
+Number = str | int | float | Decimal
+
+
+class RiskEngine(Protocol):
+    """What the manager calls on the risk engine (``account_snapshot(sub_account_id)``, used for the
+    order_filled event's account, is optional)."""
+
+    async def on_order_fill(self, order: OrderState) -> None: ...
+
+
 _SIDES = {"BUY": 0, "SELL": 1}
 _TYPES = {"LIMIT": 0, "MARKET": 1}
 _TIFS = frozenset({"GTC", "IOC", "FOK", "GTX", "GTD"})
@@ -109,9 +130,9 @@ class OrderManager:
 
     def __init__(
         self,
-        exchange_client: Any,
-        redis_client: Any = None,
-        risk_engine: Any = None,
+        exchange_client: ExchangeClient,
+        redis_client: Redis | None = None,
+        risk_engine: RiskEngine | None = None,
         *,
         resolve_timeout: float = 5.0,
         replace_timeout: float = 5.0,
@@ -149,7 +170,7 @@ class OrderManager:
             ("callback_errors", "risk_errors", "rest_rejections", "unknown_outcomes", "status_queries",
              "resolved_failed", "replaces", "replace_aborted", "adopted",
              "cancel_resends", "orphans_cancelled", "bad_order_ids"), 0)
-        self._publisher: Any = None
+        self._publisher: EventPublisher | None = None
         if redis_client is not None:
             from ..events.publisher import EventPublisher
 
@@ -206,31 +227,33 @@ class OrderManager:
         return self._resolver.stuck_timeout
 
     @property
-    def risk_engine(self) -> Any:
+    def risk_engine(self) -> RiskEngine | None:
         return self._risk
 
     @risk_engine.setter
-    def risk_engine(self, risk: Any) -> None:
+    def risk_engine(self, risk: RiskEngine | None) -> None:
         """Attach the risk engine later (it is created after the manager)."""
         self._risk = risk
         self._update_mask()
 
     # ── Public API: place orders ──
 
+    # Every place_* method: the same positional arguments, then the same keywords in one order.
     async def place_market_order(
         self,
         sub_account_id: str,
         symbol: str,
         side: str,
-        quantity: Any,
+        quantity: Number,
+        *,
         leverage: int = 1,
+        reduce_only: bool = False,
         origin: str = "MANUAL",
         parent_id: str | None = None,
         on_fill: Callback | None = None,
         on_cancel: Callback | None = None,
-        reduce_only: bool = False,
         on_partial: Callback | None = None,
-    ) -> Any:
+    ) -> OrderState:
         """Place a market order; returns its live OrderState (state ``placing`` until the feed)."""
         return await self._place(sub_account_id, symbol, side, "MARKET", quantity, None, leverage,
                                  origin, parent_id, on_fill, on_cancel, on_partial, reduce_only, None)
@@ -240,17 +263,18 @@ class OrderManager:
         sub_account_id: str,
         symbol: str,
         side: str,
-        quantity: Any,
-        price: Any,
+        quantity: Number,
+        price: Number,
+        *,
         leverage: int = 1,
+        reduce_only: bool = False,
+        time_in_force: str | None = None,
         origin: str = "MANUAL",
         parent_id: str | None = None,
         on_fill: Callback | None = None,
         on_cancel: Callback | None = None,
         on_partial: Callback | None = None,
-        reduce_only: bool = False,
-        time_in_force: str | None = None,
-    ) -> Any:
+    ) -> OrderState:
         """Place a limit order (``time_in_force="GTX"`` for post-only); returns its OrderState."""
         return await self._place(sub_account_id, symbol, side, "LIMIT", quantity, price, leverage,
                                  origin, parent_id, on_fill, on_cancel, on_partial, reduce_only,
@@ -260,7 +284,7 @@ class OrderManager:
                      price: Any, leverage: int, origin: str, parent_id: str | None,
                      on_fill: Callback | None, on_cancel: Callback | None,
                      on_partial: Callback | None, reduce_only: bool, tif: str | None,
-                     hooks: _Hooks | None = None) -> Any:
+                     hooks: _Hooks | None = None) -> OrderState:
         # Everything is checked before anything is registered or sent.
         if self._closed:
             raise RuntimeError("OrderManager is closed")
@@ -416,8 +440,8 @@ class OrderManager:
         results = await asyncio.gather(*(self._cancel(cid) for cid in cids))
         return sum(1 for sent, _ in results if sent)
 
-    async def replace_order(self, client_order_id: str, new_price: Any,
-                            new_quantity: Any = None) -> Any:
+    async def replace_order(self, client_order_id: str, new_price: Number | None,
+                            new_quantity: Number | None = None) -> OrderState | None:
         """Cancel, wait for the feed to confirm, then place the same intent at ``new_price``.
 
         Returns the new OrderState, or None when nothing was placed: the old order filled, the
@@ -567,17 +591,19 @@ class OrderManager:
 
     # ── Query API ──
 
-    def get_order(self, client_order_id: str) -> Any:
+    def get_order(self, client_order_id: str) -> OrderState | None:
         return self._core.get(client_order_id)
 
-    def get_order_by_exchange_id(self, exchange_order_id: int) -> Any:
+    def get_order_by_exchange_id(self, exchange_order_id: int) -> OrderState | None:
         return self._core.get_by_exchange_id(exchange_order_id)
 
-    def get_active_orders(self, sub_account_id: str | None = None, symbol: str | None = None) -> list[Any]:
+    def get_active_orders(
+        self, sub_account_id: str | None = None, symbol: str | None = None
+    ) -> list[OrderState]:
         """Live orders (placing, active, cancelling), optionally by sub-account and/or symbol."""
         return self._core.live(sub_account_id, symbol)
 
-    def get_orders_by_parent(self, parent_id: str) -> list[Any]:
+    def get_orders_by_parent(self, parent_id: str) -> list[OrderState]:
         return self._core.by_parent(parent_id)
 
     def stats(self) -> dict[str, Any]:
@@ -589,11 +615,11 @@ class OrderManager:
         return out
 
     @property
-    def exchange(self) -> Any:
+    def exchange(self) -> ExchangeClient:
         return self._exchange
 
     @property
-    def publisher(self) -> Any:
+    def publisher(self) -> EventPublisher | None:
         return self._publisher
 
     async def publish(self, event_type: str, payload: dict[str, Any]) -> int | None:
@@ -633,7 +659,7 @@ class OrderManager:
             await self._resolver.query(order)
         return report
 
-    def adopt_order(self, rest: dict[str, Any]) -> Any:
+    def adopt_order(self, rest: dict[str, Any]) -> OrderState | None:
         """Track an open order with our id prefix that this process did not place (a restart).
 
         It gets what its id tells (sub-account prefix, type code as origin), no parent and no
@@ -835,6 +861,8 @@ class OrderManager:
         from ..events import payloads
 
         pub = self._publisher
+        if pub is None:
+            return
         if flags & F_ACTIVATED:
             pub.publish_nowait("order_active", payloads.order_active(order, ts))
         if flags & F_FILL and not flags & F_FILLED:
@@ -858,8 +886,11 @@ class OrderManager:
             return None
 
     async def _risk_fill(self, order: Any) -> None:
+        risk = self._risk
+        if risk is None:  # detached since the fill was queued
+            return
         try:
-            await self._risk.on_order_fill(order)
+            await risk.on_order_fill(order)
         except Exception:
             self._stats["risk_errors"] += 1
             log.exception("risk_engine.on_order_fill failed for %s", order.client_order_id)

@@ -3,8 +3,8 @@
 Speaks only the wire protocol; imports nothing else of ``trading_engine_python``. See README.md here.
 """
 
+from ._app import BinanceSimulator
 from ._engine import ApiError, SymbolSpec
 from ._faults import Faults
-from ._server import BinanceSimulator
 
 __all__ = ["ApiError", "BinanceSimulator", "Faults", "SymbolSpec"]

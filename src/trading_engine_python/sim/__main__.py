@@ -8,7 +8,7 @@ import contextlib
 import signal
 import sys
 
-from ._server import BinanceSimulator
+from ._app import BinanceSimulator
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
@@ -25,10 +25,21 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--price-interval", type=float, default=0.1, help="seconds between price-walk steps")
     ap.add_argument("--no-walk", action="store_true", help="keep prices still")
     ap.add_argument("--max-fill-qty", default=None, help="cap on each trade's quantity (partial fills)")
+    ap.add_argument(
+        "--ed25519-public-key",
+        default=None,
+        metavar="PEM_FILE",
+        help="Ed25519 public key (PEM) accepted by ws-fapi session.logon and Ed25519-signed requests",
+    )
+    ap.add_argument("--ed25519-api-key", default="sim-ed25519-key", help="the apiKey of that Ed25519 key")
     return ap.parse_args(argv)
 
 
 async def _run(args: argparse.Namespace) -> None:
+    public_pem = None
+    if args.ed25519_public_key:
+        with open(args.ed25519_public_key, "rb") as fh:
+            public_pem = fh.read()
     sim = BinanceSimulator(
         api_key=args.api_key,
         api_secret=args.api_secret,
@@ -39,17 +50,22 @@ async def _run(args: argparse.Namespace) -> None:
         price_interval=args.price_interval,
         max_fill_qty=args.max_fill_qty,
         auto_walk=not args.no_walk,
+        ed25519_api_key=args.ed25519_api_key,
+        ed25519_public_key=public_pem,
     )
     await sim.start()
     # Printing the key and secret is deliberate here: they are the simulator's own fixed test credentials.
     print(f"REST       {sim.base_url}   (e.g. {sim.base_url}/fapi/v1/exchangeInfo)")
     print(f"WS root    {sim.ws_url}")
+    print(f"ws-fapi    {sim.ws_api_url}  (WebSocket API: order.*, session.*, userDataStream.*)")
     print(f"user data  {sim.ws_url}/private/ws/<listenKey>  (POST {sim.base_url}/fapi/v1/listenKey)")
     print(
         f"public     {sim.ws_url}/public/ws/btcusdt@bookTicker\n"
         f"market     {sim.ws_url}/market/ws/btcusdt@markPrice"
     )
     print(f"api key    {sim.api_key}\napi secret {args.api_secret}")
+    if public_pem is not None:
+        print(f"ed25519    apiKey {sim.ed25519_api_key} (public key from {args.ed25519_public_key})")
     print("Ctrl-C stops.", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

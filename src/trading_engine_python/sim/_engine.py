@@ -1,8 +1,8 @@
 """Matching engine, account and event generation of the simulated Binance USD-M futures venue.
 
-Synchronous and transport-free: the server turns HTTP parameters into calls here and ships the events
-this module emits. Every rule cites the Binance behaviour it copies (see
-/work/shared/spec/binance-protocol.md, "[D:...]" keys).
+Synchronous and transport-free: the REST and ws-fapi layers turn parameters into calls here and ship
+the events this module emits. Every rule cites the Binance behaviour it copies (docs/binance-protocol.md
+sections or Binance's page names).
 """
 
 from __future__ import annotations
@@ -18,14 +18,16 @@ from ._fmt import ZERO, exceeds_precision, fixed, parse_decimal, plain, to_decim
 ORDER_ID_START = 8389765739703625592  # above 2^53 on purpose: a float parse of orderId corrupts it
 TRADE_ID_START = 4467432841
 
-# §2: "^[\.A-Z\:/a-z0-9_-]{1,36}$" [CL 2021-01-21; D:trade/rest-api]
+# docs/binance-protocol.md, "Client order ids"
 CLIENT_ID_RE = re.compile(r"^[\.A-Z\:/a-z0-9_-]{1,36}$")
 
 TAKER_FEE = Decimal("0.0005")
 MAKER_FEE = Decimal("0.0002")
 OPEN_STATUSES = frozenset({"NEW", "PARTIALLY_FILLED"})
+FINAL_STATUSES = frozenset({"FILLED", "CANCELED", "EXPIRED", "EXPIRED_IN_MATCH"})
 ALGO_TYPES = frozenset({"STOP", "STOP_MARKET", "TAKE_PROFIT", "TAKE_PROFIT_MARKET", "TRAILING_STOP_MARKET"})
 TIFS = frozenset({"GTC", "IOC", "FOK", "GTX", "GTD"})
+MAX_AMENDS = 10000  # "One order can only be modified for less than 10000 times" (Binance page "Modify Order")
 
 
 class ApiError(Exception):
@@ -73,7 +75,7 @@ class SymbolSpec:
     multiplier_down: Decimal = Decimal("0.9500")
 
     def exchange_info(self) -> dict[str, object]:
-        """One `symbols[]` entry of GET /fapi/v1/exchangeInfo [D:…/Exchange-Information]."""
+        """One `symbols[]` entry of GET /fapi/v1/exchangeInfo (Binance page "Exchange Information")."""
         tick = f"{self.tick:f}"
         step = f"{self.step:f}"
         return {
@@ -144,7 +146,8 @@ class SymbolSpec:
 
 def default_spec(symbol: str) -> SymbolSpec:
     """BTCUSDT tick 0.10 / step 0.001 and ETHUSDT tick 0.01 / step 0.001 as on the real venue; other names
-    get a generic spec. minNotional is the documented "5" (spec §5, -4164) so small test orders pass."""
+    get a generic spec. minNotional is the documented "5" (docs/binance-protocol.md, "Error codes", -4164)
+    so small test orders pass."""
     quote = "USDT" if symbol.endswith("USDT") else ("USDC" if symbol.endswith("USDC") else "USDT")
     base = symbol[: -len(quote)] if symbol.endswith(quote) else symbol
     if symbol == "BTCUSDT":
@@ -220,7 +223,11 @@ class Order:
     executed: Decimal = ZERO
     cum_quote: Decimal = ZERO
     expire_reason: str = "0"
-    seq: int = 0  # time priority; a modify requeues the order [D:trade/rest-api/Modify-Order]
+    seq: int = 0  # time priority; a modify requeues the order (Binance page "Modify Order")
+    amend_count: int = 0
+    orig_type: str = ""  # the algo order's type (ot) for an order an algo order created, else type
+    stop_price: Decimal = ZERO
+    algo_id: int = 0  # the algo order that created this one
 
     @property
     def remaining(self) -> Decimal:
@@ -229,6 +236,23 @@ class Order:
     @property
     def is_open(self) -> bool:
         return self.status in OPEN_STATUSES
+
+
+@dataclass
+class Amendment:
+    """One accepted modify, as GET /fapi/v1/orderAmendment reports it (Binance page "Get Order Modify
+    History")."""
+
+    amendment_id: int
+    order_id: int
+    client_id: str
+    symbol: str
+    time: int
+    price_before: Decimal
+    price_after: Decimal
+    qty_before: Decimal
+    qty_after: Decimal
+    count: int
 
 
 @dataclass
@@ -267,6 +291,7 @@ class Book:
     quote_volume: Decimal = ZERO
     trades: int = 0
     last_qty: Decimal = ZERO
+    mark_offset: Decimal | None = None  # mark = price + offset when set (sim.set_mark_price)
 
 
 EventSink = Callable[[dict[str, object]], None]
@@ -290,6 +315,10 @@ class Engine:
     positions: dict[str, Position] = field(default_factory=dict)
     orders: dict[int, Order] = field(default_factory=dict)
     trades: list[Trade] = field(default_factory=list)
+    amendments: list[Amendment] = field(default_factory=list)
+    max_amends: int = MAX_AMENDS
+    after_price: Callable[[str], None] | None = None  # called after each price move and its fills
+    on_final: Callable[[Order], None] | None = None  # called after an order's final ORDER_TRADE_UPDATE
 
     def __post_init__(self) -> None:
         self.symbols = tuple(self.symbols)
@@ -317,7 +346,18 @@ class Engine:
         return self.books[symbol].price + self.specs[symbol].tick
 
     def mark(self, symbol: str) -> Decimal:
-        return self.books[symbol].price
+        book = self.books[symbol]
+        return book.price if book.mark_offset is None else book.price + book.mark_offset
+
+    def set_mark(self, symbol: str, price: object | None) -> None:
+        """Move the mark price away from the contract (last) price; None makes them equal again. The
+        offset follows later moves of the contract price."""
+        book = self.books[self.spec(symbol).symbol]
+        book.mark_offset = None if price is None else to_decimal(price) - book.price
+        book.update_id += 1
+        self.on_price(symbol)
+        if self.after_price is not None:
+            self.after_price(symbol)
 
     def spec(self, symbol: str) -> SymbolSpec:
         spec = self.specs.get(symbol)
@@ -338,6 +378,8 @@ class Engine:
         book.low = min(book.low, px)
         self.on_price(symbol)
         self._match_resting(symbol)
+        if self.after_price is not None:
+            self.after_price(symbol)  # the algo service's triggers
 
     def step(self) -> None:
         """One seeded random-walk move per symbol: -3..+3 ticks, biased back toward the start price."""
@@ -485,8 +527,12 @@ class Engine:
         return total
 
     # ------------------------------------------------------------------ place
-    def place(self, p: dict[str, str]) -> tuple[dict[str, object], Order]:
-        """POST /fapi/v1/order. Returns (ACK snapshot, order): ACK is the state at acceptance."""
+    def place(
+        self, p: dict[str, str], algo: Callable[[Order], None] | None = None
+    ) -> tuple[dict[str, object], Order]:
+        """POST /fapi/v1/order. Returns (ACK snapshot, order): ACK is the state at acceptance. ``algo``
+        is set by the algo service when it triggers: it is called with the new LIMIT/MARKET order before
+        the order's first event."""
         symbol = p.get("symbol") or ""
         if not symbol:
             raise missing("symbol")
@@ -500,7 +546,8 @@ class Engine:
         if not otype:
             raise missing("type")
         if otype in ALGO_TYPES:
-            # Since 2025-12-09 conditional orders live in the Algo service [CL 2025-11-06]
+            # Since 2025-12-09 conditional orders live in the Algo service
+            # (docs/binance-protocol.md, "Algo orders")
             raise ApiError(
                 -4120,
                 "Order type not supported for this endpoint. Please use the Algo Order API "
@@ -562,11 +609,10 @@ class Engine:
             )
         if reduce_only and self._reducible(symbol, side) == 0:
             raise ApiError(-2022, "ReduceOnly Order is rejected.")
-        crosses = otype == "MARKET" or (
-            price >= self.ask(symbol) if side == "BUY" else price <= self.bid(symbol)
-        )
+        crosses = otype == "MARKET" or self._crosses(symbol, side, price)
         if tif == "GTX" and crosses:
-            # Since 2023-03-22: rejected synchronously, no WS event, not queryable [CL 2023-03-08]
+            # Since 2023-03-22: rejected synchronously, no WS event, not queryable
+            # (docs/binance-protocol.md, "Event order")
             raise ApiError(
                 -5022,
                 "Due to the order could not be executed as maker, the Post Only order will be "
@@ -606,17 +652,62 @@ class Engine:
             now,
             seq=self._seq,
         )
+        if algo is not None:
+            algo(order)
         self.orders[order.order_id] = order
         self._open[order.order_id] = order
         self._by_client[cid] = order.order_id
         ack = self.order_json(order, "post")
         self._emit_order(order, "NEW", now)
-        if crosses:
-            self._take(order, now)
+        stp_hit = self._take(order, now) if crosses else False
         if order.is_open and (otype == "MARKET" or tif in ("IOC", "FOK")):
-            # market remainder -> er 9; IOC remainder -> er 2 [D:Event-Order-Update]
-            self._expire(order, "9" if otype == "MARKET" else "2", now)
+            # market remainder -> er 9; IOC remainder -> er 2, or 3 when self-trade prevention acted
+            # during its match (docs/binance-protocol.md, "Order update event")
+            self._expire(order, "9" if otype == "MARKET" else ("3" if stp_hit else "2"), now)
         return ack, order
+
+    def _crosses(self, symbol: str, side: str, price: Decimal) -> bool:
+        """Would a LIMIT at ``price`` take: the synthetic touch or one of the account's own resting orders
+        on the other side."""
+        if price >= self.ask(symbol) if side == "BUY" else price <= self.bid(symbol):
+            return True
+        return self._own_maker(symbol, side, price) is not None
+
+    def _own_maker(self, symbol: str, side: str, reach: Decimal | None) -> Order | None:
+        """The best resting LIMIT order of the account opposite ``side`` that a taker reaching ``reach``
+        (None = any price) would meet first: best price, then time priority."""
+        best: Order | None = None
+        for o in self._live():
+            if o.symbol != symbol or o.side == side or o.type != "LIMIT":
+                continue
+            if reach is not None and (o.price > reach if side == "BUY" else o.price < reach):
+                continue
+            if best is None or (
+                (o.price, o.seq) < (best.price, best.seq)
+                if side == "BUY"
+                else (-o.price, o.seq) < (-best.price, best.seq)
+            ):
+                best = o
+        return best
+
+    def _self_trade(self, taker: Order, maker: Order, now: int) -> Decimal:
+        """A taker meets an order of the same account: the taker's selfTradePreventionMode decides
+        (docs/binance-protocol.md, "Self-trade prevention"). NONE trades (both sides fill at the maker's
+        price); EXPIRE_MAKER / EXPIRE_TAKER / EXPIRE_BOTH end those orders as EXPIRED_IN_MATCH, er "1"
+        ("3" for an IOC taker). STP only applies to GTC/IOC/GTD takers. Returns the quantity traded."""
+        mode = taker.stp if taker.tif in ("GTC", "IOC", "GTD") else "NONE"
+        if mode == "NONE":
+            q = min(taker.remaining, maker.remaining)
+            if self.max_fill_qty is not None:
+                q = min(q, self.max_fill_qty)
+            self._fill(maker, q, maker.price, True, now)
+            self._fill(taker, q, maker.price, False, now)
+            return q
+        if mode in ("EXPIRE_MAKER", "EXPIRE_BOTH"):
+            self._expire(maker, "1", now, "EXPIRED_IN_MATCH")
+        if mode in ("EXPIRE_TAKER", "EXPIRE_BOTH"):
+            self._expire(taker, "3" if taker.tif == "IOC" else "1", now, "EXPIRED_IN_MATCH")
+        return ZERO
 
     def _takeable(self, symbol: str, side: str, price: Decimal, qty: Decimal, reduce_only: bool) -> Decimal:
         avail = qty if self.taker_liquidity is None else min(qty, self.taker_liquidity)
@@ -624,12 +715,14 @@ class Engine:
             avail = min(avail, self._reducible(symbol, side))
         return avail
 
-    def _take(self, order: Order, now: int) -> None:
+    def _take(self, order: Order, now: int) -> bool:
         """Sweep the synthetic book as taker: trades of at most max_fill_qty, one tick worse each (capped
-        at the limit), until filled or taker_liquidity runs out."""
+        at the limit), until filled or taker_liquidity runs out. An own resting order at or better than
+        the next level is met first (self-trade prevention). True when STP expired an order."""
         spec = self.specs[order.symbol]
         left = order.remaining if self.taker_liquidity is None else min(order.remaining, self.taker_liquidity)
         k = 0
+        stp_hit = False
         while left > 0 and order.is_open:
             if order.side == "BUY":
                 px = self.ask(order.symbol) + spec.tick * k
@@ -639,15 +732,28 @@ class Engine:
                 px = self.bid(order.symbol) - spec.tick * k
                 if order.type == "LIMIT":
                     px = max(px, order.price)
+            reach = order.price if order.type == "LIMIT" else None
+            own = self._own_maker(order.symbol, order.side, reach)
+            if own is not None and (own.price <= px if order.side == "BUY" else own.price >= px):
+                traded = self._self_trade(order, own, now)
+                stp_hit = stp_hit or traded == 0
+                left -= traded
+                continue
+            touch = self.ask(order.symbol) if order.side == "BUY" else self.bid(order.symbol)
+            if order.type == "LIMIT" and (
+                touch > order.price if order.side == "BUY" else touch < order.price
+            ):
+                break  # only own orders were within the limit: the rest rests
             q = left if self.max_fill_qty is None else min(left, self.max_fill_qty)
             if order.reduce_only:
                 q = min(q, self._reducible(order.symbol, order.side))
                 if q <= 0:
                     self._expire(order, "4", now)  # knocked out by reduce-only
-                    return
+                    return stp_hit
             self._fill(order, q, px, False, now)
             left -= q
             k += 1
+        return stp_hit
 
     def _match_resting(self, symbol: str) -> None:
         """After a price move: each crossed resting order gets one maker trade of at most max_fill_qty."""
@@ -700,7 +806,8 @@ class Engine:
         book.quote_volume += quote
         book.trades += 1
         book.last_qty = qty
-        # Event order for a trade [spec §7]: TRADE_LITE (low latency), ACCOUNT_UPDATE, ORDER_TRADE_UPDATE
+        # docs/binance-protocol.md, "Event order": TRADE_LITE (low latency), ACCOUNT_UPDATE,
+        # ORDER_TRADE_UPDATE
         e_ms = now + 1
         self.emit(
             {
@@ -745,8 +852,8 @@ class Engine:
         pos.update_time = now
         return realized
 
-    def _expire(self, order: Order, reason: str, now: int) -> None:
-        order.status = "EXPIRED"
+    def _expire(self, order: Order, reason: str, now: int, status: str = "EXPIRED") -> None:
+        order.status = status
         order.expire_reason = reason
         order.update_time = now
         self._emit_order(order, "EXPIRED", now)
@@ -756,7 +863,7 @@ class Engine:
         self.spec(symbol)
         order = self.find(symbol, order_id, client_id)
         if order is None or not order.is_open:
-            # -2011 also for unknown ids [D:error-code]; spec §5 "order not open"
+            # -2011 = not open, also for unknown ids (docs/binance-protocol.md, "Error codes")
             raise ApiError(-2011, "Unknown order sent.")
         now = self.now_ms()
         order.status = "CANCELED"
@@ -773,8 +880,11 @@ class Engine:
         return n
 
     def modify(self, p: dict[str, str]) -> dict[str, object]:
-        """PUT /fapi/v1/order: LIMIT only, quantity and price required, requeued
-        [D:trade/rest-api/Modify-Order]."""
+        """PUT /fapi/v1/order, order.modify: amend a LIMIT order in place (docs/binance-protocol.md,
+        "Amend in place"; Binance page "Modify Order"). Quantity and price are both required; filter
+        failures leave the order as it is; the order keeps its ids, loses its time priority and is
+        reported as x=AMENDMENT with the new p/q. It is CANCELED instead when the new quantity is at or
+        below what already filled, or when a GTX order would cross."""
         symbol = p.get("symbol") or ""
         if not symbol:
             raise missing("symbol")
@@ -791,36 +901,62 @@ class Engine:
             raise ApiError(-2013, "Order does not exist.")
         if not order.is_open:
             raise ApiError(-2011, "Unknown order sent.")
-        if order.type != "LIMIT":
-            raise ApiError(-4000, "Invalid order status.")
-        if side != order.side:
+        if order.type != "LIMIT" or side != order.side:
             raise ApiError(-4000, "Invalid order status.")
         if qty == order.qty and price == order.price:
             raise ApiError(-5027, "No need to modify the order.")
+        if order.amend_count >= self.max_amends:
+            raise ApiError(-5026, "Exceed maximum modify order limit.")
         self._check_percent_price(spec, side, price)
         now = self.now_ms()
-        if qty <= order.executed:
+        crosses = self._crosses(symbol, side, price)
+        if qty <= order.executed or (order.tif == "GTX" and crosses):
             order.status = "CANCELED"
             order.update_time = now
             self._emit_order(order, "CANCELED", now)
             return self.order_json(order, "put")
-        crosses = price >= self.ask(symbol) if side == "BUY" else price <= self.bid(symbol)
-        if order.tif == "GTX" and crosses:
-            order.status = "CANCELED"
-            order.update_time = now
-            self._emit_order(order, "CANCELED", now)
-            return self.order_json(order, "put")
+        order.amend_count += 1
+        self.amendments.append(
+            Amendment(
+                len(self.amendments) + 1,
+                order.order_id,
+                order.client_id,
+                symbol,
+                now,
+                order.price,
+                price,
+                order.qty,
+                qty,
+                order.amend_count,
+            )
+        )
         order.qty = qty
         order.price = price
+        order.stp = "NONE"  # "Modify order will set selfTradePreventionMode to NONE"
         order.update_time = now
         self._seq += 1
         order.seq = self._seq
         self._emit_order(order, "AMENDMENT", now)
         if crosses:
             self._take(order, now)
-            if order.is_open and order.tif in ("IOC", "FOK"):
-                self._expire(order, "2", now)
         return self.order_json(order, "put")
+
+    def amendment_json(self, a: Amendment) -> dict[str, object]:
+        spec = self.specs[a.symbol]
+        pp, qp = spec.price_precision, spec.qty_precision
+        return {
+            "amendmentId": a.amendment_id,
+            "symbol": a.symbol,
+            "pair": a.symbol,
+            "orderId": a.order_id,
+            "clientOrderId": a.client_id,
+            "time": a.time,
+            "amendment": {
+                "price": {"before": fixed(a.price_before, pp), "after": fixed(a.price_after, pp)},
+                "origQty": {"before": fixed(a.qty_before, qp), "after": fixed(a.qty_after, qp)},
+                "count": a.count,
+            },
+        }
 
     def expire_gtd(self) -> None:
         now = self.now_ms()
@@ -864,10 +1000,10 @@ class Engine:
                 "closePosition": False,
                 "side": order.side,
                 "positionSide": order.position_side,
-                "stopPrice": fixed(ZERO, pp),
+                "stopPrice": fixed(order.stop_price, pp),
                 "workingType": "CONTRACT_PRICE",
                 "priceProtect": False,
-                "origType": order.type,
+                "origType": order.orig_type or order.type,
                 "priceMatch": order.price_match,
                 "selfTradePreventionMode": order.stp,
                 "goodTillDate": order.gtd,
@@ -890,7 +1026,8 @@ class Engine:
 
     def _emit_order(self, order: Order, exec_type: str, now: int, trade: Trade | None = None) -> None:
         """ORDER_TRADE_UPDATE with every key of docs-examples/ws_order_trade_update.json except the
-        trailing-stop-only AP/cr [spec §1]; n/N always present as in 2023-2024 captures."""
+        trailing-stop-only AP/cr (docs/binance-protocol.md, "Order update event"); n/N always present as
+        in 2023-2024 captures."""
         spec = self.specs[order.symbol]
         qp = spec.qty_precision
         avg = self.avg_price(order)
@@ -903,7 +1040,7 @@ class Engine:
             "q": fixed(order.qty, qp),
             "p": plain(order.price),
             "ap": fixed(avg, 5) if avg else "0",
-            "sp": "0",
+            "sp": plain(order.stop_price),
             "x": exec_type,
             "X": order.status,
             "i": order.order_id,
@@ -919,7 +1056,7 @@ class Engine:
             "m": trade.maker if trade else False,
             "R": order.reduce_only,
             "wt": "CONTRACT_PRICE",
-            "ot": order.type,
+            "ot": order.orig_type or order.type,
             "ps": order.position_side,
             "cp": False,
             "pP": False,
@@ -932,6 +1069,8 @@ class Engine:
             "er": order.expire_reason if exec_type == "EXPIRED" else "0",
         }
         self.emit({"e": "ORDER_TRADE_UPDATE", "E": now + 1, "T": now, "o": o})
+        if self.on_final is not None and order.status in FINAL_STATUSES:
+            self.on_final(order)
 
     def account_update(self, symbol: str, reason: str, now: int) -> dict[str, object]:
         """ACCOUNT_UPDATE (docs-examples/ws_account_update.json): wallet and the touched position."""
@@ -963,3 +1102,9 @@ class Engine:
                 ],
             },
         }
+
+
+def next_funding(now: int) -> int:
+    """Next 8-hourly funding time (00:00, 08:00, 16:00 UTC)."""
+    period = 8 * 3600 * 1000
+    return now - now % period + period

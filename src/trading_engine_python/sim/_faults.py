@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-# HTTP 503 texts [D:general-info, spec §4 "HTTP 503"]. Only the first one means "execution status unknown":
-# the simulator processes the request and then answers 503, as the real venue may have.
+# HTTP 503 texts (docs/binance-protocol.md, "REST signing and limits"). Only the first one means
+# "execution status unknown": the simulator processes the request and then answers 503, as the real
+# venue may have.
 UNKNOWN_503_MSG = "Unknown error, please check your request or try again later."
 SERVICE_UNAVAILABLE_MSG = "Service Unavailable."
 INTERNAL_ERROR_MSG = "Internal error; unable to process your request. Please try again."
@@ -31,7 +32,9 @@ DEFAULT_BODIES: dict[int, dict[str, object]] = {
 
 @dataclass
 class Rule:
-    kind: str  # "lose_reply" | "http_error" | "rate_limit" | "reject_cancel" | "reject_order"
+    # REST: "lose_reply" | "http_error" | "rate_limit" | "reject_cancel" | "reject_order";
+    # ws-fapi (method "WS", path = the ws-fapi method name): "ws_drop" | "ws_error"
+    kind: str
     count: int
     path: str | None = None
     method: str | None = None
@@ -129,6 +132,25 @@ class Faults:
                 body={"code": code, "msg": msg},
             )
         )
+
+    def ws_drop(self, method: str | None = "order.place", process: bool = True, count: int = 1) -> None:
+        """ws-fapi: a request of ``method`` (None = any) is processed (or not, ``process=False``), then
+        the connection is aborted (TCP, no close frame) with the request's answer never sent."""
+        self.rules.append(Rule("ws_drop", count, method, "WS", process=process))
+
+    def ws_error(
+        self,
+        code: int = -1001,
+        msg: str = INTERNAL_ERROR_MSG,
+        status: int = 400,
+        method: str | None = "order.place",
+        count: int = 1,
+        process: bool = False,
+    ) -> None:
+        """ws-fapi: a request of ``method`` (None = any) is answered with this error instead; processed
+        first only with ``process=True`` (an unknown outcome, like the REST 503 "Unknown error")."""
+        body: dict[str, object] = {"code": code, "msg": msg}
+        self.rules.append(Rule("ws_error", count, method, "WS", status=status, body=body, process=process))
 
     def drop_events(self, count: int = 1) -> None:
         """The next ``count`` user-stream events happen at the exchange but are not sent."""
