@@ -327,3 +327,42 @@ async def test_restore_needs_a_journal(impl: Implementation) -> None:
     with pytest.raises(RuntimeError):
         await m.restore()
     await m.close()
+
+
+# ── the Redis journal ──
+
+
+async def test_restore_from_a_redis_journal(impl: Implementation, tmp_path: Path) -> None:
+    from trading_engine_python.orders.journal import RedisJournal, load_stream
+
+    from ..events._redis import RedisServer
+
+    server = RedisServer(tmp_path)
+    server.start()
+    client = server.client()
+    try:
+        risk = Risk()
+        j = await RedisJournal.open(client, "acct-1")
+        m, _ = make(impl, journal=j, risk_engine=risk)
+        o = await place(m)
+        cid, oid = o.client_order_id, o.exchange_order_id
+        m.feed(ev(o, "PARTIALLY_FILLED", z="0.004", l="0.004", L="65000.3", ap="65000.3"))
+        await until(lambda: len(risk.fills) == 1)
+        await settle()
+        state = await load_stream(client, "pms:journal:acct-1")
+        c = state.entries[cid].change
+        assert c is not None and c.risk_filled == c.filled == fp("0.004")
+        del m  # killed
+
+        fake = FakeExchange()
+        fake.script("get_order", rest_order(cid, "FILLED", executed="0.010", avg="65000.30000", order_id=oid))
+        risk2 = Risk()
+        m2, _ = make(impl, fake, journal=await RedisJournal.open(client, "acct-1"), risk_engine=risk2)
+        await m2.restore()
+        await until(lambda: len(risk2.fills) == 1)
+        assert m2.get_order(cid).sub_account_id == SUB and m2.get_order(cid).state == "filled"
+        assert [f[1] for f in risk2.fills] == [pytest.approx(0.006)]
+        await m2.close()
+    finally:
+        await client.aclose()
+        server.close()
