@@ -329,10 +329,10 @@ class OrderManager:
                 await self._write_intent(Intent(
                     "place", cid, sub, symbol, side, order_type, qty, px or None, tif, bool(reduce_only),
                     leverage, str(origin), parent_id))
-            except Exception as exc:
+            except BaseException as exc:  # a cancelled caller too: nothing was sent
                 if self._recording is not None:
                     self._recording.command("place_reply", {"cid": cid, "kind": "refused", "msg": "journal"})
-                flags = self._core.close_local(cid, REJECTED, -1, f"journal: {exc}")
+                flags = self._core.close_local(cid, REJECTED, -1, f"journal: {exc!r}")
                 if flags:
                     self._dispatch(flags | F_HOOKED, order, _now_ms())
                 raise
@@ -401,7 +401,7 @@ class OrderManager:
         if self._journal is not None:
             try:
                 await self._write_intent(Intent("cancel", cid, order.sub_account_id, order.symbol))
-            except Exception:
+            except BaseException:
                 self._core.undo_cancel(cid, prev)
                 raise
         if self._recording is not None:
