@@ -703,7 +703,8 @@ class OrderManager:
 
     async def restore(self, *, reconcile: bool = True) -> dict[str, int]:
         """Bring back the journaled orders after a restart, then (``reconcile``) reconcile with
-        the exchange; see ``restart.py``. Call it before the user stream starts."""
+        the exchange; see ``restart.py``. Call it once, after the risk engine is attached (the
+        fills it is owed are told to it here) and before the user stream starts."""
         from .restart import restore
 
         return await restore(self, reconcile=reconcile)
@@ -902,7 +903,8 @@ class OrderManager:
         told = self._risk_told
         if order.filled_fp > told.get(cid, 0):
             told[cid] = order.filled_fp
-        self._jdirty[cid] = self._core.get(cid) or order
+        live = self._core.get(cid)
+        self._jdirty[cid] = live if live is not None else order
         if isinstance(self._journal, Journal):
             self._journal_flush(now=True)
         else:
