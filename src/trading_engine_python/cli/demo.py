@@ -6,8 +6,15 @@ the real REST client and the real user stream against the simulator, MarketStrea
 Sub-accounts: a layered post-only scalper per symbol, a chaser, a taker.
 
 Shutdown (Ctrl-C, SIGTERM or ``--duration``): the algos stop, what is left is cancelled, the feed
-settles, and every order this process placed is checked against the simulator's own record of
-it (state and filled quantity). Any difference makes the exit status 1.
+settles, and every order this process placed (and every order restored from ``--journal``) is
+checked against the simulator's own record of it (state and filled quantity). Any difference makes
+the exit status 1.
+
+``--sim-url`` uses a simulator running in another process (``trading-engine sim``; faults are then
+that process's ``--faults``), so that this one can be killed and restarted on the same venue with
+the same ``--journal``. ``--risk-log`` appends every fill the risk hook is told to a file, one
+``sub-account client-id quantity`` line each (fixed-point, 1e-8), written before the hook returns:
+the per-sub-account totals over every run must equal the venue's fills of our orders.
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import os
 import random
 import signal
 import sys
@@ -27,7 +35,15 @@ from typing import Any
 
 from ..orders._fixed import fixed_to_str, to_fixed
 from .algos import Algo, Chaser, MarketData, Scalper, SymbolInfo, Taker
-from .engine import FeedTap, PublishLag, RedisServer, TimedClient, add_engine_arguments, loop_name
+from .engine import (
+    FeedTap,
+    PublishLag,
+    RedisServer,
+    TimedClient,
+    add_engine_arguments,
+    loop_name,
+    open_journal,
+)
 from .metrics import EngineCollector, Latency, MetricsServer, fmt_seconds
 from .view import event_line, merge_positions, notional_fp2, position_text, signed_notional
 
@@ -99,6 +115,23 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--fault-interval", type=float, default=3.0, help="mean seconds between faults (default 3)"
     )
+    p.add_argument(
+        "--sim-url",
+        default=None,
+        metavar="URL",
+        help="use the simulator already running at URL (`trading-engine sim`) instead of an embedded one",
+    )
+    p.add_argument(
+        "--desk",
+        default=None,
+        help="append -DESK to every sub-account id (longer than the 8 characters a client order id carries)",
+    )
+    p.add_argument(
+        "--risk-log",
+        default=None,
+        metavar="FILE",
+        help="append every fill the risk hook is told to FILE (sub-account, client id, fixed-point quantity)",
+    )
     p.add_argument("--no-redis", action="store_true", help="do not start redis-server even if it is on PATH")
     p.add_argument("--plain", action="store_true", help="plain log lines even on a terminal")
     p.add_argument(
@@ -115,6 +148,55 @@ class CheckResult:
     @property
     def ok(self) -> bool:
         return not self.mismatches and self.checked > 0
+
+
+class RemoteSim:
+    """A simulator in another process (``--sim-url``): its URLs and its fixed test key."""
+
+    api_key = "sim-key"  # the simulator's own test credentials (printed by `sim`); nothing secret
+
+    def __init__(self, url: str) -> None:
+        self.base_url = url.rstrip("/")
+        self.ws_url = "ws" + self.base_url.removeprefix("http")
+
+    async def stop(self) -> None:
+        return None
+
+
+async def all_orders(client: Any, symbol: str) -> list[dict[str, Any]]:
+    """Every order of ``symbol`` the venue keeps (GET /fapi/v1/allOrders, paged by orderId;
+    docs/binance-protocol.md, "REST endpoints")."""
+    out: list[dict[str, Any]] = []
+    after = 0
+    while True:
+        params: dict[str, Any] = {"symbol": symbol, "limit": 1000}
+        if after:
+            params["orderId"] = after
+        page = await client._request("GET", "/fapi/v1/allOrders", params, signed=True, weight=5)
+        out.extend(page)
+        if len(page) < 1000:
+            return out
+        after = int(page[-1]["orderId"]) + 1
+
+
+class RiskTally:
+    """The demo's risk hook: fills told, per sub-account (fixed-point), optionally appended to a
+    file line by line before the hook returns (a restart test adds them up over every run)."""
+
+    def __init__(self, path: str | None) -> None:
+        self.totals: Counter[str] = Counter()
+        self.fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644) if path else -1
+
+    async def on_order_fill(self, order: Any) -> None:
+        qty = to_fixed(repr(order.last_fill_qty))
+        self.totals[order.sub_account_id] += qty
+        if self.fd >= 0:
+            os.write(self.fd, f"{order.sub_account_id} {order.client_order_id} {qty}\n".encode())
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
 
 
 class Demo:
@@ -143,6 +225,10 @@ class Demo:
         self.loop_name = "asyncio"
         self._closed = False
         self.faults: Any = None
+        self.journal: Any = None
+        self.restore_report: dict[str, int] | None = None
+        self.risk: RiskTally | None = None
+        self.remote_orders: dict[str, dict[str, Any]] = {}
 
     # ── set-up ──
 
@@ -154,14 +240,18 @@ class Demo:
 
         a = self.args
         self.loop_name = loop_name()
-        self.sim = BinanceSimulator(
-            seed=a.seed,
-            symbols=tuple(self.symbols),
-            price_interval=a.price_interval,
-            max_fill_qty=a.max_fill_qty,
-        )
-        await self.sim.start()
-        log.info("simulator on %s (seed %d, max_fill_qty %s)", self.sim.base_url, a.seed, a.max_fill_qty)
+        if a.sim_url:
+            self.sim = RemoteSim(a.sim_url)
+            log.info("simulator at %s (another process)", self.sim.base_url)
+        else:
+            self.sim = BinanceSimulator(
+                seed=a.seed,
+                symbols=tuple(self.symbols),
+                price_interval=a.price_interval,
+                max_fill_qty=a.max_fill_qty,
+            )
+            await self.sim.start()
+            log.info("simulator on %s (seed %d, max_fill_qty %s)", self.sim.base_url, a.seed, a.max_fill_qty)
 
         if not a.no_redis:
             server = RedisServer()
@@ -185,12 +275,22 @@ class Demo:
             rules = await self.raw_client.symbol_rules(sym)
             infos[sym] = SymbolInfo(sym, rules.tick_size, rules.step_size)
         self.client = TimedClient(self.raw_client)
-        self.manager = OrderManager(self.client, self.redis, implementation=a.implementation)
+        self.journal = open_journal(a)
+        self.manager = OrderManager(
+            self.client, self.redis, implementation=a.implementation, journal=self.journal, recording=a.record
+        )
+        if self.journal is not None or a.risk_log:
+            self.risk = RiskTally(a.risk_log)
+            self.manager.risk_engine = self.risk
         if self.redis is not None:
             self.lag = PublishLag(self.manager.publisher, self.redis)
             await self.lag.start()
             if not await self.manager.publisher.start(timeout=5.0):
                 log.warning("the event publisher could not reach redis yet; events are buffered")
+        if self.journal is not None:
+            # Before the user stream: its frames must find the restored orders.
+            self.restore_report = await self.manager.restore()
+            log.info("journal %s: %s", self.args.journal, self.restore_report)
         self.tap = FeedTap(self.manager)
         self.user_stream = UserStreamService(self.raw_client, self.tap, ws_url=self.sim.ws_url)
         # The event panel shows the user stream's order events in both modes: only they carry the
@@ -209,7 +309,7 @@ class Demo:
             info = infos[sym]
             qty = _LEVEL_QTY.get(sym) or info.qty_for_notional(Decimal(100), ask)
             base = sym.removesuffix("USDT").removesuffix("USDC") or sym
-            sub = ("mm-" + base.lower())[:8]
+            sub = ("mm-" + base.lower())[:8] + self._desk
             self.algos.append(
                 Scalper(
                     self.manager,
@@ -228,7 +328,7 @@ class Demo:
         self.algos.append(
             Chaser(
                 self.manager,
-                "chaser",
+                "chaser" + self._desk,
                 f_info,
                 self.market,
                 self.registry,
@@ -244,7 +344,7 @@ class Demo:
         self.algos.append(
             Taker(
                 self.manager,
-                "taker",
+                "taker" + self._desk,
                 self.symbols,
                 taker_qty,
                 self.registry,
@@ -275,6 +375,10 @@ class Demo:
         self.started = time.monotonic()
         for algo in self.algos:
             self.tasks.append(asyncio.create_task(algo.run(), name=f"algo-{algo.sub}"))
+
+    @property
+    def _desk(self) -> str:
+        return f"-{self.args.desk}" if self.args.desk else ""
 
     def _log_event(self, msg: dict[str, Any]) -> None:
         o = msg.get("o")
@@ -341,11 +445,25 @@ class Demo:
             await asyncio.sleep(0.05)
         return len(m.get_active_orders())
 
+    async def fetch_remote(self) -> None:
+        """With ``--sim-url``: the venue's record of every order (``check`` reads it)."""
+        if isinstance(self.sim, RemoteSim):
+            for sym in self.symbols:
+                for rec in await all_orders(self.raw_client, sym):
+                    self.remote_orders[rec["clientOrderId"]] = rec
+
+    def _venue_order(self, cid: str) -> Any:
+        if isinstance(self.sim, RemoteSim):
+            return self.remote_orders.get(cid)
+        return self.sim.orders_by_client_id(cid)
+
     def check(self) -> CheckResult:
-        """Every order placed here against the simulator's record: state and filled quantity."""
+        """Every order placed here, or restored from the journal, against the simulator's record:
+        state and filled quantity."""
         res = CheckResult()
         seen: set[str] = set()
-        for o in self.registry:
+        restored = self.manager.restored if self.manager is not None else []
+        for o in [*restored, *self.registry]:
             cid = o.client_order_id
             if cid in seen:
                 continue
@@ -353,7 +471,7 @@ class Demo:
             res.checked += 1
             ours = o.state
             res.states[ours] += 1
-            rec = self.sim.orders_by_client_id(cid)
+            rec = self._venue_order(cid)
             if ours in ("rejected", "failed"):
                 # A definite REST reject (e.g. GTX -5022, "not recorded in the order history"),
                 # or resolved as never placed: the venue must not hold it.
@@ -405,6 +523,11 @@ class Demo:
                 await self.redis.aclose()
         if self.redis_server is not None:
             await self.redis_server.stop()
+        if self.journal is not None:
+            with contextlib.suppress(Exception):
+                self.journal.close()
+        if self.risk is not None:
+            self.risk.close()
         if self.raw_client is not None:
             with contextlib.suppress(Exception):
                 await self.raw_client.close()
@@ -477,6 +600,14 @@ class Demo:
             f"{m.get('callback_errors', 0)}; REST unknown outcomes {m.get('unknown_outcomes', 0)}, "
             f"rate-limit waits {self.raw_client.stats.get('paced_waits', 0)}"
         )
+        if self.restore_report is not None and self.risk is not None:
+            r = self.restore_report
+            told = " ".join(f"{s}={fixed_to_str(q)}" for s, q in sorted(self.risk.totals.items()))
+            lines.append(
+                f"journal: restored {r.get('restored', 0)} orders ({r.get('live', 0)} live, "
+                f"{r.get('risk_owed', 0)} owed the risk hook a fill), adopted {r.get('adopted', 0)}; "
+                f"risk hook told this run: {told or 'nothing'}"
+            )
         if self.faults is not None:
             kinds = ", ".join(f"{k} {v}" for k, v in sorted(self.faults.injected.items())) or "none yet"
             lines.append(
@@ -550,6 +681,7 @@ async def run_demo(args: argparse.Namespace) -> int:
         print("stopping: algos, then cancelling what is left and waiting for the feed...", flush=True)
         await demo.stop_algos()
         left = await demo.settle()
+        await demo.fetch_remote()
         res = demo.check()
         await demo.close()  # streams down, events flushed to Redis: the summary shows final counts
         for line in demo.summary_lines(res, left):

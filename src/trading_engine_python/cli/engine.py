@@ -47,6 +47,47 @@ def add_engine_arguments(
     )
     p.add_argument("--metrics-port", type=int, default=None, metavar="PORT", help=metrics_port_help)
     p.add_argument("--metrics-host", default="127.0.0.1", help=metrics_host_help)
+    p.add_argument(
+        "--journal",
+        default=None,
+        metavar="PATH",
+        help="write-ahead order journal (created if missing): every place/cancel is recorded before "
+        "it is sent, every fill after it is applied; at start the journaled orders are restored and "
+        "reconciled with the exchange, so a restart (even after SIGKILL) loses and double-counts nothing",
+    )
+    p.add_argument(
+        "--journal-flush",
+        default="5",
+        metavar="MS|every",
+        help="journal flush policy: buffered order changes written within MS milliseconds (default 5), "
+        "or 'every' (each record fsync'd before the call returns)",
+    )
+    p.add_argument(
+        "--record",
+        default=None,
+        metavar="FILE",
+        help="record the raw user-stream frames and the manager's commands and answers, with times, "
+        "for `replay FILE`",
+    )
+
+
+def journal_flush(value: str) -> Any:
+    """``--journal-flush``: "every" or a number of milliseconds."""
+    if value == "every":
+        return "every"
+    ms = int(value)
+    if ms < 0:
+        raise ValueError("--journal-flush must be 'every' or milliseconds >= 0")
+    return ms
+
+
+def open_journal(args: argparse.Namespace) -> Any:
+    """The Journal of ``--journal`` (None without it)."""
+    if not getattr(args, "journal", None):
+        return None
+    from ..orders.journal import Journal
+
+    return Journal.open(args.journal, flush=journal_flush(args.journal_flush))
 
 
 async def cancel_and_wait(task: asyncio.Task[Any] | None) -> None:

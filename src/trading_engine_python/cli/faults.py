@@ -84,3 +84,41 @@ class FaultInjector:
             await self.sim.expire_listen_key()
         elif kind == "429 too many requests":
             f.rate_limit(count=1, retry_after=1)
+
+
+async def run_sim_with_faults(sim_kwargs: dict[str, Any], interval: float, seed: int) -> int:
+    """``sim --faults``: the simulator, misbehaving every ``interval`` s on average, until SIGINT or
+    SIGTERM. SIGUSR1 switches the faults off for good (a final check wants a well-behaved venue)."""
+    import signal
+
+    from ..sim import BinanceSimulator
+
+    sim = BinanceSimulator(**sim_kwargs)
+    await sim.start()
+    injector = FaultInjector(sim, interval, random.Random(seed))
+    injector.start()
+    # The simulator's own fixed test credentials; printing them is deliberate (as `sim` does).
+    print(f"REST       {sim.base_url}")
+    print(f"WS root    {sim.ws_url}")
+    print(f"api key    {sim.api_key}\napi secret {sim_kwargs.get('api_secret', 'sim-secret')}")
+    print(f"faults     one every ~{interval:.1f} s; SIGUSR1 turns them off. Ctrl-C stops.", flush=True)
+    stop = asyncio.Event()
+    quiet = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGINT, stop.set)
+    loop.add_signal_handler(signal.SIGTERM, stop.set)
+    loop.add_signal_handler(signal.SIGUSR1, quiet.set)
+
+    async def calm() -> None:
+        await quiet.wait()
+        await injector.stop()
+        print(f"faults off after {injector.total} ({dict(injector.injected)})", flush=True)
+
+    calm_task = asyncio.create_task(calm())
+    try:
+        await stop.wait()
+    finally:
+        await cancel_and_wait(calm_task)
+        await injector.stop()
+        await sim.stop()
+    return 0

@@ -17,11 +17,12 @@ EPILOG = """commands:
   run     the engine against Binance USD-M (keys from BINANCE_API_KEY / BINANCE_API_SECRET)
   sim     the simulator alone, for pointing other clients at it
   bench   every benchmark in benchmarks/, then bench_results/ (table, chart) and the README table
+  replay  run a recording (demo/run --record FILE) through a manager again; prints every order's final state
 """
 
 
 def _parser() -> argparse.ArgumentParser:
-    from . import demo, run
+    from . import demo, replay, run
 
     ap = argparse.ArgumentParser(
         prog="trading-engine",
@@ -72,6 +73,23 @@ def _parser() -> argparse.ArgumentParser:
         metavar="PEM_FILE",
         help="Ed25519 public key (PEM) for ws-fapi session.logon and Ed25519-signed requests",
     )
+    p.add_argument(
+        "--faults",
+        action="store_true",
+        help="inject a fault every few seconds, as demo --faults does (SIGUSR1 turns them off)",
+    )
+    p.add_argument(
+        "--fault-interval", type=float, default=3.0, help="mean seconds between faults (default 3)"
+    )
+
+    p = sub.add_parser(
+        "replay",
+        help="replay a recording (--record) through a manager with a fake exchange",
+        description="Feeds the recorded user-stream frames and re-issues the recorded commands, each "
+        "answered as it was live, through an OrderManager; prints the final state of every order, the "
+        "callback counts, the risk hook's fills and the core's counters. Both cores give the same output.",
+    )
+    replay.add_arguments(p)
 
     p = sub.add_parser(
         "bench",
@@ -130,6 +148,29 @@ def main(argv: list[str] | None = None) -> int:
         if not args.setup:
             env.setdefault("TE_SKIP_INSTALL", "1")
         return subprocess.call(["bash", str(root / "scripts" / "bench.sh")], cwd=root, env=env)
+    if args.command == "replay":
+        from .engine import run_loop
+        from .replay import run_replay
+
+        return int(run_loop(run_replay(args)))
+    if args.command == "sim" and args.faults:
+        from .engine import run_loop
+        from .faults import run_sim_with_faults
+
+        kwargs = {
+            "seed": args.seed,
+            "symbols": tuple(s.strip().upper() for s in args.symbols.split(",") if s.strip()),
+            "port": args.port,
+            "price_interval": args.price_interval,
+            "max_fill_qty": args.max_fill_qty,
+            "auto_walk": not args.no_walk,
+        }
+        if args.ed25519_public_key:
+            kwargs["ed25519_public_key"] = Path(args.ed25519_public_key).read_bytes()
+        try:
+            return int(run_loop(run_sim_with_faults(kwargs, args.fault_interval, args.seed)))
+        except KeyboardInterrupt:
+            return 0
     if args.command == "sim":
         from ..sim.__main__ import main as sim_main
 
@@ -175,6 +216,8 @@ def main(argv: list[str] | None = None) -> int:
             ap.error(f"--{name.replace('_', '-')} must be >= 1")
     if not [s for s in args.symbols.split(",") if s.strip()]:
         ap.error("--symbols needs at least one symbol")
+    if args.faults and args.sim_url:
+        ap.error("--faults needs the embedded simulator; run the other one with `sim --faults`")
     try:
         return int(run_loop(run_demo(args)))
     except (KeyboardInterrupt, asyncio.CancelledError):

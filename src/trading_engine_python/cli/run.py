@@ -17,7 +17,7 @@ import signal
 import sys
 from typing import Any
 
-from .engine import FeedTap, TimedClient, add_engine_arguments, cancel_and_wait
+from .engine import FeedTap, TimedClient, add_engine_arguments, cancel_and_wait, open_journal
 from .metrics import EngineCollector, MetricsServer, fmt_seconds
 
 log = logging.getLogger("trading_engine_python.cli.run")
@@ -102,8 +102,14 @@ async def run_live(args: argparse.Namespace, keys: tuple[str, str]) -> int:
         import redis.asyncio as aioredis
 
         redis = aioredis.Redis.from_url(args.redis_url)
+    journal = open_journal(args)
     manager = OrderManager(
-        client, redis, implementation=args.implementation, event_stream_maxlen=args.event_stream_maxlen
+        client,
+        redis,
+        implementation=args.implementation,
+        event_stream_maxlen=args.event_stream_maxlen,
+        journal=journal,
+        recording=args.record,
     )
     # The tap times every frame through the manager (about a microsecond each): only when metrics
     # are asked for. The engine's own counters are read at scrape time and cost nothing.
@@ -131,6 +137,10 @@ async def run_live(args: argparse.Namespace, keys: tuple[str, str]) -> int:
             log.info("Prometheus metrics on %s", metrics.url)
         if redis is not None and not await manager.publisher.start(timeout=5.0):
             log.warning("redis is not reachable yet; events are buffered until it is")
+        if journal is not None:
+            # Before the stream: its frames must find the restored orders.
+            report = await manager.restore()
+            log.info("journal %s: %s", args.journal, report)
         try:
             await stream.start()
         except Exception as exc:
@@ -150,6 +160,8 @@ async def run_live(args: argparse.Namespace, keys: tuple[str, str]) -> int:
             await asyncio.wait_for(stream.stop(), 10.0)
         with contextlib.suppress(Exception):
             await asyncio.wait_for(manager.close(), 10.0)
+        if journal is not None:
+            journal.close()
         if redis is not None:
             with contextlib.suppress(Exception):
                 await redis.aclose()

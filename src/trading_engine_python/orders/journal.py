@@ -669,11 +669,17 @@ class Journal:
         for i in intents:
             self._folder.intent(i, ts)
 
-    def append_change(self, change: Change) -> None:
+    def append_change(self, change: Change, *, now: bool = False) -> None:
         """Record an order change after the core applied it; buffered under a ``flush=N`` policy
-        (at most N ms at risk on a crash), written and fsync'd before returning with "every"."""
+        (at most N ms at risk on a crash), written and fsync'd before returning with "every".
+        ``now``: written to the OS before returning, like an intent (for a ``risk_filled`` just
+        told to the risk hook: a crash must not make the restart tell it again)."""
         ts = self._clock()
-        self._app.buffer(encode_line(_change_payload(change, ts)))
+        line = encode_line(_change_payload(change, ts))
+        if now:
+            self._app.write_now(line)
+        else:
+            self._app.buffer(line)
         self.stats.changes += 1
         self._folder.change(change, ts)
 

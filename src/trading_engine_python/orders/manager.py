@@ -13,6 +13,11 @@ A thin async shell around the order core (compiled, or its pure twin). The rules
 - The common feed path is synchronous: ``feed(frame)`` decodes, transitions and runs plain
   callbacks without touching the event loop. Only async work (coroutine callbacks, the risk hook)
   goes through one ordered work queue.
+- With a journal (``journal=``, see ``journal.py``): every place and cancel intent is written
+  before its request leaves; an order change that moves money or ends an order is appended on the
+  next loop turn (off the feed path), with ``risk_filled``, the cumulative fill the risk hook has
+  been told, written as soon as the hook returns. ``restore()`` (``restart.py``) brings the
+  journaled orders back after a restart.
 
 One event loop drives a manager; it is not thread-safe.
 """
@@ -23,6 +28,7 @@ import asyncio
 import contextlib
 import inspect
 import logging
+import os
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -52,6 +58,7 @@ from ._states import (
     REJECTED,
 )
 from .ids import GENERATOR, parse_client_order_id
+from .journal import Change, Intent, Journal
 from .resolver import Resolver
 
 if TYPE_CHECKING:
@@ -136,6 +143,8 @@ class OrderManager:
         event_stream_maxlen: int | None = None,
         implementation: str | None = None,
         clock: Callable[[], float] = time.monotonic,
+        journal: Any = None,
+        recording: Any = None,
     ) -> None:
         self._exchange = exchange_client
         self._redis = redis_client
@@ -143,6 +152,7 @@ class OrderManager:
         self.replace_timeout = float(replace_timeout)
         core_cls = _core.load(implementation)
         self._core = core_cls(terminal_ttl, terminal_max, clock)
+        self._terminal_ttl = float(terminal_ttl)
         self.implementation: str = self._core.implementation
         self._ids = GENERATOR
         self._intents: dict[str, _Intent] = {}
@@ -167,7 +177,24 @@ class OrderManager:
             self._publisher = EventPublisher(redis_client, buffer_size=event_buffer,
                                              stream_maxlen=event_stream_maxlen)
         self._log_budget = _LogBudget()
-        self._mask = 0
+        # The journal: a path opens a file journal this manager owns (closes); a Journal or
+        # RedisJournal object stays its owner's.
+        self._owns_journal = isinstance(journal, (str, os.PathLike))
+        self._journal: Any = Journal.open(journal) if self._owns_journal else journal
+        self._jdirty: dict[str, Any] = {}  # orders whose change is due on the next loop turn
+        self._jhandle: asyncio.Handle | None = None
+        self._risk_told: dict[str, int] = {}  # cumulative fill (fixed-point) the risk hook heard
+        self._told_prune_at = 4096
+        self.restored: list[Any] = []  # orders restore() brought back from the journal
+        # A Recording (``recording.py``; a path opens one this manager closes): raw frames and the
+        # commands and answers that drive the core, for ``trading-engine replay``.
+        self._owns_recording = isinstance(recording, (str, os.PathLike))
+        if self._owns_recording:
+            from .recording import Recording
+
+            recording = Recording.open(recording)
+        self._recording: Any = recording
+        self._mask = self._shell_mask = 0
         self._update_mask()
 
     def _update_mask(self) -> None:
@@ -178,7 +205,16 @@ class OrderManager:
             mask |= F_ACTIVATED | F_FILL | F_FILLED | F_CLOSED
         if self._risk is not None:
             mask |= F_FILL
+        # Results only the journal asks for take a short path in feed(): the order is noted.
+        self._shell_mask = mask
+        if self._journal is not None:
+            mask |= _JOURNALED
         self._mask = mask
+
+    @property
+    def journal(self) -> Any:
+        """The Journal / RedisJournal this manager writes (None without one)."""
+        return self._journal
 
     @property
     def resolve_timeout(self) -> float:
@@ -275,6 +311,11 @@ class OrderManager:
         if parent_id is not None and not isinstance(parent_id, str):
             raise ValueError("parent_id must be a string or None")
         cid = self._ids.new(sub, order_type, str(origin))
+        if self._recording is not None:
+            self._recording.command("place", {
+                "cid": cid, "sub": sub, "symbol": symbol, "side": side, "type": order_type, "qty": qty,
+                "price": px, "leverage": leverage, "origin": str(origin), "parent": parent_id,
+                "reduce_only": bool(reduce_only), "tif": tif})
         order = self._core.add(cid, sub, symbol, _SIDES[side], _TYPES[order_type], qty, px, str(origin),
                                parent_id, leverage, bool(reduce_only), tif)
         if hooks is None and (on_fill or on_cancel or on_partial):
@@ -282,11 +323,25 @@ class OrderManager:
         if hooks is not None:
             self._intents[cid] = _Intent(hooks)
             self._core.set_hooked(cid, True)
+        if self._journal is not None:
+            # Before the send: after a crash this order is looked up, never placed again.
+            try:
+                await self._write_intent(Intent(
+                    "place", cid, sub, symbol, side, order_type, qty, px or None, tif, bool(reduce_only),
+                    leverage, str(origin), parent_id))
+            except BaseException as exc:  # a cancelled caller too: nothing was sent
+                if self._recording is not None:
+                    self._recording.command("place_reply", {"cid": cid, "kind": "refused", "msg": "journal"})
+                flags = self._core.close_local(cid, REJECTED, -1, f"journal: {exc!r}")
+                if flags:
+                    self._dispatch(flags | F_HOOKED, order, _now_ms())
+                raise
         try:
-            reply = await self._exchange.place_order(
+            call = self._exchange.place_order(
                 symbol, side, order_type, fixed_to_str(qty),
                 price=fixed_to_str(px) if px else None, client_order_id=cid,
                 reduce_only=bool(reduce_only), time_in_force=tif)
+            reply = await (call if self._recording is None else self._recorded("place_reply", cid, call))
         except ExchangeTimeout as exc:
             self._resolver.unknown_outcome(order, "place", exc)
         except ExchangeError as exc:
@@ -343,8 +398,17 @@ class OrderManager:
                 intent.aborted = True
                 return True, True
             return False, False
+        if self._journal is not None:
+            try:
+                await self._write_intent(Intent("cancel", cid, order.sub_account_id, order.symbol))
+            except BaseException:
+                self._core.undo_cancel(cid, prev)
+                raise
+        if self._recording is not None:
+            self._recording.command("cancel", {"cid": cid})
         try:
-            await self._exchange.cancel_order(order.symbol, client_order_id=cid)
+            call = self._exchange.cancel_order(order.symbol, client_order_id=cid)
+            await (call if self._recording is None else self._recorded("cancel_reply", cid, call))
         except ExchangeTimeout as exc:
             self._resolver.unknown_outcome(order, "cancel", exc)
         except ExchangeError as exc:
@@ -447,11 +511,19 @@ class OrderManager:
 
     def feed(self, data: bytes | bytearray | memoryview | str) -> None:
         """One raw user-stream frame, synchronously (the stream's frame callback). Never raises."""
+        if self._recording is not None:
+            self._record_frame(data)
         try:
             flags = self._core.feed(data)
         except TypeError:  # not bytes-like or str: counted as malformed like any bad frame
             flags = self._core.feed_decoded(_decode_py.R_MALFORMED, None)
         if flags & self._mask:
+            if not flags & self._shell_mask:
+                order: Any = self._core.last_order()  # set: these results are transitions of an order
+                self._jdirty[order.client_order_id] = order
+                if self._jhandle is None:
+                    self._journal_mark(order)
+                return
             try:
                 self._dispatch(flags, self._core.last_order(), self._core.last_event_time())
             except Exception:  # the feed path must survive anything the shell does
@@ -464,6 +536,8 @@ class OrderManager:
         Returns once its callbacks (and any async work queued before it) have run.
         """
         if isinstance(data, (bytes, bytearray, memoryview, str)):
+            if self._recording is not None:
+                self._record_frame(data)
             try:
                 flags = self._core.feed(data)
             except TypeError:  # a non-contiguous memoryview
@@ -474,6 +548,9 @@ class OrderManager:
                 except Exception:
                     log.exception("dispatch failed")
         elif isinstance(data, dict):
+            if self._recording is not None:
+                with contextlib.suppress(TypeError):
+                    self._recording.command("update", data)
             self._feed_message(message_from_dict(data))
         else:
             self._feed_message(data)  # counted as malformed by the decoder
@@ -489,7 +566,28 @@ class OrderManager:
 
     def apply_rest_order(self, order_json: dict[str, Any]) -> int:
         """A status-query answer (Binance's order JSON) through the feed's transition rules."""
+        if self._recording is not None:
+            self._recording.command("rest_order", order_json)
         return self._feed_message(message_from_rest(order_json))
+
+    async def _recorded(self, what: str, cid: str, call: Awaitable[Any]) -> Any:
+        """``await call``, its answer recorded (``replay`` answers the same way)."""
+        rec = self._recording
+        try:
+            reply = await call
+        except ExchangeError as exc:
+            kind = "timeout" if isinstance(exc, ExchangeTimeout) else "error"
+            rec.command(what, {"cid": cid, "kind": kind, "code": exc.code, "msg": exc.msg})
+            raise
+        except ValueError as exc:
+            rec.command(what, {"cid": cid, "kind": "refused", "msg": str(exc)})
+            raise
+        except BaseException as exc:
+            rec.command(what, {"cid": cid, "kind": "unknown", "msg": type(exc).__name__})
+            raise
+        oid = reply.get("orderId") if isinstance(reply, dict) else None
+        rec.command(what, {"cid": cid, "kind": "ok", "order_id": oid})
+        return reply
 
     # ── Query API ──
 
@@ -585,8 +683,88 @@ class OrderManager:
         order = self._core.add(cid, parsed.sub_account_prefix, str(rest.get("symbol", "")), side, otype,
                                qty, px, parsed.type_code, None, 1, bool(rest.get("reduceOnly")), tif)
         self._stats["adopted"] += 1
-        self.apply_rest_order(rest)
+        if self._recording is not None:
+            self._recording.command("adopt", rest)
+        if self._journal is not None:
+            # What the id tells, so that the next restart restores it rather than adopting again.
+            intent = Intent("place", cid, parsed.sub_account_prefix, order.symbol, order.side,
+                            order.order_type, qty, px or None, tif, order.reduce_only, 1,
+                            parsed.type_code, None)
+            try:
+                result = self._journal.append_intent(intent)
+                if inspect.isawaitable(result):
+                    self._spawn(result)
+            except Exception:
+                log.exception("journal: could not record the adopted order %s", cid)
+        self._feed_message(message_from_rest(rest))
         return order
+
+    # ── Journal and restart ──
+
+    async def restore(self, *, reconcile: bool = True) -> dict[str, int]:
+        """Bring back the journaled orders after a restart, then (``reconcile``) reconcile with
+        the exchange; see ``restart.py``. Call it once, after the risk engine is attached (the
+        fills it is owed are told to it here) and before the user stream starts."""
+        from .restart import restore
+
+        return await restore(self, reconcile=reconcile)
+
+    def _record_frame(self, data: Any) -> None:
+        try:
+            self._recording.frame(data)
+        except Exception:  # the feed path must survive a failing recording
+            if self._log_budget.take():
+                log.exception("recording: could not record a frame")
+
+    async def _write_intent(self, intent: Intent) -> None:
+        result = self._journal.append_intent(intent)
+        if inspect.isawaitable(result):
+            await result
+
+    def _journal_mark(self, order: Any) -> None:
+        """The order's change is due: appended on the next loop turn (the feed path only notes it)."""
+        self._jdirty[order.client_order_id] = order
+        if self._jhandle is None:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                self._journal_flush()
+                return
+            self._jhandle = loop.call_soon(self._journal_flush)
+
+    def _journal_flush(self, now: bool = False) -> None:
+        """Append the due changes (``now``: the last one written to the OS before returning)."""
+        if self._jhandle is not None:
+            self._jhandle.cancel()
+            self._jhandle = None
+        dirty = self._jdirty
+        if not dirty:
+            return
+        self._jdirty = {}
+        journal = self._journal
+        told = self._risk_told
+        risk = self._risk is not None
+        last = len(dirty) - 1
+        try:
+            for n, order in enumerate(dirty.values()):
+                cid = order.client_order_id
+                filled = order.filled_fp
+                # Without a risk hook nobody is owed a fill: the order settles when it ends.
+                change = Change(cid, order.state_code, order.exchange_order_id, filled,
+                                round(order.avg_price * 100_000_000), told.get(cid, 0) if risk else filled)
+                if now and n == last and isinstance(journal, Journal):
+                    journal.append_change(change, now=True)
+                else:
+                    journal.append_change(change)
+        except Exception:
+            if self._log_budget.take():
+                log.exception("journal: could not append order changes")
+        if len(told) > self._told_prune_at:
+            # The core has let go of these orders: no later fill can reach them any more.
+            core = self._core
+            for cid in [c for c in told if core.get(c) is None]:
+                del told[cid]
+            self._told_prune_at = max(4096, 2 * len(told))
 
     # ── Dispatch: events, risk hook, callbacks ──
 
@@ -596,6 +774,8 @@ class OrderManager:
                 log.warning("malformed user-stream message (%d so far)", self._core.counters()["malformed"])
             return
         cid = order.client_order_id
+        if flags & _JOURNALED and self._journal is not None:
+            self._journal_mark(order)
         if flags & F_ORPHAN:
             self._resolver.orphan(order)
         if flags & (F_LATE_FILL | F_UNKNOWN_STATUS) and self._log_budget.take():
@@ -715,6 +895,24 @@ class OrderManager:
         except Exception:
             self._stats["risk_errors"] += 1
             log.exception("risk_engine.on_order_fill failed for %s", order.client_order_id)
+        if self._journal is None:
+            return
+        # Told (even if the hook raised: it saw the fill). Recorded at once: a crash after this
+        # point must not make the restart tell it again.
+        cid = order.client_order_id
+        told = self._risk_told
+        if order.filled_fp > told.get(cid, 0):
+            told[cid] = order.filled_fp
+        live = self._core.get(cid)
+        self._jdirty[cid] = live if live is not None else order
+        if isinstance(self._journal, Journal):
+            self._journal_flush(now=True)
+        else:
+            self._journal_flush()
+            try:
+                await self._journal.flush()
+            except Exception:
+                log.exception("journal: could not send the risk acknowledgement of %s", cid)
 
     def _call(self, fn: Callback, order: Any) -> None:
         # A callback that runs later (queued behind async work, or a coroutine whose body runs at
@@ -792,6 +990,24 @@ class OrderManager:
                     await task
         if self._publisher is not None:
             await self._publisher.close()
+        self._close_recording()
+        if self._journal is not None:
+            self._journal_flush()
+            with contextlib.suppress(Exception):
+                if self._owns_journal:
+                    self._journal.close()
+                elif isinstance(self._journal, Journal):
+                    self._journal.flush()
+                else:
+                    await self._journal.flush()
+
+    def _close_recording(self) -> None:
+        if self._recording is not None:
+            with contextlib.suppress(Exception):
+                if self._owns_recording:
+                    self._recording.close()
+                else:
+                    self._recording.flush()
 
     async def __aenter__(self) -> OrderManager:
         return self
@@ -802,6 +1018,8 @@ class OrderManager:
 
 # Results the shell always looks at: marked orders, and what must be logged.
 _ALWAYS = F_HOOKED | F_LATE_FILL | F_UNKNOWN_STATUS | F_MALFORMED | F_ORPHAN
+# Results the journal records: money moved, the order ended, or the exchange's id arrived.
+_JOURNALED = F_ACTIVATED | F_FILL | F_FILLED | F_CLOSED
 
 
 def _now_ms() -> int:

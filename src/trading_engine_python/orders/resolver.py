@@ -129,6 +129,8 @@ class Resolver:
         # Every query said "does not exist": it never reached the exchange.
         m = self._m
         cid = order.client_order_id
+        if m._recording is not None:
+            m._recording.command("never_placed", {"cid": cid})
         flags = m._core.close_local(cid, FAILED, NO_SUCH_ORDER, "Order does not exist.")
         if flags:
             m._stats["resolved_failed"] += 1
