@@ -4,7 +4,7 @@
 # so a Rec* stays valid while the tracker grows); a slot number names a record, and its
 # generation counter tells a view whether the slot still holds its order.
 from cpython.ref cimport PyObject
-from libc.stdint cimport int32_t, int64_t, uint8_t, uint32_t, uint64_t
+from libc.stdint cimport int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
 
 from trading_engine_python.orders._decode_c cimport Update
 
@@ -45,7 +45,8 @@ cdef enum:
     RF_OID = 4              # Rec.oid holds Binance's orderId
     RF_VIEW = 8             # an OrderState view of this slot is registered in OrderCore._vt
     RF_ERROR = 16           # OrderCore._errors holds (code, msg) for this slot
-    RF_HOOKED = 32          # set_hooked(): feed results for this order carry F_HOOKED
+    RF_HOOKED = 32          # set_hooked()/set_hook(): feed results for this order carry F_HOOKED
+    RF_WATCHED = 64         # on the in-flight watch list (Rec.at is its deadline)
 
 cdef enum:
     # Live lists (intrusive, doubly linked): Rec.link[2 * list] = previous, [2 * list + 1] = next.
@@ -54,7 +55,8 @@ cdef enum:
     L_SYM = 2
     L_PAIR = 3
     L_PARENT = 4
-    N_LISTS = 5
+    L_WATCH = 5             # acknowledged placing/cancelling orders, in deadline order
+    N_LISTS = 6
     # Roles of an interned string that heads a live list (StrEnt.head/tail index).
     ROLE_SUB = 0
     ROLE_SYM = 1
@@ -96,18 +98,23 @@ ctypedef struct Rec:
     int64_t avg
     int64_t last_qty
     int64_t last_price
-    double terminal_at      # clock seconds when it became terminal
+    # Clock seconds: the in-flight deadline while RF_WATCHED (a live order), the time it became
+    # terminal once terminal (one field: an order is never both).
+    double at
     int32_t pair            # index into OrderCore._pairs: (sub-account, symbol)
     int32_t origin          # interned string index
     int32_t parent          # interned string index, -1: none
     int32_t tif             # interned string index, -1: none
-    int32_t leverage
-    uint32_t gen            # bumped when the slot is freed
-    int32_t link[10]        # live lists; link[0] chains the free list of unused slots
+    int32_t hook            # the shell's handle (set_hook), -1: none
+    int32_t link[12]        # live lists; link[0] chains the free list of unused slots
+    # Bumped when the slot is freed. 16 bits are enough: a view whose order is evicted is frozen
+    # first, so a mismatch is only a consistency check (and the record stays 176 bytes).
+    uint16_t gen
     uint8_t kind            # bit 0: side (SIDES index), bit 1: order type (ORDER_TYPES index)
     uint8_t state
     uint8_t flags           # RF_*
     uint8_t cid_len
+    uint8_t leverage        # 1..125 (LEVERAGE_MAX)
     char cid[36]            # UTF-8 bytes, not NUL-terminated
 
 
@@ -164,6 +171,9 @@ cdef class OrderCore:
     cdef Py_ssize_t _n_live
     cdef int32_t _all_head
     cdef int32_t _all_tail
+    cdef int32_t _watch_head        # L_WATCH: oldest deadline first
+    cdef int32_t _watch_tail
+    cdef Py_ssize_t _n_watched
     cdef HTab _by_cid
     cdef HTab _by_oid
     cdef VEnt* _vt                  # live views by slot (open addressing, load <= 0.5)
@@ -214,6 +224,7 @@ cdef class OrderCore:
     cdef int _set_state(self, int32_t slot, Rec* r, int new) except -1
     cdef void _link_live(self, int32_t slot, Rec* r) noexcept
     cdef void _unlink_live(self, int32_t slot, Rec* r) noexcept
+    cdef void _unwatch(self, int32_t slot, Rec* r) noexcept
     cdef int32_t _alloc_slot(self) except -1
     cdef int _reserve(self) except -1
     cdef int _reserve_feed(self) except -1
@@ -232,7 +243,7 @@ cdef class OrderCore:
 cdef class OrderState:
     cdef OrderCore _core            # None once frozen, restored from a copy/pickle, or made by __new__
     cdef int32_t _slot
-    cdef uint32_t _gen
+    cdef uint16_t _gen
     cdef Rec* _snap                 # owned copy of the record once frozen
     cdef tuple _strs                # once frozen: (sub, symbol, origin, parent, tif, error)
 

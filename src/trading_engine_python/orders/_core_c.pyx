@@ -32,7 +32,7 @@ from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_GET_SIZE
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
 from cpython.mem cimport PyMem_RawFree, PyMem_RawMalloc, PyMem_RawRealloc
 from cpython.ref cimport PyObject
-from libc.stdint cimport int32_t, int64_t, uint32_t, uint64_t
+from libc.stdint cimport int32_t, int64_t, uint8_t, uint32_t, uint64_t
 from libc.string cimport memcmp, memcpy, memset
 
 from trading_engine_python.orders._decode_c cimport (
@@ -578,7 +578,8 @@ cdef class OrderState:
 
     @property
     def terminal_at(self):
-        return self._rec().terminal_at
+        cdef const Rec* r = self._rec()
+        return r.at if r.state >= S_FIRST_TERMINAL else 0.0
 
     @property
     def side(self):
@@ -675,7 +676,8 @@ cdef class OrderState:
         cdef const Rec* r = self._rec()
         return (
             self.client_order_id, r.oid if r.flags & RF_OID else None, r.qty, r.price, r.filled,
-            r.avg, r.last_qty, r.last_price, r.terminal_at, r.leverage, r.kind, r.state,
+            r.avg, r.last_qty, r.last_price, r.at if r.state >= S_FIRST_TERMINAL else 0.0, r.leverage,
+            r.kind, r.state,
             r.flags & (RF_ACKED | RF_REDUCE_ONLY | RF_OID | RF_ERROR | RF_HOOKED),
             (self._str(0), self._str(1), self._str(2), self._str(3), self._str(4), self._str(5)),
         )
@@ -701,11 +703,14 @@ def _restore_state(tuple t):
     r.avg = t[5]
     r.last_qty = t[6]
     r.last_price = t[7]
-    r.terminal_at = t[8]
+    r.at = t[8]
+    if not (LEVERAGE_MIN <= t[9] <= LEVERAGE_MAX):
+        raise ValueError("bad OrderState state")
     r.leverage = t[9]
     r.kind = t[10]
     r.state = t[11]
-    r.flags = t[12]
+    r.flags = t[12] & ~RF_WATCHED
+    r.hook = -1
     if not (r.kind < 4 and r.state < len(_STATE_NAMES)):
         raise ValueError("bad OrderState state")
     r.cid_len = len(cid)
@@ -715,6 +720,23 @@ def _restore_state(tuple t):
     if len(v._strs) != 6:
         raise ValueError("bad OrderState state")
     return v
+
+
+cdef inline void _list_insert_after(Rec** pages, int32_t* head, int32_t* tail, int lst, int32_t after,
+                                    int32_t slot) noexcept nogil:
+    # after: -1 inserts at the head.
+    cdef Rec* r = rec_at(pages, slot)
+    cdef int32_t nxt = rec_at(pages, after).link[2 * lst + 1] if after >= 0 else head[0]
+    r.link[2 * lst] = after
+    r.link[2 * lst + 1] = nxt
+    if after >= 0:
+        rec_at(pages, after).link[2 * lst + 1] = slot
+    else:
+        head[0] = slot
+    if nxt >= 0:
+        rec_at(pages, nxt).link[2 * lst] = slot
+    else:
+        tail[0] = slot
 
 
 # ── the core ──
@@ -730,6 +752,8 @@ cdef class OrderCore:
         self._free = -1
         self._all_head = -1
         self._all_tail = -1
+        self._watch_head = -1
+        self._watch_tail = -1
         self._strs_free = -1
         self._pairs_free = -1
         self._last_slot = -1
@@ -805,7 +829,7 @@ cdef class OrderCore:
         cdef bytes cid
         cdef Py_ssize_t n
         cdef int64_t q, p
-        cdef int32_t lev
+        cdef uint8_t lev
         cdef int c_side, c_type
         cdef bint ro
         cdef int32_t sub_i = -1, sym_i = -1, pair_i = -1, origin_i = -1, parent_i = -1, tif_i = -1
@@ -828,7 +852,7 @@ cdef class OrderCore:
             c_type = <int>_int_arg("order_type", order_type, 0, 1)
             q = _int_arg("quantity", quantity, 1, _INT64_MAX)
             p = _int_arg("price", price, 0, _INT64_MAX)
-            lev = <int32_t>_int_arg("leverage", leverage, LEVERAGE_MIN, LEVERAGE_MAX)
+            lev = <uint8_t>_int_arg("leverage", leverage, LEVERAGE_MIN, LEVERAGE_MAX)
             ro = bool(reduce_only)
             self._expire()
             if self._find_cid(cid, n) >= 0:
@@ -862,7 +886,8 @@ cdef class OrderCore:
             r.avg = 0
             r.last_qty = 0
             r.last_price = 0
-            r.terminal_at = 0.0
+            r.at = 0.0
+            r.hook = -1
             r.pair = pair_i
             r.origin = origin_i
             r.parent = parent_i
@@ -1013,6 +1038,130 @@ cdef class OrderCore:
             return None
         finally:
             self._busy = False
+
+    def set_hook(self, client_order_id, hook):
+        """Store the shell's handle for an order (an index into its own table of callbacks) and
+        mark it (F_HOOKED) when ``hook`` >= 0; -1 clears both. ``last_hook()`` then answers it with
+        each result, so the shell reaches an order's callbacks without building its id."""
+        cdef int32_t slot
+        cdef Rec* r
+        cdef int32_t h
+        self._enter()
+        try:
+            h = <int32_t>_int_arg("hook", hook, -1, 2147483647)
+            slot = self._slot_of(_key(client_order_id))
+            if slot >= 0:
+                r = rec_at(self._pages, slot)
+                r.hook = h
+                if h >= 0:
+                    r.flags |= RF_HOOKED
+                else:
+                    r.flags &= ~RF_HOOKED
+            return None
+        finally:
+            self._busy = False
+
+    def get_hook(self, client_order_id):
+        """The order's handle (``set_hook``); -1 for none or an unknown order."""
+        cdef int32_t slot
+        self._enter()
+        try:
+            slot = self._slot_of(_key(client_order_id))
+            return rec_at(self._pages, slot).hook if slot >= 0 else -1
+        finally:
+            self._busy = False
+
+    def last_hook(self):
+        """The handle of ``last_order()`` (-1: none, or no last order). Reads only."""
+        cdef OrderState v
+        if self._last_slot >= 0:
+            return rec_at(self._pages, self._last_slot).hook
+        if self._last_frozen is not None:
+            v = self._last_frozen
+            return v._snap.hook
+        return -1
+
+    def hooks_in_use(self):
+        """The set of handles tracked orders hold (the shell frees the others)."""
+        cdef int32_t slot
+        cdef Rec* r
+        cdef set out = set()
+        self._enter()
+        try:
+            for slot in range(self._hwm):
+                r = rec_at(self._pages, slot)
+                if r.state != S_IDLE and r.hook >= 0:
+                    out.add(r.hook)
+            return out
+        finally:
+            self._busy = False
+
+    # ── the in-flight watch: accepted requests whose feed event has not come ──
+
+    def watch(self, client_order_id, timeout):
+        """The exchange accepted a request for this placing/cancelling order: it is due back from
+        ``expired()`` ``timeout`` seconds from now unless it leaves placing/cancelling first (then
+        it is unlinked in O(1)). Watching it again moves its deadline. False when not placing or
+        cancelling (or unknown). Kept in deadline order: with one timeout, appending keeps it."""
+        cdef int32_t slot, s
+        cdef Rec* r
+        cdef double deadline
+        cdef double now
+        self._enter()
+        try:
+            deadline = timeout
+            now = self._now()
+            deadline += now
+            self._op_now = now
+            self._expire()
+            slot = self._slot_of(_key(client_order_id))
+            if slot < 0:
+                return False
+            r = rec_at(self._pages, slot)
+            if not (r.state == S_PLACING or r.state == S_CANCELLING):
+                return False
+            if r.flags & RF_WATCHED:
+                self._unwatch(slot, r)
+            r.at = deadline
+            s = self._watch_tail
+            while s >= 0 and rec_at(self._pages, s).at > deadline:  # only for a shorter timeout
+                s = rec_at(self._pages, s).link[2 * L_WATCH]
+            if s == self._watch_tail:
+                list_append(self._pages, &self._watch_head, &self._watch_tail, L_WATCH, slot)
+            else:
+                _list_insert_after(self._pages, &self._watch_head, &self._watch_tail, L_WATCH, s, slot)
+            r.flags |= RF_WATCHED
+            self._n_watched += 1
+            return True
+        finally:
+            self._busy = False
+
+    def expired(self):
+        """The watched orders whose deadline has passed, oldest first, each taken off the watch
+        (only those are looked at)."""
+        cdef int32_t slot
+        cdef Rec* r
+        cdef double now
+        cdef list out = []
+        self._enter()
+        try:
+            now = self._now()
+            self._op_now = now
+            self._expire()
+            while self._watch_head >= 0:
+                slot = self._watch_head
+                r = rec_at(self._pages, slot)
+                if r.at > now:
+                    break
+                out.append(self._view(slot))
+                self._unwatch(slot, r)
+            return out
+        finally:
+            self._busy = False
+
+    def watched(self):
+        """How many orders are on the watch."""
+        return self._n_watched
 
     def close_local(self, client_order_id, state, code, msg):
         """REST rejection (REJECTED) or resolution as never placed (FAILED).
@@ -1356,11 +1505,13 @@ cdef class OrderCore:
         if old == new:
             return 0
         r.state = new
+        if r.flags & RF_WATCHED and not (new == S_PLACING or new == S_CANCELLING):
+            self._unwatch(slot, r)  # the feed (or a local close) answered: no question to ask
         if new >= S_FIRST_TERMINAL:
             if old < S_FIRST_TERMINAL:
                 self._unlink_live(slot, r)
                 # A Python clock was read by _begin(closing=True), before anything changed.
-                r.terminal_at = te_monotonic() if self._mono else self._op_now
+                r.at = te_monotonic() if self._mono else self._op_now
                 # Room was made by _reserve_feed() at the start of the operation.
                 self._ring[(self._ring_head + self._ring_len) & (self._ring_cap - 1)] = slot
                 self._ring_len += 1
@@ -1391,6 +1542,11 @@ cdef class OrderCore:
                         L_PARENT, slot)
         self._n_live += 1
 
+    cdef void _unwatch(self, int32_t slot, Rec* r) noexcept:
+        list_remove(self._pages, &self._watch_head, &self._watch_tail, L_WATCH, slot)
+        r.flags &= ~RF_WATCHED
+        self._n_watched -= 1
+
     cdef void _unlink_live(self, int32_t slot, Rec* r) noexcept:
         cdef StrEnt* strs = self._strs
         cdef PairEnt* pe = &self._pairs[r.pair]
@@ -1419,7 +1575,7 @@ cdef class OrderCore:
         while self._ring_len:
             slot = self._ring[self._ring_head]
             if not (self._ring_len > self._max
-                    or self._op_now - rec_at(self._pages, slot).terminal_at >= self._ttl):
+                    or self._op_now - rec_at(self._pages, slot).at >= self._ttl):
                 break
             # Off the ring before it is evicted: the slot can never be found there twice. If the
             # eviction fails (memory), it goes back to the head untouched.

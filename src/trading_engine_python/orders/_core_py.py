@@ -39,6 +39,7 @@ from ._states import (
     A_REFUSE,
     A_SEEN,
     ACTIVE,
+    CANCELLING,
     CELLS,
     EV_CANCEL_REFUSED,
     EV_CANCEL_REFUSED_ACKED,
@@ -234,6 +235,7 @@ class OrderState:
         "_acked",
         "_avg",
         "_filled",
+        "_hook",
         "_hooked",
         "_last_price",
         "_last_qty",
@@ -287,6 +289,7 @@ class OrderState:
         self._state = _PLACED
         self._acked = False
         self._hooked = False
+        self._hook = -1
         self._filled = 0
         self._avg = 0
         self._last_qty = 0
@@ -443,6 +446,8 @@ class OrderCore:
         self._live_pair: dict[tuple[str, str], dict[str, OrderState]] = {}
         self._live_parent: dict[str, dict[str, OrderState]] = {}
         self._retired: deque[OrderState] = deque()
+        # The in-flight watch: client id -> deadline, in deadline order (insertion order of a dict).
+        self._watch: dict[str, float] = {}
         self._last: OrderState | None = None
         self._last_event_time = 0
         self._counters = dict.fromkeys(COUNTERS, 0)
@@ -639,6 +644,99 @@ class OrderCore:
                 o._hooked = on
         finally:
             self._busy = False
+
+    def set_hook(self, client_order_id: str, hook: int) -> None:
+        """Store the shell's handle for an order (an index into its own table of callbacks) and
+        mark it (F_HOOKED) when ``hook`` >= 0; -1 clears both. ``last_hook()`` then answers it with
+        each result, so the shell reaches an order's callbacks without building its id."""
+        self._enter()
+        try:
+            h = _int_arg("hook", hook, -1, 2**31 - 1)
+            key = _key(client_order_id)
+            o = self._by_cid.get(key) if key is not None else None
+            if o is not None:
+                o._hook = h
+                o._hooked = h >= 0
+        finally:
+            self._busy = False
+
+    def get_hook(self, client_order_id: str) -> int:
+        """The order's handle (``set_hook``); -1 for none or an unknown order."""
+        self._enter()
+        try:
+            key = _key(client_order_id)
+            o = self._by_cid.get(key) if key is not None else None
+            return o._hook if o is not None else -1
+        finally:
+            self._busy = False
+
+    def last_hook(self) -> int:
+        """The handle of ``last_order()`` (-1: none, or no last order). Reads only."""
+        o = self._last
+        return o._hook if o is not None else -1
+
+    def hooks_in_use(self) -> set[int]:
+        """The set of handles tracked orders hold (the shell frees the others)."""
+        self._enter()
+        try:
+            return {o._hook for o in self._by_cid.values() if o._hook >= 0}
+        finally:
+            self._busy = False
+
+    # ── the in-flight watch: accepted requests whose feed event has not come ──
+
+    def watch(self, client_order_id: str, timeout: float) -> bool:
+        """The exchange accepted a request for this placing/cancelling order: it is due back from
+        ``expired()`` ``timeout`` seconds from now unless it leaves placing/cancelling first.
+        Watching it again moves its deadline. False when not placing or cancelling (or unknown).
+        Kept in deadline order: with one timeout, appending keeps it."""
+        self._enter()
+        try:
+            t = _seconds(timeout)
+            now = self._clock()
+            self._now_op = now if type(now) is float else _seconds(now)
+            deadline = t + self._now_op
+            self._expire()
+            key = _key(client_order_id)
+            o = self._by_cid.get(key) if key is not None else None
+            if o is None or o._state not in (PLACING, CANCELLING):
+                return False
+            watch = self._watch
+            cid = o.client_order_id
+            watch.pop(cid, None)
+            if watch and next(reversed(watch.values())) > deadline:  # only for a shorter timeout
+                items = sorted([*watch.items(), (cid, deadline)], key=lambda kv: kv[1])
+                watch.clear()
+                watch.update(items)
+            else:
+                watch[cid] = deadline
+            return True
+        finally:
+            self._busy = False
+
+    def expired(self) -> list[OrderState]:
+        """The watched orders whose deadline has passed, oldest first, each taken off the watch
+        (only those are looked at)."""
+        self._enter()
+        try:
+            now = self._clock()
+            self._now_op = now if type(now) is float else _seconds(now)
+            self._expire()
+            out = []
+            watch = self._watch
+            for cid, deadline in watch.items():
+                if deadline > self._now_op:
+                    break
+                out.append(self._by_cid[cid])
+            for o in out:
+                del watch[o.client_order_id]
+            return out
+        finally:
+            self._busy = False
+
+    def watched(self) -> int:
+        """How many orders are on the watch."""
+        return len(self._watch)
 
     def close_local(self, client_order_id: str, state: int, code: int, msg: str) -> int:
         """REST rejection (REJECTED) or resolution as never placed (FAILED).
@@ -839,6 +937,8 @@ class OrderCore:
         if old == new:
             return
         o._state = new
+        if self._watch and new != PLACING and new != CANCELLING:
+            self._watch.pop(o.client_order_id, None)  # the feed (or a local close) answered
         if new >= FIRST_TERMINAL:
             if old < FIRST_TERMINAL:
                 self._unlink_live(o)
