@@ -44,6 +44,7 @@ from ._forms import message_from_dict, message_from_rest
 from ._states import (
     CANCELLED,
     EXPIRED,
+    FILLED,
     F_ACTIVATED,
     F_CLOSED,
     F_FILL,
@@ -89,34 +90,33 @@ _OID_LIMIT = 2**63  # Binance's orderId is an int64
 
 
 class _Hooks:
-    """An order's callbacks; one object is shared by the orders of one intent (a replace moves it)."""
+    """An order's callbacks, interned: one object (and one handle, stored in each order's record by
+    ``OrderCore.set_hook``) serves every order with the same three callables, as algos pass the same
+    bound methods for thousands of orders. ``moved``: the variant a replaced order keeps, whose
+    callbacks went on to its replacement (a late fill on it still reaches them)."""
 
-    __slots__ = ("on_cancel", "on_fill", "on_partial")
+    __slots__ = ("key", "moved", "on_cancel", "on_fill", "on_partial", "plain")
 
-    def __init__(self, on_fill: Callback | None, on_cancel: Callback | None,
-                 on_partial: Callback | None) -> None:
+    def __init__(self, on_fill: Callback | None, on_cancel: Callback | None, on_partial: Callback | None,
+                 moved: bool = False) -> None:
         self.on_fill = on_fill
         self.on_cancel = on_cancel
         self.on_partial = on_partial
-
-
-# _Intent.phase: where the order stands for its callbacks.
-_LIVE = 0  # callbacks attached to a live order
-_CLOSED = 1  # closed unfilled and on_cancel ran; on_fill kept for a late fill that completes it
-_MOVED = 2  # replaced: its callbacks moved to the new order; a late fill here still reaches them
+        self.moved = moved
+        # No coroutine function among them: a callback runs at once, without inspecting it.
+        self.plain = not any(inspect.iscoroutinefunction(fn) for fn in (on_fill, on_cancel, on_partial))
+        self.key: tuple[Any, ...] | None = None  # its key in OrderManager._hook_ids (None: not interned)
 
 
 class _Intent:
-    """The shell's bookkeeping for one client order id: its callbacks, a replace waiting on its
-    cancel, and what happens to a fill that arrives after the order closed. The core marks such an
-    order (``set_hooked``), so feed results for it carry F_HOOKED; no other order is looked up."""
+    """A replace in progress on one order (its handle points here until the replace returns): the
+    waiter for its close, and the callbacks it had. No other order has one."""
 
-    __slots__ = ("aborted", "hooks", "phase", "replace", "suppressed")
+    __slots__ = ("aborted", "hooks", "replace", "suppressed")
 
-    def __init__(self, hooks: _Hooks | None) -> None:
+    def __init__(self, hooks: _Hooks | None, replace: asyncio.Future[None]) -> None:
         self.hooks = hooks
-        self.phase = _LIVE
-        self.replace: asyncio.Future[None] | None = None  # a replace waits for this order's close
+        self.replace = replace  # set when the order closes (or fills)
         self.aborted = False  # a cancel was asked for during the replace: place nothing
         self.suppressed = False  # the replace's own cancel: on_cancel held back (the intent goes on)
 
@@ -155,10 +155,13 @@ class OrderManager:
         self._terminal_ttl = float(terminal_ttl)
         self.implementation: str = self._core.implementation
         self._ids = GENERATOR
-        self._intents: dict[str, _Intent] = {}
-        # Client ids of closed orders whose intent is kept for a late fill, in closing order (the
-        # core's eviction order): pruned from the front once the core let go of the order.
-        self._kept: deque[str] = deque()
+        # Handles (set_hook) -> _Hooks (interned by their callables) or _Intent (a replace in
+        # progress); freed handles are reused. Nothing per order: the handle lives in its record.
+        self._hook_list: list[_Hooks | _Intent | None] = []
+        self._hook_ids: dict[tuple[Any, ...], int] = {}
+        self._hook_free: list[int] = []
+        self._hook_gc_at = _HOOK_GC_MIN
+        self._replacing: dict[str, _Intent] = {}
         self._replaces_waiting = 0
         self._drain_wake: asyncio.Future[None] | None = None
         self._resolver = Resolver(self, resolve_timeout, stuck_timeout)
@@ -318,11 +321,10 @@ class OrderManager:
                 "reduce_only": bool(reduce_only), "tif": tif})
         order = self._core.add(cid, sub, symbol, _SIDES[side], _TYPES[order_type], qty, px, str(origin),
                                parent_id, leverage, bool(reduce_only), tif)
-        if hooks is None and (on_fill or on_cancel or on_partial):
-            hooks = _Hooks(on_fill, on_cancel, on_partial)
         if hooks is not None:
-            self._intents[cid] = _Intent(hooks)
-            self._core.set_hooked(cid, True)
+            on_fill, on_cancel, on_partial = hooks.on_fill, hooks.on_cancel, hooks.on_partial
+        if on_fill is not None or on_cancel is not None or on_partial is not None:
+            self._core.set_hook(cid, self._intern_hooks(on_fill, on_cancel, on_partial, False))
         if self._journal is not None:
             # Before the send: after a crash this order is looked up, never placed again.
             try:
@@ -371,7 +373,7 @@ class OrderManager:
                     # tracked without it: the feed's "i" supplies it (or is counted malformed).
                     self._stats["bad_order_ids"] += 1
                     log.warning("place reply for %s has an orderId out of range; waiting for the feed", cid)
-            self._resolver.watch(order)
+            self._resolver.watch(cid)
         return order
 
     # ── Public API: cancel and replace ──
@@ -391,8 +393,8 @@ class OrderManager:
             return False, False
         prev = self._core.begin_cancel(cid)
         if prev < 0:
-            intent = self._intents.get(cid)
-            if intent is not None and intent.replace is not None:
+            intent = self._replacing.get(cid)
+            if intent is not None:
                 # The replace's cancel is already on its way; asking to cancel now ends the intent:
                 # the replace places nothing (a kill switch must not leave a fresh order behind).
                 intent.aborted = True
@@ -426,7 +428,7 @@ class OrderManager:
         except Exception as exc:
             self._resolver.unknown_outcome(order, "cancel", exc)
         else:
-            self._resolver.watch(order)
+            self._resolver.watch(cid)
         return True, True
 
     async def cancel_all_orders_for_symbol(self, symbol: str) -> int:
@@ -449,8 +451,7 @@ class OrderManager:
         """
         cid = client_order_id
         old = self._core.get(cid)
-        intent = self._intents.get(cid)
-        if old is None or not old.is_live or (intent is not None and intent.replace is not None):
+        if old is None or not old.is_live or cid in self._replacing:
             return None
         if old.order_type == "LIMIT":
             px = to_fixed(new_price, "new_price")
@@ -458,12 +459,13 @@ class OrderManager:
                 raise ValueError(f"new_price must be > 0, not {new_price!r}")
         if new_quantity is not None and to_fixed(new_quantity, "new_quantity") <= 0:
             raise ValueError(f"new_quantity must be > 0, not {new_quantity!r}")
-        if intent is None:
-            intent = self._intents[cid] = _Intent(None)
+        entry = self._hook_list[h] if (h := self._core.get_hook(cid)) >= 0 else None
+        hooks = entry if isinstance(entry, _Hooks) else None
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        intent.replace = done
+        intent = self._replacing[cid] = _Intent(hooks, done)
+        handle = self._new_handle(intent)
         self._replaces_waiting += 1
-        self._core.set_hooked(cid, True)  # its close must reach the waiter
+        self._core.set_hook(cid, handle)  # its close must reach the waiter
         try:
             _sent, accepted = await self._cancel(cid)
             if not accepted:
@@ -480,23 +482,25 @@ class OrderManager:
                 return None
         finally:
             self._replaces_waiting -= 1
-            intent.replace = None
+            del self._replacing[cid]
             aborted, suppressed = intent.aborted, intent.suppressed
-            intent.aborted = intent.suppressed = False
-            if intent.hooks is None and self._intents.get(cid) is intent:
-                del self._intents[cid]  # a replace-only record: nothing to keep
+            # The order's handle back to its own callbacks (or none), the replace's entry freed.
+            self._core.set_hook(cid, -1 if hooks is None else self._intern_hooks(
+                hooks.on_fill, hooks.on_cancel, hooks.on_partial, False))
+            self._hook_list[handle] = None
+            self._hook_free.append(handle)
         hooks = intent.hooks
         if aborted:
             self._stats["replace_aborted"] += 1
             if suppressed:
-                self._retire(cid, intent, _CLOSED)
                 if hooks is not None and hooks.on_cancel is not None:
                     self._call(hooks.on_cancel, old)  # the intent ended here after all
             return None
         if old.state not in ("cancelled", "expired"):
             return None  # the fill won (or it was rejected/failed): one intent, no new order
         if hooks is not None:
-            self._retire(cid, intent, _MOVED)
+            # Replaced: a late fill on the old order still reaches the callbacks, as a late fill.
+            self._core.set_hook(cid, self._intern_hooks(hooks.on_fill, hooks.on_cancel, hooks.on_partial, True))
         quantity = new_quantity if new_quantity is not None else fixed_to_str(
             old.quantity_fp - old.filled_fp)
         if to_fixed(quantity) <= 0:
@@ -773,90 +777,108 @@ class OrderManager:
             if flags & F_MALFORMED and self._log_budget.take():
                 log.warning("malformed user-stream message (%d so far)", self._core.counters()["malformed"])
             return
-        cid = order.client_order_id
+        # The order's callbacks come from its record's handle: no id string, no dict probe.
+        h = self._core.last_hook() if flags & F_HOOKED else -1
         if flags & _JOURNALED and self._journal is not None:
             self._journal_mark(order)
-        if flags & F_ORPHAN:
-            self._resolver.orphan(order)
-        if flags & (F_LATE_FILL | F_UNKNOWN_STATUS) and self._log_budget.take():
-            if flags & F_LATE_FILL:
-                log.warning("late fill on %s (%s): %s more, filled %s of %s", cid, order.state,
-                            order.last_fill_qty, order.filled_qty, order.quantity)
-            else:
-                log.warning("unknown order status for %s", cid)
+        if flags & (F_ORPHAN | F_LATE_FILL | F_UNKNOWN_STATUS):
+            self._note(flags, order)
         if self._publisher is not None:
             self._publish(flags, order, ts_ms or _now_ms())
         if flags & F_FILL and self._risk is not None:
             self._queue(self._risk_fill, order.snapshot())
-        if flags & (F_FILLED | F_CLOSED):
-            self._resolver.unwatch(cid)
-        if not flags & F_HOOKED:
+        if h < 0:
             return
-        intent = self._intents.get(cid)
-        if intent is None:
+        hooks = self._hook_list[h]
+        if hooks.__class__ is _Intent:
+            flags, hooks = self._replace_event(flags, order, hooks)  # type: ignore[arg-type]
+            if hooks is None:
+                return
+        assert isinstance(hooks, _Hooks)
+        if hooks.moved:
+            # A fill on a replaced order after its cancel was confirmed: the intent traded more
+            # than the algo asked for, so the algo must hear of it (through the callbacks it moved
+            # to the replacement, with the old order as argument). Once filled, nothing more.
+            if flags & F_LATE_FILL:
+                if flags & F_FILLED:
+                    if hooks.on_fill is not None:
+                        self._call(hooks.on_fill, order, hooks.plain)
+                elif hooks.on_partial is not None and order.state_code != FILLED:
+                    self._call(hooks.on_partial, order, hooks.plain)
             return
+        # A live order, or one already closed (F_PARTIAL is never set for a terminal order, and a
+        # closed order cannot close again): a late fill that completes a closed order did fill
+        # after all, so on_fill runs for it.
+        if flags & F_PARTIAL and hooks.on_partial is not None:
+            self._call(hooks.on_partial, order, hooks.plain)
+        if flags & F_FILLED:
+            if hooks.on_fill is not None:
+                self._call(hooks.on_fill, order, hooks.plain)
+        elif flags & F_CLOSED and hooks.on_cancel is not None:
+            self._call(hooks.on_cancel, order, hooks.plain)
+
+    def _replace_event(self, flags: int, order: Any, intent: _Intent) -> tuple[int, _Hooks | None]:
         waiter = intent.replace
-        if flags & (F_FILLED | F_CLOSED) and waiter is not None and not waiter.done():
+        if flags & (F_FILLED | F_CLOSED) and not waiter.done():
             waiter.set_result(None)
             if flags & F_CLOSED and order.state_code in (CANCELLED, EXPIRED) and not intent.aborted:
                 # The replace's own cancel: the callbacks move to the new order.
                 flags &= ~F_CLOSED
                 intent.suppressed = True
-        hooks = intent.hooks
-        if hooks is None:
-            return
-        if intent.phase == _MOVED:
+        return flags, intent.hooks
+
+    def _note(self, flags: int, order: Any) -> None:
+        if flags & F_ORPHAN:
+            self._resolver.orphan(order)
+        if flags & (F_LATE_FILL | F_UNKNOWN_STATUS) and self._log_budget.take():
+            cid = order.client_order_id
             if flags & F_LATE_FILL:
-                # A fill on a replaced order after its cancel was confirmed: the intent traded
-                # more than the algo asked for, so the algo must hear of it (through the
-                # callbacks it moved to the replacement, with the old order as argument).
-                if flags & F_FILLED:
-                    self._forget(cid, intent)
-                    if hooks.on_fill is not None:
-                        self._call(hooks.on_fill, order)
-                elif hooks.on_partial is not None:
-                    self._call(hooks.on_partial, order)
-            return
-        if intent.phase == _CLOSED:
-            if flags & F_FILLED:
-                # A late fill completed an order already closed: it did fill after all.
-                self._forget(cid, intent)
-                if hooks.on_fill is not None:
-                    self._call(hooks.on_fill, order)
-            return
-        if flags & F_PARTIAL and hooks.on_partial is not None:
-            self._call(hooks.on_partial, order)
-        if flags & F_FILLED:
-            self._forget(cid, intent)
-            if hooks.on_fill is not None:
-                self._call(hooks.on_fill, order)
-        elif flags & F_CLOSED:
-            self._retire(cid, intent, _CLOSED)
-            if hooks.on_cancel is not None:
-                self._call(hooks.on_cancel, order)
+                log.warning("late fill on %s (%s): %s more, filled %s of %s", cid, order.state,
+                            order.last_fill_qty, order.filled_qty, order.quantity)
+            else:
+                log.warning("unknown order status for %s", cid)
 
-    def _forget(self, cid: str, intent: _Intent) -> None:
-        # "is intent": a callback run synchronously from this dispatch may already have moved on
-        # (fed the next frame, replaced the order); never drop a record that is not this one.
-        if self._intents.get(cid) is intent:
-            del self._intents[cid]
+    # ── Hook handles ──
 
-    def _retire(self, cid: str, intent: _Intent, phase: int) -> None:
-        """The order closed (or was replaced): keep its intent while the core keeps the order, so
-        a late fill still reaches its callbacks (it did fill after all, or traded more than asked)."""
-        if intent.phase != _LIVE:
-            return
-        intent.phase = phase
-        if phase == _CLOSED and intent.hooks is not None and intent.hooks.on_fill is None:
-            self._forget(cid, intent)  # nothing could run for a late fill
-            return
-        kept = self._kept
-        while kept and self._core.get(kept[0]) is None:  # the core has evicted it: let go too
-            gone = kept.popleft()
-            old = self._intents.get(gone)
-            if old is not None and old.phase != _LIVE:
-                del self._intents[gone]
-        kept.append(cid)
+    def _intern_hooks(self, on_fill: Callback | None, on_cancel: Callback | None,
+                      on_partial: Callback | None, moved: bool) -> int:
+        """The handle of these callbacks (one per distinct tuple; an unhashable callable gets its own)."""
+        key = (on_fill, on_cancel, on_partial, moved)
+        try:
+            h = self._hook_ids.get(key)
+        except TypeError:
+            h, key = None, None  # type: ignore[assignment]
+        if h is not None:
+            return h
+        hooks = _Hooks(on_fill, on_cancel, on_partial, moved)
+        h = self._new_handle(hooks)
+        if key is not None:
+            hooks.key = key
+            self._hook_ids[key] = h
+        return h
+
+    def _new_handle(self, entry: _Hooks | _Intent) -> int:
+        if not self._hook_free and len(self._hook_list) >= self._hook_gc_at:
+            self._collect_hooks()
+        if self._hook_free:
+            h = self._hook_free.pop()
+            self._hook_list[h] = entry
+            return h
+        self._hook_list.append(entry)
+        return len(self._hook_list) - 1
+
+    def _collect_hooks(self) -> None:
+        """Free the handles no tracked order holds any more (callbacks of algos that are gone):
+        one walk of the core's records each time the table doubles."""
+        used = self._core.hooks_in_use()
+        for h, entry in enumerate(self._hook_list):
+            # A replace's entry is freed by its replace, whatever happened to the order.
+            if isinstance(entry, _Hooks) and h not in used:
+                if entry.key is not None:
+                    del self._hook_ids[entry.key]
+                self._hook_list[h] = None
+                self._hook_free.append(h)
+        self._hook_gc_at = max(_HOOK_GC_MIN, 2 * (len(self._hook_list) - len(self._hook_free)))
 
     def _publish(self, flags: int, order: Any, ts: int) -> None:
         from ..events import payloads
@@ -914,14 +936,15 @@ class OrderManager:
             except Exception:
                 log.exception("journal: could not send the risk acknowledgement of %s", cid)
 
-    def _call(self, fn: Callback, order: Any) -> None:
+    def _call(self, fn: Callback, order: Any, plain: bool = False) -> None:
         # A callback that runs later (queued behind async work, or a coroutine whose body runs at
         # the next loop turn) gets a snapshot: by then later frames may have moved the live view,
         # and on_partial must see its own increase. A plain callback run now gets the live view.
+        # ``plain``: known not to be a coroutine function (its _Hooks checked once).
         if self._work:
             self._queue(fn, order.snapshot())  # keep callbacks in order behind pending async work
             return
-        if inspect.iscoroutinefunction(fn):
+        if not plain and inspect.iscoroutinefunction(fn):
             order = order.snapshot()
         try:
             result = fn(order)
@@ -929,7 +952,7 @@ class OrderManager:
             self._stats["callback_errors"] += 1
             log.exception("callback %r failed for %s", fn, order.client_order_id)
             return
-        if inspect.isawaitable(result):
+        if result is not None and inspect.isawaitable(result):
             self._queue(None, result)
 
     def _queue(self, fn: Callable[[Any], Any] | None, arg: Any) -> None:
@@ -1020,6 +1043,8 @@ class OrderManager:
 _ALWAYS = F_HOOKED | F_LATE_FILL | F_UNKNOWN_STATUS | F_MALFORMED | F_ORPHAN
 # Results the journal records: money moved, the order ended, or the exchange's id arrived.
 _JOURNALED = F_ACTIVATED | F_FILL | F_FILLED | F_CLOSED
+# The hook table is swept for unused handles when it reaches this size (then twice what is used).
+_HOOK_GC_MIN = 1024
 
 
 def _now_ms() -> int:
