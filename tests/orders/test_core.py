@@ -330,6 +330,85 @@ def test_hooked_orders_carry_f_hooked_on_feed_results(impl: Implementation, cloc
     assert core.feed(frame(CID, "CANCELED")) == F_CLOSED
 
 
+def test_a_hook_handle_marks_the_order_and_comes_back_with_its_results(impl: Implementation,
+                                                                        clock: FakeClock) -> None:
+    core = make(impl, clock)
+    add(core)
+    add(core, "PMSsub1_LMT_other")
+    assert core.last_hook() == -1 and core.get_hook(CID) == -1
+    core.set_hook(CID, 7)
+    core.set_hook("unknown", 3)  # nothing to mark
+    assert core.get_hook(CID) == 7 and core.get_hook("unknown") == -1 and core.hooks_in_use() == {7}
+    assert core.feed(frame(CID, "NEW")) == F_ACTIVATED | F_HOOKED and core.last_hook() == 7
+    assert core.feed(frame("PMSsub1_LMT_other", "NEW")) == F_ACTIVATED and core.last_hook() == -1
+    assert core.feed(frame("nobody", "NEW")) == F_UNKNOWN_ID and core.last_hook() == -1
+    core.set_hook(CID, -1)
+    assert core.feed(frame(CID, "CANCELED")) == F_CLOSED and core.last_hook() == -1
+    assert core.hooks_in_use() == set()
+    for bad, exc in ((-2, ValueError), (2**31, ValueError), (1.0, TypeError), (True, TypeError)):
+        with pytest.raises(exc):
+            core.set_hook(CID, bad)
+
+
+def test_the_last_hook_survives_the_eviction_of_the_last_order(impl: Implementation, clock: FakeClock) -> None:
+    core = make(impl, clock, ttl=1.0)
+    add(core)
+    core.set_hook(CID, 2)
+    core.feed(frame(CID, "CANCELED"))
+    clock.advance(2.0)
+    assert core.get(CID) is None  # evicted, while still the last order
+    assert core.last_hook() == 2 and core.last_order().state == "cancelled"
+
+
+def test_the_watch_returns_accepted_orders_past_their_deadline_oldest_first(impl: Implementation,
+                                                                            clock: FakeClock) -> None:
+    core = make(impl, clock)
+    a, b, c = add(core, "PMSa"), add(core, "PMSb"), add(core, "PMSc")
+    assert core.watch("PMSa", 30.0) and core.watch("PMSb", 30.0)
+    clock.advance(1.0)
+    assert core.watch("PMSc", 30.0) and not core.watch("unknown", 30.0)
+    assert core.watched() == 3 and core.expired() == []
+    clock.advance(29.0)
+    assert core.expired() == [a, b] and core.watched() == 1  # taken off the watch
+    assert core.expired() == []
+    clock.advance(1.0)
+    assert core.expired() == [c] and core.watched() == 0
+    assert a.state == b.state == c.state == "placing"  # the watch asks nothing, changes nothing
+
+
+def test_an_order_leaving_placing_or_cancelling_leaves_the_watch(impl: Implementation, clock: FakeClock) -> None:
+    core = make(impl, clock)
+    add(core, "PMSa")
+    b = add(core, "PMSb")
+    add(core, "PMSc")
+    for cid in ("PMSa", "PMSb", "PMSc"):
+        core.watch(cid, 5.0)
+    core.feed(frame("PMSa", "NEW"))  # acknowledged: active
+    core.feed(frame("PMSc", "CANCELED"))  # closed
+    assert core.watched() == 1
+    assert not core.watch("PMSa", 5.0)  # active: nothing to watch
+    assert core.begin_cancel("PMSa") == ACTIVE and core.watch("PMSa", 5.0)  # cancelling again
+    core.begin_cancel("PMSb")
+    assert core.undo_cancel("PMSb", PLACING)  # cancelling -> placing: still unanswered, still watched
+    clock.advance(5.0)
+    assert core.expired() == [b, core.get("PMSa")]
+    assert core.close_local("PMSc", REJECTED, -1, "x") == 0 and core.watched() == 0
+
+
+def test_watching_again_moves_the_deadline_and_a_shorter_timeout_keeps_the_order(impl: Implementation,
+                                                                                 clock: FakeClock) -> None:
+    core = make(impl, clock)
+    a, b, c = add(core, "PMSa"), add(core, "PMSb"), add(core, "PMSc")
+    core.watch("PMSa", 10.0)
+    core.watch("PMSb", 10.0)
+    core.watch("PMSa", 10.0)  # again: now after b
+    core.watch("PMSc", 1.0)  # shorter: first
+    clock.advance(1.0)
+    assert core.expired() == [c]
+    clock.advance(9.0)
+    assert core.expired() == [b, a]
+
+
 # ── exchange ids ──
 
 
