@@ -95,7 +95,7 @@ class _Hooks:
     bound methods for thousands of orders. ``moved``: the variant a replaced order keeps, whose
     callbacks went on to its replacement (a late fill on it still reaches them)."""
 
-    __slots__ = ("key", "moved", "on_cancel", "on_fill", "on_partial", "plain")
+    __slots__ = ("fast", "key", "moved", "on_cancel", "on_fill", "on_partial", "plain")
 
     def __init__(self, on_fill: Callback | None, on_cancel: Callback | None, on_partial: Callback | None,
                  moved: bool = False) -> None:
@@ -105,6 +105,7 @@ class _Hooks:
         self.moved = moved
         # No coroutine function among them: a callback runs at once, without inspecting it.
         self.plain = not any(inspect.iscoroutinefunction(fn) for fn in (on_fill, on_cancel, on_partial))
+        self.fast = self.plain and not moved  # OrderManager._hooked may run it
         self.key: tuple[Any, ...] | None = None  # its key in OrderManager._hook_ids (None: not interned)
 
 
@@ -197,7 +198,7 @@ class OrderManager:
 
             recording = Recording.open(recording)
         self._recording: Any = recording
-        self._mask = self._shell_mask = 0
+        self._mask = self._shell_mask = self._slow_mask = 0
         self._update_mask()
 
     def _update_mask(self) -> None:
@@ -210,6 +211,8 @@ class OrderManager:
             mask |= F_FILL
         # Results only the journal asks for take a short path in feed(): the order is noted.
         self._shell_mask = mask
+        # Results that need more than the order's callbacks (otherwise _hooked is the whole job).
+        self._slow_mask = mask & ~F_HOOKED
         if self._journal is not None:
             mask |= _JOURNALED
         self._mask = mask
@@ -529,7 +532,10 @@ class OrderManager:
                     self._journal_mark(order)
                 return
             try:
-                self._dispatch(flags, self._core.last_order(), self._core.last_event_time())
+                if flags & self._slow_mask:
+                    self._dispatch(flags, self._core.last_order(), self._core.last_event_time())
+                else:
+                    self._hooked(flags)
             except Exception:  # the feed path must survive anything the shell does
                 log.exception("dispatch failed")
 
@@ -548,7 +554,10 @@ class OrderManager:
                 flags = self._core.feed_decoded(_decode_py.R_MALFORMED, None)
             if flags & self._mask:
                 try:
-                    self._dispatch(flags, self._core.last_order(), self._core.last_event_time())
+                    if flags & self._slow_mask:
+                        self._dispatch(flags, self._core.last_order(), self._core.last_event_time())
+                    else:
+                        self._hooked(flags)
                 except Exception:
                     log.exception("dispatch failed")
         elif isinstance(data, dict):
@@ -794,7 +803,8 @@ class OrderManager:
             flags, hooks = self._replace_event(flags, order, hooks)  # type: ignore[arg-type]
             if hooks is None:
                 return
-        assert isinstance(hooks, _Hooks)
+        if TYPE_CHECKING:
+            assert isinstance(hooks, _Hooks)
         if hooks.moved:
             # A fill on a replaced order after its cancel was confirmed: the intent traded more
             # than the algo asked for, so the algo must hear of it (through the callbacks it moved
@@ -816,6 +826,43 @@ class OrderManager:
                 self._call(hooks.on_fill, order, hooks.plain)
         elif flags & F_CLOSED and hooks.on_cancel is not None:
             self._call(hooks.on_cancel, order, hooks.plain)
+
+    def _hooked(self, flags: int) -> None:
+        """A result only the order's callbacks want (F_HOOKED and nothing the shell acts on): the
+        common event of an algo's order, at the cost of one handle read, one view and the call.
+        Anything less plain (a replace in progress, a moved order, a coroutine callback, work
+        queued, two callbacks for one event) goes through _dispatch."""
+        h = self._core.last_hook()
+        if h < 0:
+            return
+        hooks = self._hook_list[h]
+        if hooks.__class__ is not _Hooks or not hooks.fast or self._work:  # type: ignore[union-attr]
+            self._dispatch(flags, self._core.last_order(), 0)
+            return
+        if TYPE_CHECKING:
+            assert isinstance(hooks, _Hooks)
+        if flags & F_PARTIAL:
+            if flags & F_CLOSED:
+                self._dispatch(flags, self._core.last_order(), 0)
+                return
+            fn = hooks.on_partial
+        elif flags & F_FILLED:
+            fn = hooks.on_fill
+        elif flags & F_CLOSED:
+            fn = hooks.on_cancel
+        else:
+            return
+        if fn is None:
+            return
+        order = self._core.last_order()
+        try:
+            result = fn(order)
+        except Exception:
+            self._stats["callback_errors"] += 1
+            log.exception("callback %r failed for %s", fn, order.client_order_id)
+            return
+        if result is not None and inspect.isawaitable(result):
+            self._queue(None, result)
 
     def _replace_event(self, flags: int, order: Any, intent: _Intent) -> tuple[int, _Hooks | None]:
         waiter = intent.replace
