@@ -409,6 +409,41 @@ def test_watching_again_moves_the_deadline_and_a_shorter_timeout_keeps_the_order
     assert core.expired() == [b, a]
 
 
+def test_indexes_stay_exact_through_growth_and_deletions(impl: Implementation, clock: FakeClock) -> None:
+    # Thousands of ids through both indexes: growth rehashes every key, eviction shifts runs back,
+    # a reused exchange id moves to the latest order; every lookup must still find exactly its own.
+    import random
+
+    rnd = random.Random(7)
+    core = make(impl, clock, ttl=10.0)
+    alive: dict[str, int] = {}
+    oid_owner: dict[int, str] = {}
+    for k in range(6000):
+        cid = f"PMSs{rnd.randrange(50):02d}_LMT_{k:08d}"
+        add(core, cid)
+        oid = rnd.randrange(4000)  # collisions on purpose: the latest report owns the id
+        core.set_exchange_id(cid, oid)
+        alive[cid] = oid
+        oid_owner[oid] = cid
+        if rnd.random() < 0.4:
+            victim = rnd.choice(list(alive))
+            core.close_local(victim, FAILED, -2013, "gone")
+            del alive[victim]
+        if k % 1000 == 999:
+            clock.advance(20.0)  # the closed ones are let go of at the next call
+            core.get("")
+            for oid, owner in list(oid_owner.items()):
+                if owner not in alive:
+                    del oid_owner[oid]
+    for cid in alive:
+        o = core.get(cid)
+        assert o is not None and o.client_order_id == cid and o.exchange_order_id == alive[cid]
+    for oid, owner in oid_owner.items():
+        got = core.get_by_exchange_id(oid)
+        assert got is not None and got.client_order_id == owner
+    assert core.get("PMSs00_LMT_99999999") is None and len(core.live()) == len(alive)
+
+
 # ── exchange ids ──
 
 

@@ -67,6 +67,7 @@ cdef enum:
     PAGE_SIZE = 1024
     PAGE_MASK = 1023
     CID_CAP = 36            # Binance's newClientOrderId limit (-4015)
+    SLOT_LIMIT = 16776192   # (2**24 // PAGE_SIZE - 1) pages: slot + 1 fits a bucket's 24 bits
 
 cdef enum:
     # Indexes into OrderCore._cnt, in the order of COUNTERS.
@@ -118,9 +119,12 @@ ctypedef struct Rec:
     char cid[36]            # UTF-8 bytes, not NUL-terminated
 
 
-ctypedef struct Bucket:
-    int32_t slot            # -1: empty
-    uint32_t tag            # low 32 bits of the key's hash; the home bucket is tag & mask
+# A bucket is (slot + 1) << 8 | the low 8 bits of the key's 64-bit hash (0: empty); the home
+# bucket is (hash >> 32) & mask. Four bytes a bucket, so the two indexes cost 10-20 bytes an order;
+# the tag spares the record of every other key on the probe path but one in 256. Slots stay below
+# 2**24 - 1 (SLOT_LIMIT). What the bucket does not hold (the home of an entry, when it moves) is
+# the hash of its record's key, computed again.
+ctypedef uint32_t Bucket
 
 
 ctypedef struct HTab:
@@ -128,7 +132,9 @@ ctypedef struct HTab:
     Bucket* b
     uint32_t mask
     uint32_t count
-    uint32_t limit          # grow before count reaches this (load factor 0.7)
+    uint32_t limit          # grow before count reaches this (load factor 0.8)
+    int by_oid              # keyed by Rec.oid, else by Rec.cid
+    uint64_t seed           # the core's hash key
 
 
 ctypedef struct VEnt:
@@ -154,11 +160,15 @@ ctypedef struct PairEnt:
 # Hash tables of slot numbers (the keys live in the records).
 cdef int ht_init(HTab* t, uint32_t cap) except -1
 cdef void ht_free(HTab* t) noexcept
-cdef void ht_put(HTab* t, int32_t slot, uint32_t tag) noexcept nogil
-cdef int ht_reserve(HTab* t, Py_ssize_t need) except -1
-cdef void ht_delete_at(HTab* t, uint32_t i) noexcept nogil
-cdef int64_t cid_bucket(const HTab* t, Rec** pages, const char* k, Py_ssize_t n, uint32_t tag) noexcept nogil
-cdef int64_t oid_bucket(const HTab* t, Rec** pages, int64_t oid, uint32_t tag) noexcept nogil
+cdef void ht_put(HTab* t, int32_t slot, uint64_t h) noexcept nogil
+cdef int ht_reserve(HTab* t, Rec** pages, Py_ssize_t need) except -1
+cdef void ht_delete_at(HTab* t, Rec** pages, uint32_t i) noexcept nogil
+cdef int64_t cid_bucket(const HTab* t, Rec** pages, const char* k, Py_ssize_t n, uint64_t h) noexcept nogil
+cdef int64_t oid_bucket(const HTab* t, Rec** pages, int64_t oid, uint64_t h) noexcept nogil
+
+
+cdef inline int32_t bucket_slot(Bucket e) noexcept nogil:
+    return <int32_t>(e >> 8) - 1
 
 
 cdef class OrderCore:

@@ -264,12 +264,12 @@ cdef inline object _fp_float(int64_t v):
     return (<object>v) / 100000000
 
 
-cdef inline uint32_t _cid_tag(uint64_t seed, const char* p, Py_ssize_t n) noexcept nogil:
-    return <uint32_t>te_hash_bytes(p, n, seed)
+cdef inline uint64_t _cid_hash(uint64_t seed, const char* p, Py_ssize_t n) noexcept nogil:
+    return te_hash_bytes(p, n, seed)
 
 
-cdef inline uint32_t _oid_tag(uint64_t seed, int64_t oid) noexcept nogil:
-    return <uint32_t>te_hash_u64(<uint64_t>oid, seed)
+cdef inline uint64_t _oid_hash(uint64_t seed, int64_t oid) noexcept nogil:
+    return te_hash_u64(<uint64_t>oid, seed)
 
 
 cdef inline uint32_t _vt_home(int32_t slot, uint32_t mask) noexcept nogil:
@@ -369,16 +369,13 @@ cdef int _previous(object previous) except -2:
 # ── hash tables of slot numbers ──
 
 cdef int ht_init(HTab* t, uint32_t cap) except -1:
-    cdef uint32_t i
     t.b = <Bucket*>PyMem_RawMalloc(cap * sizeof(Bucket))
     if t.b == NULL:
         raise MemoryError()
-    for i in range(cap):
-        t.b[i].slot = -1
-        t.b[i].tag = 0
+    memset(t.b, 0, cap * sizeof(Bucket))
     t.mask = cap - 1
     t.count = 0
-    t.limit = <uint32_t>(cap * 7 // 10)
+    t.limit = <uint32_t>(cap * 4 // 5)
     return 0
 
 
@@ -390,49 +387,64 @@ cdef void ht_free(HTab* t) noexcept:
     t.limit = 0
 
 
-cdef void ht_put(HTab* t, int32_t slot, uint32_t tag) noexcept nogil:
+cdef inline uint64_t _key_hash(const HTab* t, Rec** pages, int32_t slot) noexcept nogil:
+    cdef const Rec* r = rec_at(pages, slot)
+    if t.by_oid:
+        return te_hash_u64(<uint64_t>r.oid, t.seed)
+    return te_hash_bytes(r.cid, r.cid_len, t.seed)
+
+
+cdef inline uint32_t _home(const HTab* t, uint64_t h) noexcept nogil:
+    return <uint32_t>(h >> 32) & t.mask
+
+
+cdef void ht_put(HTab* t, int32_t slot, uint64_t h) noexcept nogil:
     # The key is known absent and there is room (count < limit).
-    cdef uint32_t i = tag & t.mask
-    while t.b[i].slot >= 0:
+    cdef uint32_t i = _home(t, h)
+    while t.b[i]:
         i = (i + 1) & t.mask
-    t.b[i].slot = slot
-    t.b[i].tag = tag
+    t.b[i] = (<uint32_t>(slot + 1) << 8) | <uint32_t>(h & 0xFF)
     t.count += 1
 
 
-cdef int ht_reserve(HTab* t, Py_ssize_t need) except -1:
-    """Grow (doubling) until ``need`` entries fit under the load limit."""
+cdef int ht_reserve(HTab* t, Rec** pages, Py_ssize_t need) except -1:
+    """Grow (doubling) until ``need`` entries fit under the load limit (the keys are hashed again
+    from their records)."""
     cdef HTab old
     cdef HTab nt
     cdef uint32_t cap
     cdef uint32_t i
+    cdef int32_t s
     if need < t.limit:
         return 0
     cap = t.mask + 1
-    while need >= <Py_ssize_t>(cap * 7 // 10):
+    while need >= <Py_ssize_t>(cap * 4 // 5):
         if cap >= (1u << 30):
             raise MemoryError("order core hash table full")
         cap *= 2
     ht_init(&nt, cap)
+    nt.by_oid = t.by_oid
+    nt.seed = t.seed
     old = t[0]
     for i in range(old.mask + 1):
-        if old.b[i].slot >= 0:
-            ht_put(&nt, old.b[i].slot, old.b[i].tag)
+        if old.b[i]:
+            s = bucket_slot(old.b[i])
+            ht_put(&nt, s, _key_hash(&old, pages, s))
     PyMem_RawFree(old.b)
     t[0] = nt
     return 0
 
 
-cdef void ht_delete_at(HTab* t, uint32_t i) noexcept nogil:
+cdef void ht_delete_at(HTab* t, Rec** pages, uint32_t i) noexcept nogil:
     # Backward-shift deletion: pull later entries of the run back over the hole unless their home
     # bucket lies cyclically in (hole, entry], so every probe sequence stays unbroken.
     cdef uint32_t j = i
     cdef uint32_t home
     while True:
         j = (j + 1) & t.mask
-        if t.b[j].slot < 0:
+        if not t.b[j]:
             break
-        home = t.b[j].tag & t.mask
+        home = _home(t, _key_hash(t, pages, bucket_slot(t.b[j])))
         if i <= j:
             if i < home <= j:
                 continue
@@ -440,35 +452,36 @@ cdef void ht_delete_at(HTab* t, uint32_t i) noexcept nogil:
             continue
         t.b[i] = t.b[j]
         i = j
-    t.b[i].slot = -1
-    t.b[i].tag = 0
+    t.b[i] = 0
     t.count -= 1
 
 
 cdef int64_t cid_bucket(const HTab* t, Rec** pages, const char* k, Py_ssize_t n,
-                        uint32_t tag) noexcept nogil:
-    cdef uint32_t i = tag & t.mask
+                        uint64_t h) noexcept nogil:
+    cdef uint32_t i = _home(t, h)
+    cdef uint32_t tag = <uint32_t>(h & 0xFF)
     cdef const Rec* r
-    cdef int32_t s
+    cdef Bucket e
     while True:
-        s = t.b[i].slot
-        if s < 0:
+        e = t.b[i]
+        if not e:
             return -1
-        if t.b[i].tag == tag:
-            r = rec_at(pages, s)
+        if (e & 0xFF) == tag:
+            r = rec_at(pages, bucket_slot(e))
             if r.cid_len == n and memcmp(r.cid, k, n) == 0:
                 return i
         i = (i + 1) & t.mask
 
 
-cdef int64_t oid_bucket(const HTab* t, Rec** pages, int64_t oid, uint32_t tag) noexcept nogil:
-    cdef uint32_t i = tag & t.mask
-    cdef int32_t s
+cdef int64_t oid_bucket(const HTab* t, Rec** pages, int64_t oid, uint64_t h) noexcept nogil:
+    cdef uint32_t i = _home(t, h)
+    cdef uint32_t tag = <uint32_t>(h & 0xFF)
+    cdef Bucket e
     while True:
-        s = t.b[i].slot
-        if s < 0:
+        e = t.b[i]
+        if not e:
             return -1
-        if t.b[i].tag == tag and rec_at(pages, s).oid == oid:
+        if (e & 0xFF) == tag and rec_at(pages, bucket_slot(e)).oid == oid:
             return i
         i = (i + 1) & t.mask
 
@@ -776,6 +789,8 @@ cdef class OrderCore:
         self._clock = clock
         self._mono = clock is _MONOTONIC
         self._seed = secrets.randbits(64)
+        self._by_cid.seed = self._by_oid.seed = self._seed
+        self._by_oid.by_oid = 1
         self._ready = True
 
     def __dealloc__(self):
@@ -898,7 +913,7 @@ cdef class OrderCore:
             r.flags = RF_REDUCE_ONLY if ro else 0
             r.cid_len = n
             memcpy(r.cid, <const char*>cid, n)
-            ht_put(&self._by_cid, slot, _cid_tag(self._seed, r.cid, n))
+            ht_put(&self._by_cid, slot, _cid_hash(self._seed, r.cid, n))
             self._n_tracked += 1
             self._link_live(slot, r)
             self._cnt[C_ADDED] += 1
@@ -1520,14 +1535,14 @@ cdef class OrderCore:
 
     cdef int _set_oid(self, int32_t slot, Rec* r, int64_t oid) except -1:
         # As the pure dict assignment: the latest order to report an id owns it in the index.
-        cdef uint32_t tag = _oid_tag(self._seed, oid)
-        cdef int64_t i = oid_bucket(&self._by_oid, self._pages, oid, tag)
+        cdef uint64_t h = _oid_hash(self._seed, oid)
+        cdef int64_t i = oid_bucket(&self._by_oid, self._pages, oid, h)
         r.oid = oid
         r.flags |= RF_OID
         if i >= 0:
-            self._by_oid.b[i].slot = slot
+            self._by_oid.b[i] = (<uint32_t>(slot + 1) << 8) | (self._by_oid.b[i] & 0xFF)  # same key
         else:
-            ht_put(&self._by_oid, slot, tag)  # room made by _reserve_feed()
+            ht_put(&self._by_oid, slot, h)  # room made by _reserve_feed()
         return 0
 
     cdef void _link_live(self, int32_t slot, Rec* r) noexcept:
@@ -1603,13 +1618,13 @@ cdef class OrderCore:
         if r.flags & RF_ERROR:
             del self._errors[slot]
         # C side: cannot fail.
-        i = cid_bucket(&self._by_cid, self._pages, r.cid, r.cid_len, _cid_tag(self._seed, r.cid, r.cid_len))
+        i = cid_bucket(&self._by_cid, self._pages, r.cid, r.cid_len, _cid_hash(self._seed, r.cid, r.cid_len))
         if i >= 0:
-            ht_delete_at(&self._by_cid, <uint32_t>i)
+            ht_delete_at(&self._by_cid, self._pages, <uint32_t>i)
         if r.flags & RF_OID:
-            i = oid_bucket(&self._by_oid, self._pages, r.oid, _oid_tag(self._seed, r.oid))
-            if i >= 0 and self._by_oid.b[i].slot == slot:  # another order may have reported the id since
-                ht_delete_at(&self._by_oid, <uint32_t>i)
+            i = oid_bucket(&self._by_oid, self._pages, r.oid, _oid_hash(self._seed, r.oid))
+            if i >= 0 and bucket_slot(self._by_oid.b[i]) == slot:  # another order may have reported it since
+                ht_delete_at(&self._by_oid, self._pages, <uint32_t>i)
         self._release_pair(r.pair)
         self._release(r.origin)
         if r.parent >= 0:
@@ -1633,10 +1648,10 @@ cdef class OrderCore:
         cdef Rec* page
         cdef Py_ssize_t cap
         cdef int32_t i
-        ht_reserve(&self._by_cid, self._by_cid.count + 1)
+        ht_reserve(&self._by_cid, self._pages, self._by_cid.count + 1)
         if self._free >= 0 or self._hwm < self._npages * PAGE_SIZE:
             return 0
-        if self._npages >= (1 << (31 - PAGE_SHIFT)) - 1:
+        if self._npages * PAGE_SIZE >= SLOT_LIMIT:
             raise MemoryError("order core is full")
         if self._npages == self._pages_cap:
             cap = self._pages_cap * 2 if self._pages_cap else 8
@@ -1662,7 +1677,7 @@ cdef class OrderCore:
         cdef int32_t* ring
         cdef Py_ssize_t cap, k
         if self._by_oid.count + 1 >= self._by_oid.limit:
-            ht_reserve(&self._by_oid, self._by_oid.count + 1)
+            ht_reserve(&self._by_oid, self._pages, self._by_oid.count + 1)
         if self._ring_len < self._ring_cap:
             return 0
         cap = self._ring_cap * 2 if self._ring_cap else 64
@@ -1795,12 +1810,12 @@ cdef class OrderCore:
     # ── lookups ──
 
     cdef int32_t _find_cid(self, const char* cid, Py_ssize_t n) noexcept:
-        cdef int64_t i = cid_bucket(&self._by_cid, self._pages, cid, n, _cid_tag(self._seed, cid, n))
-        return self._by_cid.b[i].slot if i >= 0 else -1
+        cdef int64_t i = cid_bucket(&self._by_cid, self._pages, cid, n, _cid_hash(self._seed, cid, n))
+        return bucket_slot(self._by_cid.b[i]) if i >= 0 else -1
 
     cdef int32_t _find_oid(self, int64_t oid) noexcept:
-        cdef int64_t i = oid_bucket(&self._by_oid, self._pages, oid, _oid_tag(self._seed, oid))
-        return self._by_oid.b[i].slot if i >= 0 else -1
+        cdef int64_t i = oid_bucket(&self._by_oid, self._pages, oid, _oid_hash(self._seed, oid))
+        return bucket_slot(self._by_oid.b[i]) if i >= 0 else -1
 
     cdef int32_t _slot_of(self, object key) except -2:
         # key: what _key() made of the caller's id (a plain str, or None for "names nothing").
