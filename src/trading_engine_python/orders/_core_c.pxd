@@ -92,13 +92,25 @@ cdef enum:
 
 
 ctypedef struct Rec:
-    int64_t oid             # exchange order id (valid when RF_OID)
-    int64_t qty             # fixed point 1e8, as every amount below
-    int64_t price           # 0: none (market)
-    int64_t filled
+    # 176 bytes. What a feed event reads comes first, together (the key, the flags, the amounts:
+    # the first 96 bytes, two or three cache lines); what only a close or a query reads, after.
+    uint8_t cid_len
+    uint8_t state
+    uint8_t flags           # RF_*
+    uint8_t kind            # bit 0: side (SIDES index), bit 1: order type (ORDER_TYPES index)
+    # Bumped when the slot is freed. 16 bits are enough: a view whose order is evicted is frozen
+    # first, so a mismatch is only a consistency check.
+    uint16_t gen
+    uint8_t leverage        # 1..125 (LEVERAGE_MAX)
+    char cid[36]            # UTF-8 bytes, not NUL-terminated
+    int32_t hook            # the shell's handle (set_hook), -1: none
+    int64_t filled          # fixed point 1e8, as every amount below
+    int64_t qty
     int64_t avg
     int64_t last_qty
     int64_t last_price
+    int64_t oid             # exchange order id (valid when RF_OID)
+    int64_t price           # 0: none (market)
     # Clock seconds: the in-flight deadline while RF_WATCHED (a live order), the time it became
     # terminal once terminal (one field: an order is never both).
     double at
@@ -106,17 +118,7 @@ ctypedef struct Rec:
     int32_t origin          # interned string index
     int32_t parent          # interned string index, -1: none
     int32_t tif             # interned string index, -1: none
-    int32_t hook            # the shell's handle (set_hook), -1: none
     int32_t link[12]        # live lists; link[0] chains the free list of unused slots
-    # Bumped when the slot is freed. 16 bits are enough: a view whose order is evicted is frozen
-    # first, so a mismatch is only a consistency check (and the record stays 176 bytes).
-    uint16_t gen
-    uint8_t kind            # bit 0: side (SIDES index), bit 1: order type (ORDER_TYPES index)
-    uint8_t state
-    uint8_t flags           # RF_*
-    uint8_t cid_len
-    uint8_t leverage        # 1..125 (LEVERAGE_MAX)
-    char cid[36]            # UTF-8 bytes, not NUL-terminated
 
 
 # A bucket is (slot + 1) << 8 | the low 8 bits of the key's 64-bit hash (0: empty); the home

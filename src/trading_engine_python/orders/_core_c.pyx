@@ -141,6 +141,24 @@ cdef extern from *:
         return h;
     }
 
+    /* Where o.c's value probably is, for a prefetch only (the decoder decides what the frame
+       says): the first "c":" in the frame, up to the next quote, NULL when it is not a plain
+       string of at most 36 bytes. In compact JSON that text can only be a key (a quote inside a
+       string is escaped); the envelope has no "c" key. */
+    static inline const char *te_find_cid(const char *p, Py_ssize_t n, Py_ssize_t *len) {
+        const char *k = (const char *)memmem(p, (size_t)n, "\\"c\\":\\"", 5);
+        const char *end = p + n, *q;
+        if (k == NULL) return NULL;
+        k += 5;
+        for (q = k; q < end && q - k <= 36; q++) {
+            if (*q == '"') { *len = q - k; return k; }
+            if (*q == '\\\\') return NULL;
+        }
+        return NULL;
+    }
+
+    static inline void te_prefetch(const void *p) { __builtin_prefetch(p, 0, 3); }
+
     /* splitmix64 finalizer, for exchange order ids. */
     static inline uint64_t te_hash_u64(uint64_t x, uint64_t seed) {
         x ^= seed;
@@ -182,6 +200,8 @@ cdef extern from *:
     }
     """
     uint64_t te_hash_bytes(const char* p, Py_ssize_t n, uint64_t seed) noexcept nogil
+    const char* te_find_cid(const char* p, Py_ssize_t n, Py_ssize_t* len) noexcept nogil
+    void te_prefetch(const void* p) noexcept nogil
     uint64_t te_hash_u64(uint64_t x, uint64_t seed) noexcept nogil
     double te_monotonic() noexcept nogil
     int64_t te_wavg(int64_t avg, int64_t filled, int64_t lp, int64_t inc, int64_t z,
@@ -191,6 +211,10 @@ cdef extern from *:
 cdef enum:
     _HT_MIN = 64
     _STRS_MIN = 16
+    # From this many buckets (1 MB of index, some 200k orders) the index no longer sits in the
+    # caches: feed() looks for the client id first and prefetches its bucket, which then arrives
+    # while the decoder works through the frame (about 300 ns for a 530-byte one).
+    _PREFETCH_MIN = 262143
 
 
 # The C constants must be the shared Python ones: a mismatch is a build error, not a silent bug.
@@ -270,6 +294,13 @@ cdef inline uint64_t _cid_hash(uint64_t seed, const char* p, Py_ssize_t n) noexc
 
 cdef inline uint64_t _oid_hash(uint64_t seed, int64_t oid) noexcept nogil:
     return te_hash_u64(<uint64_t>oid, seed)
+
+
+cdef inline void _prefetch_cid(const HTab* t, const char* p, Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t m = 0
+    cdef const char* k = te_find_cid(p, n, &m)
+    if k != NULL:
+        te_prefetch(&t.b[<uint32_t>(te_hash_bytes(k, m, t.seed) >> 32) & t.mask])
 
 
 cdef inline uint32_t _vt_home(int32_t slot, uint32_t mask) noexcept nogil:
@@ -1267,7 +1298,11 @@ cdef class OrderCore:
         self._enter()
         try:
             if type(data) is bytes:
-                res = decode_frame(<const unsigned char*>PyBytes_AS_STRING(data), PyBytes_GET_SIZE(data), &u)
+                s = PyBytes_AS_STRING(data)
+                n = PyBytes_GET_SIZE(data)
+                if self._by_cid.mask >= _PREFETCH_MIN:
+                    _prefetch_cid(&self._by_cid, s, n)
+                res = decode_frame(<const unsigned char*>s, n, &u)
             elif isinstance(data, str):
                 try:
                     s = PyUnicode_AsUTF8AndSize(data, &n)
