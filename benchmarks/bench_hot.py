@@ -140,7 +140,7 @@ def _per_frame(benchmark: Any, frames: list[bytes]) -> None:
 
 
 @pytest.mark.benchmark(group="hot-feed")
-def test_orjson_loads_yardstick(benchmark: Any) -> None:
+def test_orjson_loads_hot_yardstick(benchmark: Any) -> None:
     """``orjson.loads`` of the same frames, looped the same way: the yardstick of this group."""
     d = _desk(IMPLEMENTATIONS[0], LIVE[0], True)
     state: dict[str, list[bytes]] = {}
@@ -303,7 +303,8 @@ def _scaled(impl: str, n: int) -> tuple[Any, list[str], list[int]]:
         add, set_oid = core.add, core.set_exchange_id
         for k in range(n):
             cid = f"PMSs{k % 500:04d}_LMT_{k:016d}"
-            add(cid, f"s{k % 500:04d}", ("BTCUSDT", "ETHUSDT")[k & 1], 0, 0, 100_000_000_000, 6_500_010_000_000,
+            add(cid, f"s{k % 500:04d}", ("BTCUSDT", "ETHUSDT")[k & 1], 0, 0, 100_000_000_000,
+                6_500_010_000_000,
                 "MANUAL", None, 1, False, "GTC")
             set_oid(cid, DOC_OID + k)
         _SCALED[key] = core

@@ -418,6 +418,45 @@ def target_rows(benches: list[Bench]) -> list[list[str]]:
         if value is not None and ok is not None:
             rows.append([what, target, shown, "met" if ok else "**missed**"])
 
+    # The headline: a frame for an order with on_fill/on_cancel/on_partial (bench_hot.py).
+    hot_yard = _find(benches, "test_orjson_loads_hot_yardstick")
+    for test, what, limit in (
+        ("test_feed_with_callbacks", "raw frame through `manager.feed`, order with 3 callbacks", 0.45),
+        ("test_feed_without_callbacks", "raw frame through `manager.feed`, order without callbacks", 0.3),
+        ("test_on_order_update_with_callbacks", "raw frame through `await on_order_update`, 3 callbacks",
+         0.5),
+    ):
+        for live in (100, 10_000):
+            ours = _find(benches, f"{test}[{live}-cython]")
+            if ours and hot_yard and ours.value and hot_yard.value:
+                r = ours.value / hot_yard.value
+                row(f"{what}, {live:,} live orders, compiled, vs `orjson.loads` of the frame",
+                    f"<= {limit}x its time", r, r <= limit,
+                    f"{r:.2f}x ({fmt_time(ours.value)} vs {fmt_time(hot_yard.value)})")
+    ours = _find(benches, "test_feed_with_callbacks[10000-cython]")
+    pure = _find(benches, "test_feed_with_callbacks[10000-python]")
+    if ours and pure and ours.value and pure.value:
+        r = pure.value / ours.value
+        row("the same with callbacks at 10,000, compiled vs pure-Python twin", ">= 5x faster", r, r >= 5,
+            f"{r:.1f}x")
+    for kind, limit in (("callbacks", 224), ("bare", 200)):
+        mem = _find(benches, f"test_bytes_per_live_order_placed[{kind}-cython]")
+        if mem:
+            n = mem.extra.get("orders")
+            label = "with 3 callbacks" if kind == "callbacks" else "without callbacks"
+            for key, how in (("bytes_per_order_tracemalloc", "tracemalloc"), ("bytes_per_order_rss", "RSS")):
+                v = mem.extra.get(key)
+                if isinstance(v, (int, float)):
+                    row(f"bytes per live order placed through the manager {label}, at {n:,}, {how}",
+                        f"< {limit} B", v, v < limit, f"{v:.0f} B")
+    for test, what in (("test_lookup_at_scale", "lookup by client id"),
+                       ("test_fill_frame_at_scale", "fill frame through `OrderCore.feed`")):
+        small = _find(benches, f"{test}[1000-cython]")
+        big = _find(benches, f"{test}[1000000-cython]")
+        if small and big and small.value and big.value:
+            r = big.value / small.value
+            row(f"{what} at 1M live orders vs 1k, compiled", "<= 1.3x", r, r <= 1.3,
+                f"{r:.2f}x ({fmt_time(big.value)} vs {fmt_time(small.value)})")
     ours = _find(benches, "test_on_order_update_raw_frame[cython]")
     pure = _find(benches, "test_on_order_update_raw_frame[python]")
     yard = _find(benches, "test_orjson_loads_yardstick")

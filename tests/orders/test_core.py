@@ -350,7 +350,8 @@ def test_a_hook_handle_marks_the_order_and_comes_back_with_its_results(impl: Imp
             core.set_hook(CID, bad)
 
 
-def test_the_last_hook_survives_the_eviction_of_the_last_order(impl: Implementation, clock: FakeClock) -> None:
+def test_the_last_hook_survives_the_eviction_of_the_last_order(impl: Implementation,
+                                                               clock: FakeClock) -> None:
     core = make(impl, clock, ttl=1.0)
     add(core)
     core.set_hook(CID, 2)
@@ -376,7 +377,8 @@ def test_the_watch_returns_accepted_orders_past_their_deadline_oldest_first(impl
     assert a.state == b.state == c.state == "placing"  # the watch asks nothing, changes nothing
 
 
-def test_an_order_leaving_placing_or_cancelling_leaves_the_watch(impl: Implementation, clock: FakeClock) -> None:
+def test_an_order_leaving_placing_or_cancelling_leaves_the_watch(impl: Implementation,
+                                                                 clock: FakeClock) -> None:
     core = make(impl, clock)
     add(core, "PMSa")
     b = add(core, "PMSb")
@@ -442,6 +444,25 @@ def test_indexes_stay_exact_through_growth_and_deletions(impl: Implementation, c
         got = core.get_by_exchange_id(oid)
         assert got is not None and got.client_order_id == owner
     assert core.get("PMSs00_LMT_99999999") is None and len(core.live()) == len(alive)
+
+
+def test_a_large_core_reads_every_frame_as_a_small_one(impl: Implementation, clock: FakeClock) -> None:
+    # Past some 200k orders the compiled core looks for the client id before decoding (a prefetch
+    # hint): frames where that look finds something odd must still mean what the decoder says.
+    core = make(impl, clock)
+    for k in range(220_000):
+        core.add(f"PMSbig_{k:08d}", "sub1", "BTCUSDT", 0, 0, Q, P, "MANUAL", None, 1, False, None)
+    add(core)
+    good = frame(CID, "NEW")
+    assert core.feed(good) == F_ACTIVATED
+    for data in (good[: good.index(b'"c":"') + 5],  # cut right after the key
+                 good[: good.index(b'"c":"') + 9],  # cut inside the id
+                 good.replace(CID.encode(), b"PMSsub1\\u005fLMT"),  # an escaped id
+                 good.replace(CID.encode(), b"X" * 40),  # longer than any id
+                 good.replace(b'"c":', b'"C":'),  # no id
+                 b'{"c":"', b'"c":"' + CID.encode() + b'"'):
+        assert core.feed(data) in (F_MALFORMED, F_UNKNOWN_ID, F_STALE)
+    assert core.feed(frame(CID, "CANCELED")) == F_CLOSED and core.counters()["live"] == 220_000
 
 
 # ── exchange ids ──

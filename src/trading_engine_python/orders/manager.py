@@ -44,7 +44,6 @@ from ._forms import message_from_dict, message_from_rest
 from ._states import (
     CANCELLED,
     EXPIRED,
-    FILLED,
     F_ACTIVATED,
     F_CLOSED,
     F_FILL,
@@ -56,6 +55,7 @@ from ._states import (
     F_PARTIAL,
     F_UNKNOWN_STATUS,
     FAILED,
+    FILLED,
     REJECTED,
 )
 from .ids import GENERATOR, parse_client_order_id
@@ -495,15 +495,15 @@ class OrderManager:
         hooks = intent.hooks
         if aborted:
             self._stats["replace_aborted"] += 1
-            if suppressed:
-                if hooks is not None and hooks.on_cancel is not None:
-                    self._call(hooks.on_cancel, old)  # the intent ended here after all
+            if suppressed and hooks is not None and hooks.on_cancel is not None:
+                self._call(hooks.on_cancel, old)  # the intent ended here after all
             return None
         if old.state not in ("cancelled", "expired"):
             return None  # the fill won (or it was rejected/failed): one intent, no new order
         if hooks is not None:
             # Replaced: a late fill on the old order still reaches the callbacks, as a late fill.
-            self._core.set_hook(cid, self._intern_hooks(hooks.on_fill, hooks.on_cancel, hooks.on_partial, True))
+            moved = self._intern_hooks(hooks.on_fill, hooks.on_cancel, hooks.on_partial, True)
+            self._core.set_hook(cid, moved)
         quantity = new_quantity if new_quantity is not None else fixed_to_str(
             old.quantity_fp - old.filled_fp)
         if to_fixed(quantity) <= 0:
@@ -800,7 +800,7 @@ class OrderManager:
             return
         hooks = self._hook_list[h]
         if hooks.__class__ is _Intent:
-            flags, hooks = self._replace_event(flags, order, hooks)  # type: ignore[arg-type]
+            flags, hooks = self._replace_event(flags, order, hooks)
             if hooks is None:
                 return
         if TYPE_CHECKING:
@@ -836,7 +836,7 @@ class OrderManager:
         if h < 0:
             return
         hooks = self._hook_list[h]
-        if hooks.__class__ is not _Hooks or not hooks.fast or self._work:  # type: ignore[union-attr]
+        if hooks.__class__ is not _Hooks or not hooks.fast or self._work:
             self._dispatch(flags, self._core.last_order(), 0)
             return
         if TYPE_CHECKING:
@@ -854,7 +854,7 @@ class OrderManager:
             return
         if fn is None:
             return
-        order = self._core.last_order()
+        order: Any = self._core.last_order()
         try:
             result = fn(order)
         except Exception:
