@@ -142,6 +142,14 @@ def order_active(order: OrderView, ts_ms: int, account: Any = None) -> dict[str,
     return out
 
 
+def order_triggered(order: OrderView, ts_ms: int) -> dict[str, Any]:
+    """An algo order's trigger placed its order in the book (ALGO_UPDATE TRIGGERED)."""
+    out = _base(order, ts_ms)
+    out["price"] = _limit_price(order)
+    out["quantity"] = float(order.quantity)
+    return out
+
+
 def order_partially_filled(order: OrderView, ts_ms: int) -> dict[str, Any]:
     """A fill increase that does not complete the order: price/quantity are the last fill's."""
     out = _base(order, ts_ms)
