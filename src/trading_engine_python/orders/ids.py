@@ -38,7 +38,8 @@ def _base36(n: int) -> str:
 
 
 def type_code(order_type: str, origin: str) -> str:
-    """MKT/LMT (STP/STM/TP/TPM/TRL for the algo types) for manual orders, else the origin's first five letters or digits (SCALPER -> SCALP)."""
+    """MKT/LMT (STP/STM/TP/TPM/TRL for the algo types) for manual orders, else the origin's first
+    five letters or digits (SCALPER -> SCALP)."""
     if origin.upper() == "MANUAL":
         return _CODES.get(order_type, "ORD")
     code = "".join(ch for ch in origin.upper() if ch.isascii() and ch.isalnum())[:5]

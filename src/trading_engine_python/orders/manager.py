@@ -887,7 +887,7 @@ class OrderManager:
     def get_active_orders(
         self, sub_account_id: str | None = None, symbol: str | None = None
     ) -> list[OrderState]:
-        """Live orders (placing, active, cancelling), optionally by sub-account and/or symbol."""
+        """Live orders (placing, active, cancelling, triggering, triggered), by sub-account and/or symbol."""
         return self._core.live(sub_account_id, symbol)
 
     def get_orders_by_parent(self, parent_id: str) -> list[OrderState]:
