@@ -28,6 +28,7 @@ __all__ = [
     "order_failed",
     "order_filled",
     "order_partially_filled",
+    "order_triggered",
 ]
 
 CHANNEL_PREFIX = "pms:events:"
@@ -37,6 +38,7 @@ ORDER_EVENT_TYPES = (
     "order_filled",
     "order_cancelled",
     "order_failed",
+    "order_triggered",
 )
 
 
