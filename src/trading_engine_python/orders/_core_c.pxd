@@ -15,12 +15,15 @@ cdef enum:
     S_PLACING = 1
     S_ACTIVE = 2
     S_CANCELLING = 3
-    S_FILLED = 4
-    S_CANCELLED = 5
-    S_EXPIRED = 6
-    S_REJECTED = 7
-    S_FAILED = 8
-    S_FIRST_TERMINAL = 4
+    S_TRIGGERING = 4
+    S_TRIGGERED = 5
+    S_FILLED = 6
+    S_CANCELLED = 7
+    S_EXPIRED = 8
+    S_REJECTED = 9
+    S_FAILED = 10
+    S_FINISHED = 11
+    S_FIRST_TERMINAL = 6
 
 cdef enum:
     # Transition flags: the F_* of _states.py (checked at import).
@@ -37,6 +40,7 @@ cdef enum:
     F_OTHER_EVENT = 1024
     F_HOOKED = 2048
     F_ORPHAN = 4096
+    F_TRIGGERED = 8192
 
 cdef enum:
     # Rec.flags bits.
@@ -46,7 +50,8 @@ cdef enum:
     RF_VIEW = 8             # an OrderState view of this slot is registered in OrderCore._vt
     RF_ERROR = 16           # OrderCore._errors holds (code, msg) for this slot
     RF_HOOKED = 32          # set_hooked()/set_hook(): feed results for this order carry F_HOOKED
-    RF_WATCHED = 64         # on the in-flight watch list (Rec.at is its deadline)
+    RF_STP = 64             # closed by EXPIRED_IN_MATCH: expire_reason (note 8 of _states)
+    RF_WATCHED = 128        # on the in-flight watch list (Rec.at is its deadline)
 
 cdef enum:
     # Live lists (intrusive, doubly linked): Rec.link[2 * list] = previous, [2 * list + 1] = next.
@@ -97,7 +102,7 @@ ctypedef struct Rec:
     uint8_t cid_len
     uint8_t state
     uint8_t flags           # RF_*
-    uint8_t kind            # bit 0: side (SIDES index), bit 1: order type (ORDER_TYPES index)
+    uint8_t kind            # bit 0: side (SIDES index), bits 1-3: order type (ORDER_TYPES index)
     # Bumped when the slot is freed. 16 bits are enough: a view whose order is evicted is frozen
     # first, so a mismatch is only a consistency check.
     uint16_t gen
