@@ -24,6 +24,7 @@ from trading_engine_python.orders._states import (
     ACTIVE,
     CANCELLING,
     F_ACTIVATED,
+    F_CALLED,
     F_CLOSED,
     F_FILL,
     F_FILLED,
@@ -463,6 +464,78 @@ def test_a_large_core_reads_every_frame_as_a_small_one(impl: Implementation, clo
                  b'{"c":"', b'"c":"' + CID.encode() + b'"'):
         assert core.feed(data) in (F_MALFORMED, F_UNKNOWN_ID, F_STALE)
     assert core.feed(frame(CID, "CANCELED")) == F_CLOSED and core.counters()["live"] == 220_000
+
+
+def test_feed_call_runs_the_one_callback_a_result_asks_for(impl: Implementation, clock: FakeClock) -> None:
+    core = make(impl, clock)
+    seen: list[tuple[str, str, Any]] = []
+
+    def cb(name: str) -> Any:
+        def run(order: Any) -> None:
+            # the core is free again: the callback may use it
+            seen.append((name, order.state, core.get(order.client_order_id) is order))
+        return run
+
+    table: list[Any] = [(cb("partial"), cb("fill"), cb("cancel")), None]
+    add(core)
+    add(core, "PMSb")
+    add(core, "PMSc")
+    core.set_hook(CID, 0)
+    core.set_hook("PMSb", 1)  # an entry the shell keeps for itself
+    assert core.feed_call(frame(CID, "NEW"), table, 0) == F_ACTIVATED  # no callback for it: handled
+    assert core.feed_call(frame(CID, "PARTIALLY_FILLED", z="0.004", l="0.004", L="65000.3"), table, 0) == (
+        F_FILL | F_PARTIAL)
+    filled = frame(CID, "FILLED", z="0.010", l="0.006", L="65000.3")
+    assert core.feed_call(filled, table, 0) == F_FILL | F_FILLED
+    assert seen == [("partial", "active", True), ("fill", "filled", True)]
+    assert core.feed_call(frame("PMSb", "CANCELED"), table, 0) == F_CLOSED | F_HOOKED  # the shell's
+    assert core.feed_call(frame("PMSc", "CANCELED"), table, 0) == F_CLOSED  # not hooked: nothing
+    assert core.feed_call(b"junk", table, 0) == F_MALFORMED and core.call_outcome() is None
+    assert len(seen) == 2
+
+
+def test_feed_call_leaves_to_the_shell_what_is_not_one_plain_callback(impl: Implementation,
+                                                                      clock: FakeClock) -> None:
+    core = make(impl, clock)
+    seen: list[str] = []
+    table: list[Any] = [(lambda o: seen.append("p"), None, lambda o: seen.append("c"))]
+    for cid in ("PMSa", "PMSb", "PMSc", "PMSd"):
+        add(core, cid)
+        core.set_hook(cid, 0)
+    part = {"z": "0.004", "l": "0.004", "L": "65000.3"}
+    assert core.feed_call(frame("PMSa", "PARTIALLY_FILLED", **part), None, 0) == (
+        F_FILL | F_PARTIAL | F_ACTIVATED | F_HOOKED)  # no table: the shell runs it
+    assert core.feed_call(frame("PMSb", "PARTIALLY_FILLED", **part), table, F_ACTIVATED) == (
+        F_FILL | F_PARTIAL | F_ACTIVATED | F_HOOKED)  # a bit the shell acts on
+    assert core.feed_call(frame("PMSc", "EXPIRED", **part), table, 0) == (
+        F_FILL | F_PARTIAL | F_CLOSED | F_HOOKED)  # two callbacks for one event
+    assert core.feed_call(frame("PMSd", "FILLED", z="0.010", l="0.01", L="1"), table, 0) == (
+        F_FILL | F_FILLED)  # its entry has no on_fill: nothing to run, nothing left
+    assert seen == []
+    with pytest.raises(TypeError):
+        core.feed_call(frame("PMSa", "NEW"), (), 0)
+
+
+def test_feed_call_hands_back_what_the_callback_raised_or_returned(impl: Implementation,
+                                                                   clock: FakeClock) -> None:
+    core = make(impl, clock)
+    boom = ValueError("boom")
+
+    def bad(order: Any) -> None:
+        raise boom
+
+    def returns(order: Any) -> str:
+        return "later"
+
+    table: list[Any] = [(None, None, bad), (None, None, returns)]
+    a, b = add(core, "PMSa"), add(core, "PMSb")
+    core.set_hook("PMSa", 0)
+    core.set_hook("PMSb", 1)
+    assert core.feed_call(frame("PMSa", "CANCELED"), table, 0) == F_CLOSED | F_CALLED
+    assert core.call_outcome() == (bad, a, None, boom) and core.call_outcome() is None
+    assert core.feed_call(frame("PMSb", "CANCELED"), table, 0) == F_CLOSED | F_CALLED
+    assert core.call_outcome() == (returns, b, "later", None)
+    assert a.state == b.state == "cancelled"
 
 
 # ── exchange ids ──

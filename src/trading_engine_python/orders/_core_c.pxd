@@ -41,6 +41,7 @@ cdef enum:
     F_HOOKED = 2048
     F_ORPHAN = 4096
     F_TRIGGERED = 8192
+    F_CALLED = 16384
 
 cdef enum:
     # Rec.flags bits.
@@ -224,6 +225,7 @@ cdef class OrderCore:
     cdef bint _ready
     cdef bint _busy                 # a public method is running: a nested call is refused
     cdef double _op_now             # the clock, as _begin() read it for the running call
+    cdef object _outcome            # feed_call: (callback, order, result, exception) for the shell
 
     cdef int _enter(self) except -1
     cdef int _begin(self, bint closing) except -1
@@ -235,6 +237,7 @@ cdef class OrderCore:
     cdef int32_t _slot_of(self, object key) except -2
     cdef int _set_oid(self, int32_t slot, Rec* r, int64_t oid) except -1
     cdef int _feed_update(self, int result, Update* u) except -1
+    cdef int _feed_any(self, object data) except -1
     cdef int _apply(self, int32_t slot, Rec* r, const Update* u) except -1
     cdef int _take(self, int32_t slot, Rec* r, int cell, int flags) except -2
     cdef int _fill(self, Rec* r, int64_t z, const Update* u) except -1

@@ -230,11 +230,11 @@ if (S_PLACING, S_ACTIVE, S_CANCELLING, S_TRIGGERING, S_TRIGGERED, S_FILLED, S_CA
         _states.FINISHED, _states.FIRST_TERMINAL):
     raise ImportError("_core_c: order state codes differ from _states.py; rebuild")
 if (F_ACTIVATED, F_FILL, F_PARTIAL, F_FILLED, F_CLOSED, F_LATE_FILL, F_UNKNOWN_STATUS, F_STALE,
-        F_UNKNOWN_ID, F_MALFORMED, F_OTHER_EVENT, F_HOOKED, F_ORPHAN, F_TRIGGERED) != (
+        F_UNKNOWN_ID, F_MALFORMED, F_OTHER_EVENT, F_HOOKED, F_ORPHAN, F_TRIGGERED, F_CALLED) != (
         _states.F_ACTIVATED, _states.F_FILL, _states.F_PARTIAL, _states.F_FILLED, _states.F_CLOSED,
         _states.F_LATE_FILL, _states.F_UNKNOWN_STATUS, _states.F_STALE, _states.F_UNKNOWN_ID,
         _states.F_MALFORMED, _states.F_OTHER_EVENT, _states.F_HOOKED, _states.F_ORPHAN,
-        _states.F_TRIGGERED):
+        _states.F_TRIGGERED, _states.F_CALLED):
     raise ImportError("_core_c: transition flags differ from _states.py; rebuild")
 
 # The transition table: _states.TRANSITIONS, read (as _states.CELLS) into a C array at import, so
@@ -313,6 +313,8 @@ cdef inline uint64_t _oid_hash(uint64_t seed, int64_t oid) noexcept nogil:
 
 
 cdef inline void _prefetch_cid(const HTab* t, const char* p, Py_ssize_t n) noexcept nogil:
+    # Only the bucket: reading it here (to prefetch the record too) would stall on it, and the
+    # record's own miss costs less than that wait (measured).
     cdef Py_ssize_t m = 0
     cdef const char* k = te_find_cid(p, n, &m)
     if k != NULL:
@@ -1314,13 +1316,67 @@ cdef class OrderCore:
         """One raw user-stream frame. Raises TypeError only for an unsupported argument type (as
         the pure twin's decoder does); bad content is counted, never raised. Subclasses of bytes,
         bytearray and str are read as their contents (see ``_decode_py.decode``)."""
+        self._enter()
+        try:
+            return self._feed_any(data)
+        finally:
+            self._busy = False
+
+    def feed_call(self, data, list table, int slow):
+        """``feed(data)``, then, when the result is one the shell would only hand to the order's
+        callback, that callback run here: the order's handle (``set_hook``) indexes ``table``, whose
+        entry is None (the shell decides) or ``(on_partial, on_fill, on_cancel)``; the flags pick
+        one (F_PARTIAL, else F_FILLED, else F_CLOSED) and it is called with the order's view once
+        the core is free again (it may call the core). Not for a result with a ``slow`` bit, nor
+        F_TRIGGERED, nor a partial fill that also closes the order (two callbacks), nor with
+        ``table`` None. A result handled here comes back without F_HOOKED; with F_CALLED when the
+        callback raised or returned something (``call_outcome()`` has it)."""
+        cdef int flags
+        cdef int32_t h
+        cdef Py_ssize_t k
+        self._enter()
+        try:
+            flags = self._feed_any(data)
+            if (not (flags & F_HOOKED) or flags & (slow | F_TRIGGERED) or table is None
+                    or (flags & F_PARTIAL and flags & F_CLOSED) or self._last_slot < 0):
+                return flags
+            h = rec_at(self._pages, self._last_slot).hook
+            if h < 0 or h >= len(table):
+                return flags
+            entry = table[h]
+            if entry is None:
+                return flags
+            k = 0 if flags & F_PARTIAL else 1 if flags & F_FILLED else 2 if flags & F_CLOSED else 3
+            fn = (<tuple>entry)[k] if k < 3 else None
+            if fn is None:
+                return flags & ~F_HOOKED
+            view = self._view(self._last_slot)
+        finally:
+            self._busy = False
+        try:
+            result = fn(view)
+        except Exception as exc:
+            self._outcome = (fn, view, None, exc)
+            return (flags & ~F_HOOKED) | F_CALLED
+        if result is None:
+            return flags & ~F_HOOKED
+        self._outcome = (fn, view, result, None)
+        return (flags & ~F_HOOKED) | F_CALLED
+
+    def call_outcome(self):
+        """What the callback ``feed_call`` ran left for the shell: (callback, order, result,
+        exception), once; None when there is nothing."""
+        out = self._outcome
+        self._outcome = None
+        return out
+
+    cdef int _feed_any(self, object data) except -1:
         cdef Update u
         cdef Py_buffer view
         cdef const char* s
         cdef Py_ssize_t n
         cdef int res
-        self._enter()
-        try:
+        if True:
             if type(data) is bytes:
                 s = PyBytes_AS_STRING(data)
                 n = PyBytes_GET_SIZE(data)
@@ -1349,8 +1405,6 @@ cdef class OrderCore:
                 raise TypeError("decode() takes bytes, bytearray, memoryview or str, "
                                 f"not {type(data).__name__}")
             return self._feed_update(res, &u)
-        finally:
-            self._busy = False
 
     def feed_decoded(self, result, fields):
         """Apply the output of ``decode``/``decode_dict`` (dict inputs come this way).

@@ -55,6 +55,7 @@ from ._states import (
     EV_UNKNOWN,
     EXPIRE_REASONS,
     F_ACTIVATED,
+    F_CALLED,
     F_CLOSED,
     F_FILL,
     F_FILLED,
@@ -480,6 +481,7 @@ class OrderCore:
         self._counters = dict.fromkeys(COUNTERS, 0)
         self._busy = False
         self._now_op = 0.0
+        self._outcome: tuple[Any, OrderState, Any, BaseException | None] | None = None
         self._ready = True
 
     # ── the re-entry guard (the compiled twin's, rule for rule: see _core_c.pyx) ──
@@ -838,6 +840,51 @@ class OrderCore:
             return self._feed_checked(1 if result == dec.R_OTHER_EVENT else 2, None, 0, 0, fields)
         finally:
             self._busy = False
+
+    def feed_call(self, data: bytes | bytearray | memoryview | str,
+                  table: list[tuple[Any, Any, Any] | None] | None, slow: int) -> int:
+        """``feed(data)``, then, when the result is one the shell would only hand to the order's
+        callback, that callback run here: the order's handle (``set_hook``) indexes ``table``, whose
+        entry is None (the shell decides) or ``(on_partial, on_fill, on_cancel)``; the flags pick
+        one (F_PARTIAL, else F_FILLED, else F_CLOSED) and it is called with the order once the
+        core is free again (it may call the core). Not for a result with a ``slow`` bit, nor
+        F_TRIGGERED, nor a partial fill that also closes the order (two callbacks), nor with
+        ``table`` None. A result handled here comes back without F_HOOKED; with F_CALLED when the
+        callback raised or returned something (``call_outcome()`` has it)."""
+        if table is not None and not isinstance(table, list):
+            raise TypeError(f"table must be a list or None, not {type(table).__name__}")
+        slow = _index("slow", slow)
+        flags = self.feed(data)
+        o = self._last
+        if (not flags & F_HOOKED or flags & (slow | F_TRIGGERED) or table is None
+                or (flags & F_PARTIAL and flags & F_CLOSED) or o is None):
+            return flags
+        h = o._hook
+        if h < 0 or h >= len(table):
+            return flags
+        entry = table[h]
+        if entry is None:
+            return flags
+        fn = (entry[0] if flags & F_PARTIAL else entry[1] if flags & F_FILLED
+              else entry[2] if flags & F_CLOSED else None)
+        if fn is None:
+            return flags & ~F_HOOKED
+        try:
+            result = fn(o)
+        except Exception as exc:
+            self._outcome = (fn, o, None, exc)
+            return (flags & ~F_HOOKED) | F_CALLED
+        if result is None:
+            return flags & ~F_HOOKED
+        self._outcome = (fn, o, result, None)
+        return (flags & ~F_HOOKED) | F_CALLED
+
+    def call_outcome(self) -> tuple[Any, OrderState, Any, BaseException | None] | None:
+        """What the callback ``feed_call`` ran left for the shell: (callback, order, result,
+        exception), once; None when there is nothing."""
+        out = self._outcome
+        self._outcome = None
+        return out
 
     def feed_decoded(self, result: int, fields: Mapping[str, Any] | None) -> int:
         """Apply the output of ``decode``/``decode_dict`` (dict inputs come this way).

@@ -45,6 +45,7 @@ from ._states import (
     CANCELLED,
     EXPIRED,
     F_ACTIVATED,
+    F_CALLED,
     F_CLOSED,
     F_FILL,
     F_FILLED,
@@ -115,7 +116,7 @@ class _Hooks:
         # No coroutine function among them: a callback runs at once, without inspecting it.
         self.plain = not any(inspect.iscoroutinefunction(fn)
                              for fn in (on_fill, on_cancel, on_partial, on_trigger))
-        self.fast = self.plain and not moved  # OrderManager._hooked may run it
+        self.fast = self.plain and not moved  # the core may run them itself (OrderCore.feed_call)
         self.key: tuple[Any, ...] | None = None  # its key in OrderManager._hook_ids (None: not interned)
 
     def any(self) -> bool:
@@ -190,6 +191,9 @@ class OrderManager:
         # Handles (set_hook) -> _Hooks (interned by their callables) or _Intent (a replace in
         # progress); freed handles are reused. Nothing per order: the handle lives in its record.
         self._hook_list: list[_Hooks | _Intent | None] = []
+        # Per handle, what the core may run itself (OrderCore.feed_call): (on_partial, on_fill,
+        # on_cancel) of a _Hooks whose callbacks are plain and not moved; None for anything else.
+        self._fast: list[tuple[Any, Any, Any] | None] = []
         self._hook_ids: dict[tuple[Any, ...], int] = {}
         self._hook_free: list[int] = []
         self._hook_gc_at = _HOOK_GC_MIN
@@ -782,6 +786,7 @@ class OrderManager:
             # The order's handle back to its own callbacks (or none), the replace's entry freed.
             self._core.set_hook(cid, -1 if hooks is None else self._handle(hooks, False))
             self._hook_list[handle] = None
+            self._fast[handle] = None
             self._hook_free.append(handle)
         hooks = intent.hooks
         if aborted:
@@ -811,7 +816,9 @@ class OrderManager:
         if self._recording is not None:
             self._record_frame(data)
         try:
-            flags = self._core.feed(data)
+            # The core runs the order's callback itself when that is all the result asks for
+            # (a plain callback, nothing queued ahead of it): see OrderCore.feed_call.
+            flags = self._core.feed_call(data, None if self._work else self._fast, self._slow_mask)
         except TypeError:  # not bytes-like or str: counted as malformed like any bad frame
             flags = self._core.feed_decoded(_decode_py.R_MALFORMED, None)
         if flags & self._mask:
@@ -820,14 +827,25 @@ class OrderManager:
                 self._jdirty[order.client_order_id] = order
                 if self._jhandle is None:
                     self._journal_mark(order)
-                return
-            try:
-                if flags & self._slow_mask:
+            else:
+                try:
                     self._dispatch(flags, self._core.last_order(), self._core.last_event_time())
-                else:
-                    self._hooked(flags)
-            except Exception:  # the feed path must survive anything the shell does
-                log.exception("dispatch failed")
+                except Exception:  # the feed path must survive anything the shell does
+                    log.exception("dispatch failed")
+        if flags & F_CALLED:
+            self._called()
+
+    def _called(self) -> None:
+        """What the callback the core ran (feed_call) left: an exception, or a result to await."""
+        outcome = self._core.call_outcome()
+        if outcome is None:
+            return
+        fn, order, result, exc = outcome
+        if exc is not None:
+            self._stats["callback_errors"] += 1
+            log.error("callback %r failed for %s", fn, order.client_order_id, exc_info=exc)
+        elif inspect.isawaitable(result):
+            self._queue(None, result)
 
     async def on_order_update(self, data: Any) -> None:
         """An ORDER_TRADE_UPDATE as raw bytes/str, the parsed message, or the mapped dict
@@ -835,21 +853,8 @@ class OrderManager:
 
         Returns once its callbacks (and any async work queued before it) have run.
         """
-        if isinstance(data, (bytes, bytearray, memoryview, str)):
-            if self._recording is not None:
-                self._record_frame(data)
-            try:
-                flags = self._core.feed(data)
-            except TypeError:  # a non-contiguous memoryview
-                flags = self._core.feed_decoded(_decode_py.R_MALFORMED, None)
-            if flags & self._mask:
-                try:
-                    if flags & self._slow_mask:
-                        self._dispatch(flags, self._core.last_order(), self._core.last_event_time())
-                    else:
-                        self._hooked(flags)
-                except Exception:
-                    log.exception("dispatch failed")
+        if type(data) is bytes or isinstance(data, (bytes, bytearray, memoryview, str)):
+            self.feed(data)
         elif isinstance(data, dict):
             if self._recording is not None:
                 with contextlib.suppress(TypeError):
@@ -1131,43 +1136,6 @@ class OrderManager:
         elif flags & F_CLOSED and hooks.on_cancel is not None:
             self._call(hooks.on_cancel, order, hooks.plain)
 
-    def _hooked(self, flags: int) -> None:
-        """A result only the order's callbacks want (F_HOOKED and nothing the shell acts on): the
-        common event of an algo's order, at the cost of one handle read, one view and the call.
-        Anything less plain (a replace in progress, a moved order, a coroutine callback, work
-        queued, two callbacks for one event) goes through _dispatch."""
-        h = self._core.last_hook()
-        if h < 0:
-            return
-        hooks = self._hook_list[h]
-        if hooks.__class__ is not _Hooks or not hooks.fast or self._work or flags & F_TRIGGERED:
-            self._dispatch(flags, self._core.last_order(), 0)
-            return
-        if TYPE_CHECKING:
-            assert isinstance(hooks, _Hooks)
-        if flags & F_PARTIAL:
-            if flags & F_CLOSED:
-                self._dispatch(flags, self._core.last_order(), 0)
-                return
-            fn = hooks.on_partial
-        elif flags & F_FILLED:
-            fn = hooks.on_fill
-        elif flags & F_CLOSED:
-            fn = hooks.on_cancel
-        else:
-            return
-        if fn is None:
-            return
-        order: Any = self._core.last_order()
-        try:
-            result = fn(order)
-        except Exception:
-            self._stats["callback_errors"] += 1
-            log.exception("callback %r failed for %s", fn, order.client_order_id)
-            return
-        if result is not None and inspect.isawaitable(result):
-            self._queue(None, result)
-
     def _replace_event(self, flags: int, order: Any, intent: _Intent) -> tuple[int, _Hooks | None]:
         waiter = intent.replace
         if flags & (F_FILLED | F_CLOSED) and not waiter.done():
@@ -1214,11 +1182,15 @@ class OrderManager:
     def _new_handle(self, entry: _Hooks | _Intent) -> int:
         if not self._hook_free and len(self._hook_list) >= self._hook_gc_at:
             self._collect_hooks()
+        fast = ((entry.on_partial, entry.on_fill, entry.on_cancel)
+                if isinstance(entry, _Hooks) and entry.fast else None)
         if self._hook_free:
             h = self._hook_free.pop()
             self._hook_list[h] = entry
+            self._fast[h] = fast
             return h
         self._hook_list.append(entry)
+        self._fast.append(fast)
         return len(self._hook_list) - 1
 
     def _collect_hooks(self) -> None:
@@ -1231,6 +1203,7 @@ class OrderManager:
                 if entry.key is not None:
                     del self._hook_ids[entry.key]
                 self._hook_list[h] = None
+                self._fast[h] = None
                 self._hook_free.append(h)
         self._hook_gc_at = max(_HOOK_GC_MIN, 2 * (len(self._hook_list) - len(self._hook_free)))
 
