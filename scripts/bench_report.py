@@ -146,6 +146,20 @@ def compact(data: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def merge(base: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """``base`` with the benchmarks of ``new`` in place of those of the same full name (new ones
+    appended); the machine and commit stay ``base``'s, and each merged run is listed under
+    ``merged_runs`` (its date, commit and how many benchmarks it brought)."""
+    fresh = {b.get("fullname") or b.get("name"): b for b in new.get("benchmarks", [])}
+    out = dict(base)
+    kept = [b for b in base.get("benchmarks", []) if (b.get("fullname") or b.get("name")) not in fresh]
+    out["benchmarks"] = kept + list(fresh.values())
+    info = new.get("commit_info") or {}
+    out["merged_runs"] = [*base.get("merged_runs", []), {
+        "datetime": new.get("datetime"), "commit": info.get("id"), "benchmarks": len(fresh)}]
+    return out
+
+
 def groups(benches: list[Bench]) -> dict[str, list[Bench]]:
     out: dict[str, list[Bench]] = {}
     for b in benches:
@@ -245,14 +259,18 @@ def machine(data: dict[str, Any]) -> dict[str, str]:
         "system": f"{mi.get('system', platform.system())} {mi.get('release', platform.release())}",
         "date": when[:19].replace("T", " ") + " UTC" if "+" in when or when.endswith("Z") else when[:19],
         "commit": cid or "unknown",
+        "merged": "; ".join(
+            f"{r.get('benchmarks')} re-run {str(r.get('datetime') or '?')[:19].replace('T', ' ')}, commit "
+            f"{str(r.get('commit') or 'unknown')[:10]}" for r in data.get("merged_runs", [])),
     }
 
 
 def machine_line(m: dict[str, str], quick: bool) -> str:
     mode = " Short mode (BENCH_QUICK=1): small sizes, few rounds; indicative only." if quick else ""
+    merged = f" Merged since (same machine): {m['merged']}." if m.get("merged") else ""
     return (
         f"Machine: {m['cpu']}, {m['cores']} cores, {m['impl']} {m['python']}, {m['system']}; "
-        f"run {m['date']}, commit {m['commit']}.{mode}"
+        f"run {m['date']}, commit {m['commit']}.{merged}{mode}"
     )
 
 
@@ -619,6 +637,9 @@ def main(argv: list[str] | None = None) -> int:
         help="label the numbers as short-mode (default: from BENCH_QUICK)",
     )
     ap.add_argument("--no-chart", action="store_true", help="skip chart.png")
+    ap.add_argument("--merge-into", type=Path, default=None, metavar="BASE",
+                    help="a partial run (pytest -k ...) merged into the recorded results BASE: its "
+                    "benchmarks replace those of the same full name there, the others stay")
     ap.add_argument("--write-json", type=Path, default=None, metavar="PATH",
                     help="also write the results here without the per-round timings (stats.data), which "
                     "make pytest-benchmark's file tens of MB: the copy to keep in the repository")
@@ -627,6 +648,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"bench_report: {args.results} not found", file=sys.stderr)
         return 2
     data, benches = load(args.results)
+    if args.merge_into is not None:
+        data, benches = load_data(merge(json.loads(args.merge_into.read_text()), data))
     if not benches:
         print(f"bench_report: no benchmarks in {args.results}", file=sys.stderr)
         return 1

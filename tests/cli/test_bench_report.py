@@ -233,3 +233,27 @@ def test_the_hot_path_targets_come_first() -> None:
     assert got["lookup by client id at 1M live orders vs 1k, compiled"] == ("1.25x", "met")
     assert rows[-1][0] == ("raw frame through `await on_order_update`, compiled, vs `orjson.loads` "
                            "of the frame alone")
+
+
+def test_a_partial_run_is_merged_into_the_recorded_results(tmp_path: Path) -> None:
+    base = {"machine_info": {"node": "m"}, "benchmarks": [
+        {**_bench("test_old"), "fullname": "b.py::test_old"},
+        {**_bench("test_feed_with_callbacks[100-cython]", ns_per_frame=900.0),
+         "fullname": "h.py::test_feed_with_callbacks[100-cython]"}]}
+    new = {"datetime": "now", "commit_info": {"id": "abc"}, "benchmarks": [
+        {**_bench("test_feed_with_callbacks[100-cython]", ns_per_frame=700.0),
+         "fullname": "h.py::test_feed_with_callbacks[100-cython]"},
+        {**_bench("test_new"), "fullname": "h.py::test_new"}]}
+    merged = report.merge(base, new)
+    assert [b["name"] for b in merged["benchmarks"]] == ["test_old", "test_feed_with_callbacks[100-cython]",
+                                                         "test_new"]
+    assert merged["benchmarks"][1]["extra_info"]["ns_per_frame"] == 700.0
+    assert merged["machine_info"] == {"node": "m"} and merged["merged_runs"] == [
+        {"datetime": "now", "commit": "abc", "benchmarks": 2}]
+    (tmp_path / "base.json").write_text(json.dumps(base))
+    (tmp_path / "new.json").write_text(json.dumps(new))
+    kept = tmp_path / "kept.json"
+    argv = [str(tmp_path / "new.json"), "--merge-into", str(tmp_path / "base.json"), "--write-json", str(kept),
+            "--out", str(tmp_path / "out"), "--no-chart"]
+    assert report.main(argv) == 0
+    assert len(json.loads(kept.read_text())["benchmarks"]) == 3
