@@ -253,7 +253,7 @@ def test_a_partial_run_is_merged_into_the_recorded_results(tmp_path: Path) -> No
     (tmp_path / "base.json").write_text(json.dumps(base))
     (tmp_path / "new.json").write_text(json.dumps(new))
     kept = tmp_path / "kept.json"
-    argv = [str(tmp_path / "new.json"), "--merge-into", str(tmp_path / "base.json"), "--write-json", str(kept),
-            "--out", str(tmp_path / "out"), "--no-chart"]
+    argv = [str(tmp_path / "new.json"), "--merge-into", str(tmp_path / "base.json"),
+            "--write-json", str(kept), "--out", str(tmp_path / "out"), "--no-chart"]
     assert report.main(argv) == 0
     assert len(json.loads(kept.read_text())["benchmarks"]) == 3
