@@ -13,6 +13,11 @@ A thin async shell around the order core (compiled, or its pure twin). The rules
 - The common feed path is synchronous: ``feed(frame)`` decodes, transitions and runs plain
   callbacks without touching the event loop. Only async work (coroutine callbacks, the risk hook)
   goes through one ordered work queue.
+- Nothing per order lives outside the core's record: an order's callbacks are a handle in its
+  record (``OrderCore.set_hook``) into this shell's table of interned ``_Hooks`` (one per tuple of
+  callables, shared by every order an algo places), and the core runs a plain callback itself when
+  that is all a result asks for (``OrderCore.feed_call``); the stuck-order watch is the core's too
+  (``OrderCore.watch``/``expired``). A replace in progress is the one per-order Python object.
 - With a journal (``journal=``, see ``journal.py``): every place and cancel intent is written
   before its request leaves; an order change that moves money or ends an order is appended on the
   next loop turn (off the feed path), with ``risk_filled``, the cumulative fill the risk hook has
