@@ -267,7 +267,7 @@ def machine(data: dict[str, Any]) -> dict[str, str]:
 
 def machine_line(m: dict[str, str], quick: bool) -> str:
     mode = " Short mode (BENCH_QUICK=1): small sizes, few rounds; indicative only." if quick else ""
-    merged = f" Merged since (same machine): {m['merged']}." if m.get("merged") else ""
+    merged = f" Merged since: {m['merged']}." if m.get("merged") else ""
     return (
         f"Machine: {m['cpu']}, {m['cores']} cores, {m['impl']} {m['python']}, {m['system']}; "
         f"run {m['date']}, commit {m['commit']}.{merged}{mode}"
