@@ -494,6 +494,11 @@ ORDER_FIELDS = {
     ),
     "q": (jstring(DECIMAL_TEXT), jstring(DECIMAL_TEXT) | ANY),
     "p": (jstring(DECIMAL_TEXT), jstring(DECIMAL_TEXT) | ANY),
+    # read only to tell an amendment: near misses and other types must be ignored alike
+    "x": (
+        jstring(st.sampled_from(["AMENDMENT", "TRADE", "NEW", "AMENDMENT ", "AMENDMEN", "AMENDMENTS", "amendment"])),
+        ANY,
+    ),
 }
 EXTRA_KEYS = [
     "s",

@@ -41,6 +41,7 @@ FEED_FRAMES: dict[int, Callable[[], bytes]] = {
     S.EV_EXPIRED: lambda: frame(CID, "EXPIRED"),
     S.EV_EXPIRED_IN_MATCH: lambda: frame(CID, "EXPIRED_IN_MATCH"),
     S.EV_REJECTED: lambda: frame(CID, "REJECTED"),
+    S.EV_AMENDED: lambda: frame(CID, "NEW", x="AMENDMENT", p="65001.5", q="0.008"),
 }
 
 
@@ -60,6 +61,7 @@ def expected_feed_flags(state: int, ev: int, acked: bool) -> int:
         flags |= S.F_ACTIVATED
     flags |= (S.F_CLOSED if acts & S.A_CLOSED else 0) | (S.F_FILLED if acts & S.A_FILLED else 0)
     flags |= S.F_ORPHAN if acts & S.A_ORPHAN else 0
+    flags |= S.F_AMENDED if acts & S.A_AMEND else 0  # the frame changes both price and quantity
     terminal = state >= S.FIRST_TERMINAL
     if flags & S.F_FILL:
         flags |= S.F_LATE_FILL if terminal else (0 if flags & S.F_FILLED else S.F_PARTIAL)
@@ -122,6 +124,9 @@ def test_every_row_through_the_core(impl: Implementation, clock: FakeClock, path
     assert order.state_code == want_state
     if ev == S.EV_COMPLETED:
         assert order.filled_fp >= Q
+    if ev == S.EV_AMENDED:
+        amended = bool(acts & S.A_AMEND)
+        assert (order.price, order.quantity) == ((65001.5, 0.008) if amended else (65000.3, 0.010))
 
 
 def test_add_takes_the_place_sent_cell(impl: Implementation, clock: FakeClock) -> None:

@@ -37,6 +37,7 @@ cdef enum:
     F_OTHER_EVENT = 1024
     F_HOOKED = 2048
     F_ORPHAN = 4096
+    F_AMENDED = 8192
 
 cdef enum:
     # Rec.flags bits.

@@ -36,10 +36,13 @@ from libc.stdint cimport int32_t, int64_t, uint32_t, uint64_t
 from libc.string cimport memcmp, memcpy, memset
 
 from trading_engine_python.orders._decode_c cimport (
+    P_AMENDED,
     P_AP,
     P_EVENT_TIME,
     P_LP,
     P_ORDER_ID,
+    P_P,
+    P_Q,
     P_Z,
     R_ORDER,
     R_OTHER_EVENT,
@@ -200,17 +203,17 @@ if (S_PLACING, S_ACTIVE, S_CANCELLING, S_FILLED, S_CANCELLED, S_EXPIRED, S_REJEC
                               _states.FIRST_TERMINAL):
     raise ImportError("_core_c: order state codes differ from _states.py; rebuild")
 if (F_ACTIVATED, F_FILL, F_PARTIAL, F_FILLED, F_CLOSED, F_LATE_FILL, F_UNKNOWN_STATUS, F_STALE,
-        F_UNKNOWN_ID, F_MALFORMED, F_OTHER_EVENT, F_HOOKED, F_ORPHAN) != (
+        F_UNKNOWN_ID, F_MALFORMED, F_OTHER_EVENT, F_HOOKED, F_ORPHAN, F_AMENDED) != (
         _states.F_ACTIVATED, _states.F_FILL, _states.F_PARTIAL, _states.F_FILLED, _states.F_CLOSED,
         _states.F_LATE_FILL, _states.F_UNKNOWN_STATUS, _states.F_STALE, _states.F_UNKNOWN_ID,
-        _states.F_MALFORMED, _states.F_OTHER_EVENT, _states.F_HOOKED, _states.F_ORPHAN):
+        _states.F_MALFORMED, _states.F_OTHER_EVENT, _states.F_HOOKED, _states.F_ORPHAN, _states.F_AMENDED):
     raise ImportError("_core_c: transition flags differ from _states.py; rebuild")
 
 # The transition table: _states.TRANSITIONS, read (as _states.CELLS) into a C array at import, so
 # that both cores run the one table. Cell = new state (low 4 bits, _KEEP = unchanged) | actions << 4.
 cdef enum:
     _N_STATES = 9
-    _N_EVENTS = 15
+    _N_EVENTS = 16
     _KEEP = 15
     _A_ACK = 1
     _A_SEEN = 2
@@ -218,6 +221,7 @@ cdef enum:
     _A_FILLED = 8
     _A_ORPHAN = 16
     _A_REFUSE = 32
+    _A_AMEND = 64
     _EV_UNKNOWN = 0
     _EV_COMPLETED = 8
     _EV_PLACE_SENT = 9
@@ -226,15 +230,16 @@ cdef enum:
     _EV_CANCEL_REFUSED_ACKED = 12
     _EV_REJECTED_LOCAL = 13
     _EV_FAILED_LOCAL = 14
+    _EV_AMENDED = 15
 
-if ((_N_STATES, _N_EVENTS, _KEEP, _A_ACK, _A_SEEN, _A_CLOSED, _A_FILLED, _A_ORPHAN, _A_REFUSE, _EV_UNKNOWN,
-     _EV_COMPLETED, _EV_PLACE_SENT, _EV_CANCEL_SENT, _EV_CANCEL_REFUSED, _EV_CANCEL_REFUSED_ACKED,
-     _EV_REJECTED_LOCAL, _EV_FAILED_LOCAL)
+if ((_N_STATES, _N_EVENTS, _KEEP, _A_ACK, _A_SEEN, _A_CLOSED, _A_FILLED, _A_ORPHAN, _A_REFUSE, _A_AMEND,
+     _EV_UNKNOWN, _EV_COMPLETED, _EV_PLACE_SENT, _EV_CANCEL_SENT, _EV_CANCEL_REFUSED,
+     _EV_CANCEL_REFUSED_ACKED, _EV_REJECTED_LOCAL, _EV_FAILED_LOCAL, _EV_AMENDED)
         != (len(_states.STATE_NAMES), _states.N_EVENTS, _states.KEEP, _states.A_ACK, _states.A_SEEN,
-            _states.A_CLOSED, _states.A_FILLED, _states.A_ORPHAN, _states.A_REFUSE, _states.EV_UNKNOWN,
-            _states.EV_COMPLETED, _states.EV_PLACE_SENT, _states.EV_CANCEL_SENT,
+            _states.A_CLOSED, _states.A_FILLED, _states.A_ORPHAN, _states.A_REFUSE, _states.A_AMEND,
+            _states.EV_UNKNOWN, _states.EV_COMPLETED, _states.EV_PLACE_SENT, _states.EV_CANCEL_SENT,
             _states.EV_CANCEL_REFUSED, _states.EV_CANCEL_REFUSED_ACKED, _states.EV_REJECTED_LOCAL,
-            _states.EV_FAILED_LOCAL)
+            _states.EV_FAILED_LOCAL, _states.EV_AMENDED)
         or (ST_NEW, ST_PARTIALLY_FILLED, ST_FILLED, ST_CANCELED, ST_EXPIRED, ST_EXPIRED_IN_MATCH,
             ST_REJECTED) != (_states.EV_NEW, _states.EV_PARTIALLY_FILLED, _states.EV_FILLED,
                              _states.EV_CANCELED, _states.EV_EXPIRED, _states.EV_EXPIRED_IN_MATCH,
@@ -1197,6 +1202,22 @@ cdef class OrderCore:
                 elif v >= 0:
                     u.L = v
                     u.present |= P_LP
+                value = fields.get("q")
+                v = _field_int(value)
+                if v == -2:
+                    kind = 2
+                elif v >= 0:
+                    u.q = v
+                    u.present |= P_Q
+                value = fields.get("p")
+                v = _field_int(value)
+                if v == -2:
+                    kind = 2
+                elif v >= 0:
+                    u.p = v
+                    u.present |= P_P
+                if fields.get("amended") is True:
+                    u.present |= P_AMENDED
                 if cid is _BAD:
                     kind = 2
             self._expire()
@@ -1260,6 +1281,7 @@ cdef class OrderCore:
         # table's cell for (state, event), then the flags of note 6. _core_py._apply, step for step.
         cdef int flags = 0
         cdef int ev = u.status
+        cdef int cell
         cdef bint has_z
         cdef bint was_terminal
         cdef int64_t z = 0
@@ -1281,12 +1303,23 @@ cdef class OrderCore:
         else:
             has_z = u.present & P_Z
             z = u.z
+            if (ev == ST_NEW or ev == ST_PARTIALLY_FILLED) and u.present & P_AMENDED:
+                ev = _EV_AMENDED  # note 7
         if has_z and z > r.filled:
             flags |= self._fill(r, z, u)
             if r.filled >= r.qty:
                 ev = _EV_COMPLETED
         was_terminal = r.state >= S_FIRST_TERMINAL
-        flags = self._take(slot, r, _CELLS[r.state][ev], flags)
+        cell = _CELLS[r.state][ev]
+        flags = self._take(slot, r, cell, flags)
+        if (cell >> 4) & _A_AMEND:
+            # Note 7: the frame's p/q become the order's; F_AMENDED when one of them changed.
+            if u.present & P_P and u.p > 0 and u.p != r.price:
+                r.price = u.p
+                flags |= F_AMENDED
+            if u.present & P_Q and u.q > r.filled and u.q != r.qty:
+                r.qty = u.q
+                flags |= F_AMENDED
         if flags & F_FILL:
             if was_terminal:
                 self._cnt[C_LATE_FILLS] += 1

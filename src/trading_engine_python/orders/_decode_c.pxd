@@ -53,6 +53,7 @@ cpdef enum:
     P_AP = 0x080
     P_Q = 0x100
     P_P = 0x200
+    P_AMENDED = 0x400           # o.x is "AMENDMENT" (no value: a flag)
 
 
 cdef struct Update:

@@ -40,6 +40,7 @@ F_MALFORMED: Final = 512
 F_OTHER_EVENT: Final = 1024
 F_ORPHAN: Final = 4096  # the exchange says open (NEW/PARTIALLY_FILLED) an order we closed rejected/failed
 F_HOOKED: Final = 2048  # the order is marked (set_hooked): the shell has callbacks or a waiter on it
+F_AMENDED: Final = 8192  # the exchange amended it in place: its price and/or quantity changed (x=AMENDMENT)
 
 SIDES: Final = ("BUY", "SELL")
 ORDER_TYPES: Final = ("LIMIT", "MARKET")
@@ -65,7 +66,10 @@ EV_CANCEL_REFUSED: Final = 11  # the exchange certainly did not cancel; the orde
 EV_CANCEL_REFUSED_ACKED: Final = 12  # ... and the exchange has acknowledged it
 EV_REJECTED_LOCAL: Final = 13  # REST refused the place (or the client did, before sending)
 EV_FAILED_LOCAL: Final = 14  # an unknown outcome resolved as "never placed"
-N_EVENTS: Final = 15
+# o.x == "AMENDMENT" with o.X NEW / PARTIALLY_FILLED: the order was modified in place and stays
+# live with the frame's p/q (docs/binance-protocol.md, "Amend in place").
+EV_AMENDED: Final = 15
+N_EVENTS: Final = 16
 EVENT_NAMES: Final = (
     "UNKNOWN",
     "NEW",
@@ -82,6 +86,7 @@ EVENT_NAMES: Final = (
     "cancel refused (acked)",
     "rejected locally",
     "failed locally",
+    "AMENDMENT",
 )
 
 # What a cell asks for besides the new state (bits of a cell, above its 4 state bits).
@@ -92,6 +97,7 @@ A_CLOSED: Final = 4  # -> F_CLOSED (on_cancel)
 A_FILLED: Final = 8  # -> F_FILLED (on_fill)
 A_ORPHAN: Final = 16  # -> F_ORPHAN: counted; the shell cancels an order nobody manages
 A_REFUSE: Final = 32  # not allowed from this state: nothing changes, the caller is told no
+A_AMEND: Final = 64  # take the frame's p/q as the order's price/quantity; F_AMENDED if one changed
 
 _LIVE_FEED = {  # the feed rows of placing / active / cancelling, the differences noted per row
     EV_UNKNOWN: (KEEP, 0),  # unknown status: no state change; money it carries still counts (note 1)
@@ -115,6 +121,7 @@ _CLOSED_FEED = {  # the feed rows of cancelled / expired (terminal, never live a
     EV_EXPIRED_IN_MATCH: (KEEP, 0),
     EV_REJECTED: (KEEP, 0),
     EV_COMPLETED: (FILLED, A_FILLED),  # a late fill that completes it: it did fill after all
+    EV_AMENDED: (KEEP, 0),  # an amendment after the close (reordered): stale
 }
 _TERMINAL_LOCAL = {  # a terminal order takes no local transition
     EV_PLACE_SENT: (KEEP, A_REFUSE),
@@ -130,6 +137,7 @@ TRANSITIONS: Final[dict[int, dict[int, tuple[int, int]]]] = {
     # idle: only add() sees it, and it sends the order out of idle before it returns
     IDLE: {
         **{ev: (KEEP, 0) for ev in range(EV_PLACE_SENT)},  # never reached: no feed before the place
+        EV_AMENDED: (KEEP, 0),
         **_TERMINAL_LOCAL,
         EV_PLACE_SENT: (PLACING, 0),
     },
@@ -137,6 +145,7 @@ TRANSITIONS: Final[dict[int, dict[int, tuple[int, int]]]] = {
         **_LIVE_FEED,
         EV_NEW: (ACTIVE, A_ACK),
         EV_PARTIALLY_FILLED: (ACTIVE, A_ACK),  # a fill can be the first thing we hear of it
+        EV_AMENDED: (ACTIVE, A_ACK | A_AMEND),  # amended before its NEW reached us: it rests
         EV_CANCEL_SENT: (CANCELLING, 0),  # cancel before the NEW arrived: allowed, the id is ours
         EV_CANCEL_REFUSED: (KEEP, A_REFUSE),
         EV_CANCEL_REFUSED_ACKED: (KEEP, A_REFUSE),
@@ -147,6 +156,7 @@ TRANSITIONS: Final[dict[int, dict[int, tuple[int, int]]]] = {
         **_LIVE_FEED,
         EV_NEW: (KEEP, A_ACK),  # duplicate NEW: stale
         EV_PARTIALLY_FILLED: (KEEP, A_ACK),
+        EV_AMENDED: (KEEP, A_ACK | A_AMEND),
         EV_CANCEL_SENT: (CANCELLING, 0),
         EV_CANCEL_REFUSED: (KEEP, A_REFUSE),
         EV_CANCEL_REFUSED_ACKED: (KEEP, A_REFUSE),
@@ -155,6 +165,7 @@ TRANSITIONS: Final[dict[int, dict[int, tuple[int, int]]]] = {
         **_LIVE_FEED,
         EV_NEW: (KEEP, A_ACK),  # the place's NEW overtook by our cancel: still cancelling, not active
         EV_PARTIALLY_FILLED: (KEEP, A_ACK),  # a fill while the cancel is in flight: on_partial
+        EV_AMENDED: (KEEP, A_ACK | A_AMEND),  # an amend answered before the cancel: still cancelling
         EV_CANCEL_SENT: (KEEP, A_REFUSE),  # one cancel in flight at a time
         EV_CANCEL_REFUSED: (PLACING, 0),  # back to where it was
         EV_CANCEL_REFUSED_ACKED: (ACTIVE, 0),  # acknowledged while the cancel was in flight: active
@@ -174,6 +185,7 @@ TRANSITIONS: Final[dict[int, dict[int, tuple[int, int]]]] = {
         # orphan nobody manages. It stays terminal; the shell cancels it; its fills are late fills.
         EV_NEW: (KEEP, A_ORPHAN),
         EV_PARTIALLY_FILLED: (KEEP, A_ORPHAN),
+        EV_AMENDED: (KEEP, A_ORPHAN),
         **_TERMINAL_LOCAL,
     },
     FAILED: {
@@ -182,6 +194,7 @@ TRANSITIONS: Final[dict[int, dict[int, tuple[int, int]]]] = {
         # orphan, as for rejected.
         EV_NEW: (KEEP, A_ORPHAN),
         EV_PARTIALLY_FILLED: (KEEP, A_ORPHAN),
+        EV_AMENDED: (KEEP, A_ORPHAN),
         **_TERMINAL_LOCAL,
     },
 }
@@ -198,6 +211,10 @@ TRANSITIONS: Final[dict[int, dict[int, tuple[int, int]]]] = {
 # 6. F_PARTIAL: a fill increase on a live order that did not complete it (on_partial runs for the
 #    fill before on_cancel when the same event closes the order). F_STALE: nothing changed (a
 #    terminal order without a fill increase; a live one with no flag at all).
+# 7. EV_AMENDED is the column when o.x is AMENDMENT and o.X is NEW or PARTIALLY_FILLED (a fill
+#    completing the order still makes it EV_COMPLETED). A_AMEND takes o.p (if above 0) and o.q (if
+#    above the filled quantity); F_AMENDED only when one of them changed, so a replayed amendment
+#    is stale. Binance cancels instead of amending a quantity at or below the executed one.
 
 
 def _cells() -> tuple[tuple[int, ...], ...]:
