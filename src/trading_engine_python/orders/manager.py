@@ -802,10 +802,14 @@ class OrderManager:
                 if exc.code == _NO_NEED_TO_MODIFY:
                     self._stats["amends_unchanged"] += 1
                     return order if order.is_live else None
-                if exc.code not in (UNKNOWN_ORDER, NO_SUCH_ORDER):
+                if exc.code in (UNKNOWN_ORDER, NO_SUCH_ORDER):
+                    # The fill or a cancel won: the feed closes the order; should its frame be
+                    # lost, a status query does.
+                    self._spawn(self._closed_meanwhile(order))
+                else:
                     self._stats["amends_refused"] += 1
                     log.info("amend of %s refused: %s", cid, exc)
-                return None  # -2011/-2013: the fill or a cancel won; the feed closes the order
+                return None
             except ValueError as exc:  # refused by the client before sending (tick, step)
                 self._stats["amends_refused"] += 1
                 log.info("amend of %s refused: %s", cid, exc)
@@ -835,6 +839,11 @@ class OrderManager:
                 if order.is_live:
                     self._core.set_hooked(cid, False)
         return order if order.is_live else None
+
+    async def _closed_meanwhile(self, order: Any) -> None:
+        await asyncio.sleep(self._resolver.resolve_timeout)
+        if order.is_live and not self._closed:
+            await self._resolver.query(order)
 
     async def _settle_amend(self, order: Any, done: asyncio.Future[None]) -> None:
         """An amend whose answer we lack: the feed may still say; else one status query, whose
