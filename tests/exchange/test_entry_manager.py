@@ -194,14 +194,16 @@ async def test_amend_to_a_crossing_price_fills_and_no_fill_is_lost(ws_rig: Rig) 
 async def test_amend_racing_a_fill(ws_rig: Rig) -> None:
     calls = Calls()
     sim = ws_rig.sim
-    o = await ws_rig.manager.place_limit_order("sub1", "BTCUSDT", "BUY", "0.010", ws_rig.px(-5), **calls.hooks())
+    o = await ws_rig.manager.place_limit_order("sub1", "BTCUSDT", "BUY", "0.010", ws_rig.px(-5),
+                                               **calls.hooks())
     await until(lambda: o.state == "active")
     fill_at = sim.price("BTCUSDT") - TICK * 10
 
     async def market_moves() -> None:
         sim.set_price("BTCUSDT", fill_at)
 
-    got, _ = await asyncio.gather(ws_rig.manager.replace_order(o.client_order_id, ws_rig.px(-8)), market_moves())
+    got, _ = await asyncio.gather(ws_rig.manager.replace_order(o.client_order_id, ws_rig.px(-8)),
+                                  market_moves())
     await until(lambda: o.state == "filled")
     assert got is None or got is o
     assert o.filled_qty == 0.01 and calls.names() == Counter({"fill": 1})
@@ -213,7 +215,8 @@ async def test_quantity_at_or_below_the_executed_one_cancels(ws_rig: Rig) -> Non
     calls = Calls()
     sim = ws_rig.sim
     sim.max_fill_qty = Decimal("0.004")
-    o = await ws_rig.manager.place_limit_order("sub1", "BTCUSDT", "BUY", "0.010", ws_rig.px(-5), **calls.hooks())
+    o = await ws_rig.manager.place_limit_order("sub1", "BTCUSDT", "BUY", "0.010", ws_rig.px(-5),
+                                               **calls.hooks())
     await until(lambda: o.state == "active")
     start = sim.price("BTCUSDT")
     sim.faults.drop_events(1)
@@ -238,7 +241,8 @@ async def test_nothing_to_change_returns_the_order(ws_rig: Rig) -> None:
 async def test_amend_after_an_unseen_fill_is_none_and_the_fill_is_found(ws_rig: Rig) -> None:
     calls = Calls()
     sim = ws_rig.sim
-    o = await ws_rig.manager.place_limit_order("sub1", "BTCUSDT", "BUY", "0.010", ws_rig.px(-5), **calls.hooks())
+    o = await ws_rig.manager.place_limit_order("sub1", "BTCUSDT", "BUY", "0.010", ws_rig.px(-5),
+                                               **calls.hooks())
     await until(lambda: o.state == "active")
     sim.faults.drop_events(1)
     sim.set_price("BTCUSDT", sim.price("BTCUSDT") - TICK * 10)  # filled; its frame is lost
@@ -279,28 +283,34 @@ async def test_drop_with_a_place_in_flight(ws_rig: Rig) -> None:
     assert calls.names() == Counter({"fill": 1}) and len(sim.open_orders()) == 0
 
 
-async def test_rest_while_the_websocket_is_down(impl: Implementation) -> None:
+@pytest.fixture
+async def cold_rig(impl: Implementation) -> AsyncIterator[Rig]:
     async for r in _rig(impl, "hmac", "ws", connect=False):
-        m, sim = r.manager, r.sim
-        # not connected yet: this request goes over REST and starts the connection
-        a = await m.place_limit_order("sub1", "BTCUSDT", "BUY", "0.010", r.px(-100))
-        assert sim.requests.count(POST) == 1 and m.stats()["entry_fallbacks"] == 1
-        await until(lambda: r.client.ws_api.connected)
-        b = await m.place_limit_order("sub1", "BTCUSDT", "BUY", "0.010", r.px(-101))
-        assert sim.ws_requests.count("order.place") == 1
-        # the connection drops with nothing in flight: REST again until it is back
-        sim.faults.ws_drop(None, process=True)
-        await until(lambda: a.state == "active" and b.state == "active")
-        assert await m.replace_order(a.client_order_id, r.px(-90)) is a  # the request that drops
-        fallback_before = m.stats()["entry_fallbacks"]
-        if not r.client.ws_api.connected:
-            assert await m.replace_order(b.client_order_id, r.px(-91)) is b
-            assert m.stats()["entry_fallbacks"] == fallback_before + 1 and PUT in sim.requests
-        await until(lambda: r.client.ws_api.connected)
-        assert await m.cancel_order(b.client_order_id)
-        await until(lambda: b.state == "cancelled")
-        st = m.stats()
-        assert st["entry_ws"] >= 2 and st["entry_rest"] >= 1
+        yield r
+
+
+async def test_rest_while_the_websocket_is_down(cold_rig: Rig) -> None:
+    r = cold_rig
+    m, sim = r.manager, r.sim
+    # not connected yet: this request goes over REST and starts the connection
+    a = await m.place_limit_order("sub1", "BTCUSDT", "BUY", "0.010", r.px(-100))
+    assert sim.requests.count(POST) == 1 and m.stats()["entry_fallbacks"] == 1
+    await until(lambda: r.client.ws_api.connected)
+    b = await m.place_limit_order("sub1", "BTCUSDT", "BUY", "0.010", r.px(-101))
+    assert sim.ws_requests.count("order.place") == 1
+    await until(lambda: a.state == "active" and b.state == "active")
+    # the connection drops (after processing the amend): REST again until it is back
+    sim.faults.ws_drop(None, process=True)
+    assert await m.replace_order(a.client_order_id, r.px(-90)) is a
+    fallback_before = m.stats()["entry_fallbacks"]
+    if not r.client.ws_api.connected:
+        assert await m.replace_order(b.client_order_id, r.px(-91)) is b
+        assert m.stats()["entry_fallbacks"] == fallback_before + 1 and PUT in sim.requests
+    await until(lambda: r.client.ws_api.connected)
+    assert await m.cancel_order(b.client_order_id)
+    await until(lambda: b.state == "cancelled")
+    st = m.stats()
+    assert st["entry_ws"] >= 2 and st["entry_rest"] >= 1
 
 
 async def test_batch_places_in_input_order_and_rejects_only_the_bad_item(rig: Rig) -> None:

@@ -496,7 +496,9 @@ ORDER_FIELDS = {
     "p": (jstring(DECIMAL_TEXT), jstring(DECIMAL_TEXT) | ANY),
     # read only to tell an amendment: near misses and other types must be ignored alike
     "x": (
-        jstring(st.sampled_from(["AMENDMENT", "TRADE", "NEW", "AMENDMENT ", "AMENDMEN", "AMENDMENTS", "amendment"])),
+        jstring(
+            st.sampled_from(["AMENDMENT", "TRADE", "NEW", "AMENDMENT ", "AMENDMEN", "AMENDMENTS", "amendmen"])
+        ),
         ANY,
     ),
 }

@@ -467,7 +467,8 @@ class OrderManager:
             return
         self._observe("place", "rest", t0)
         if len(answers) != len(chunk):
-            answers = [ExchangeTimeout(-1006, "batch answer has the wrong length; outcome unknown")] * len(chunk)
+            unknown = ExchangeTimeout(-1006, "batch answer has the wrong length; outcome unknown")
+            answers = [unknown] * len(chunk)
         for o, answer in zip(chunk, answers, strict=True):
             self._place_outcome(o, answer)
 
