@@ -4,7 +4,7 @@ and nothing is counted twice.
 The simulator runs in its own process (``sim --faults``: dropped streams, lost replies, 503s,
 duplicated events, an expired listenKey, 429s), so its book outlives the engine. The demo engine
 runs in another process with ``--journal`` and ``--risk-log`` and is killed with SIGKILL
-``RESTART_KILLS`` times (20 for a full run; the default keeps the test near a minute), each time
+``RESTART_KILLS`` times (default 20, under a minute here), each time
 at a random moment after it started trading, and restarted on the same journal. A last run, with
 the venue's faults switched off, trades a little, cancels what is left and checks every order it
 placed or restored against the venue (exit status 0). Then:
@@ -38,7 +38,7 @@ from trading_engine_python.orders.manager import OrderManager
 
 from . import _proc
 
-KILLS = int(os.environ.get("RESTART_KILLS", "12"))
+KILLS = int(os.environ.get("RESTART_KILLS", "20"))
 DESK = "d1"
 SUBS = ("mm-btc-d1", "mm-eth-d1", "chaser-d1", "taker-d1")
 SYMBOLS = ("BTCUSDT", "ETHUSDT")

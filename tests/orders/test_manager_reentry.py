@@ -101,3 +101,24 @@ async def test_a_place_reply_with_an_order_id_out_of_range(impl: Implementation,
     m.feed(ev(order, "NEW", i=OID))
     assert order.state == "active" and order.exchange_order_id == OID
     await m.close()
+
+
+@pytest.mark.parametrize("leverage", [0, 126, True, 5.0])
+async def test_leverage_out_of_binance_range_is_refused_before_sending(impl: Implementation,
+                                                                       leverage: Any) -> None:
+    m, fake = make(impl)
+    with pytest.raises(ValueError, match="leverage"):
+        await m.place_limit_order("sub1", "BTCUSDT", "BUY", "0.010", "65000.3", leverage=leverage)
+    assert fake.calls == [] and m.get_active_orders() == []
+    await m.close()
+
+
+async def test_adopting_an_order_the_core_cannot_track_is_logged_not_raised(impl: Implementation) -> None:
+    from ._manager_util import rest_order
+
+    m, _ = make(impl)
+    assert m.adopt_order(rest_order("PMSsub1_LMT_abcdef123456", "NEW", orig="0")) is None
+    assert m.get_active_orders() == []
+    adopted = m.adopt_order(rest_order("PMSsub1_LMT_abcdef123457", "NEW"))  # the same, trackable
+    assert adopted is not None and m.get_active_orders() == [adopted]
+    await m.close()

@@ -92,6 +92,7 @@ _SIDES = {"BUY": 0, "SELL": 1}
 _TYPES = {"LIMIT": 0, "MARKET": 1}
 _TIFS = frozenset({"GTC", "IOC", "FOK", "GTX", "GTD"})
 _OID_LIMIT = 2**63  # Binance's orderId is an int64
+_LEVERAGE_MAX = 125  # Binance's ceiling; the cores refuse more (LEVERAGE_MAX)
 _BATCH_MAX = 5  # orders per batchOrders request (docs/binance-protocol.md, "Batch orders")
 # -5027 "No need to modify the order.": the amend asked for what the order already is
 # (docs/binance-protocol.md, "Amend in place").
@@ -384,8 +385,8 @@ class OrderManager:
             px = to_fixed(price, "price")
             if px <= 0:
                 raise ValueError(f"price must be > 0, not {price!r}")
-        if isinstance(leverage, bool) or not isinstance(leverage, int) or leverage < 1:
-            raise ValueError(f"leverage must be an int >= 1, not {leverage!r}")
+        if isinstance(leverage, bool) or not isinstance(leverage, int) or not 1 <= leverage <= _LEVERAGE_MAX:
+            raise ValueError(f"leverage must be an int from 1 to {_LEVERAGE_MAX}, not {leverage!r}")
         if tif is not None and tif not in _TIFS:
             raise ValueError(f"time_in_force must be one of {sorted(_TIFS)}, not {tif!r}")
         if parent_id is not None and not isinstance(parent_id, str):
@@ -1028,8 +1029,12 @@ class OrderManager:
             log.warning("cannot adopt open order %s: unexpected fields", cid)
             return None
         tif = rest.get("timeInForce") if rest.get("timeInForce") in _TIFS else None
-        order = self._core.add(cid, parsed.sub_account_prefix, str(rest.get("symbol", "")), side, otype,
-                               qty, px, parsed.type_code, None, 1, bool(rest.get("reduceOnly")), tif)
+        try:
+            order = self._core.add(cid, parsed.sub_account_prefix, str(rest.get("symbol", "")), side, otype,
+                                   qty, px, parsed.type_code, None, 1, bool(rest.get("reduceOnly")), tif)
+        except (ValueError, TypeError) as exc:  # e.g. origQty 0: nothing the core can track
+            log.warning("cannot adopt open order %s: %s", cid, exc)
+            return None
         self._stats["adopted"] += 1
         if self._recording is not None:
             self._recording.command("adopt", rest)
