@@ -69,3 +69,14 @@ def test_dict_input_with_amended(impl: Implementation, clock: FakeClock) -> None
     # only True counts; a q of the wrong type makes the frame malformed, as any other field
     assert core.feed_decoded(r, {**fields, "amended": 1, "q": 5_000_000}) & S.F_STALE
     assert core.feed_decoded(r, {**fields, "q": "0.1"}) == S.F_MALFORMED
+
+
+def test_the_new_size_counts_before_the_fill_it_carries(impl: Implementation, clock: FakeClock) -> None:
+    # A status answer after a restart: the order was amended from 0.010 to 0.030 and 0.024 filled
+    # meanwhile. Measured against the old size it would look complete; it is not.
+    core = make(impl, clock)
+    order = add(core)
+    core.feed(frame(CID, "NEW"))
+    flags = core.feed(frame(CID, "PARTIALLY_FILLED", x="AMENDMENT", q="0.030", z="0.024", ap="65000.3"))
+    assert flags & S.F_AMENDED and flags & S.F_PARTIAL and not flags & S.F_FILLED
+    assert (order.state, order.quantity, order.filled_qty) == ("active", 0.03, 0.024)

@@ -1281,7 +1281,6 @@ cdef class OrderCore:
         # table's cell for (state, event), then the flags of note 6. _core_py._apply, step for step.
         cdef int flags = 0
         cdef int ev = u.status
-        cdef int cell
         cdef bint has_z
         cdef bint was_terminal
         cdef int64_t z = 0
@@ -1305,21 +1304,20 @@ cdef class OrderCore:
             z = u.z
             if (ev == ST_NEW or ev == ST_PARTIALLY_FILLED) and u.present & P_AMENDED:
                 ev = _EV_AMENDED  # note 7
+                if (_CELLS[r.state][_EV_AMENDED] >> 4) & _A_AMEND:
+                    # First: a fill the frame carries is measured against the new size.
+                    if u.present & P_P and u.p > 0 and u.p != r.price:
+                        r.price = u.p
+                        flags = F_AMENDED
+                    if u.present & P_Q and u.q > r.filled and u.q != r.qty:
+                        r.qty = u.q
+                        flags = F_AMENDED
         if has_z and z > r.filled:
             flags |= self._fill(r, z, u)
             if r.filled >= r.qty:
                 ev = _EV_COMPLETED
         was_terminal = r.state >= S_FIRST_TERMINAL
-        cell = _CELLS[r.state][ev]
-        flags = self._take(slot, r, cell, flags)
-        if (cell >> 4) & _A_AMEND:
-            # Note 7: the frame's p/q become the order's; F_AMENDED when one of them changed.
-            if u.present & P_P and u.p > 0 and u.p != r.price:
-                r.price = u.p
-                flags |= F_AMENDED
-            if u.present & P_Q and u.q > r.filled and u.q != r.qty:
-                r.qty = u.q
-                flags |= F_AMENDED
+        flags = self._take(slot, r, _CELLS[r.state][ev], flags)
         if flags & F_FILL:
             if was_terminal:
                 self._cnt[C_LATE_FILLS] += 1

@@ -776,15 +776,14 @@ class OrderCore:
             z = f.get("z")
             if (status == dec.ST_NEW or status == dec.ST_PARTIALLY_FILLED) and f.get("amended"):
                 status = EV_AMENDED  # note 7
+                if CELLS[o._state][EV_AMENDED] >> 4 & A_AMEND:
+                    flags = self._amend(o, f)  # first: a fill it carries is measured against the new size
         if z is not None and z > o._filled:
             flags |= self._fill(o, z, f)
             if o._filled >= o._qty:
                 status = EV_COMPLETED
         was_terminal = o._state >= FIRST_TERMINAL
-        cell = CELLS[o._state][status]
-        flags = self._take(o, cell, flags)
-        if cell >> 4 & A_AMEND:
-            flags |= self._amend(o, f)
+        flags = self._take(o, CELLS[o._state][status], flags)
         # note 6
         if flags & F_FILL:
             if was_terminal:

@@ -48,6 +48,7 @@ from ._fixed import fixed_to_str, to_fixed
 from ._forms import message_from_dict, message_from_rest
 from ._states import (
     CANCELLED,
+    CANCELLING,
     EXPIRED,
     F_ACTIVATED,
     F_AMENDED,
@@ -766,9 +767,9 @@ class OrderManager:
         """One modify request (docs/binance-protocol.md, "Amend in place"), then the feed's word."""
         order = self._core.get(cid)
         intent = self._intents.get(cid)
-        if order is None or not order.is_live or (intent is not None and (intent.replace is not None
-                                                                       or intent.amend is not None)):
-            return None
+        if order is None or not order.is_live or order.state_code == CANCELLING or (
+                intent is not None and (intent.replace is not None or intent.amend is not None)):
+            return None  # a cancel on its way ends the order: nothing to amend
         px = to_fixed(new_price, "new_price") if new_price is not None else order.price_fp
         if px <= 0:
             raise ValueError(f"new_price must be > 0, not {new_price!r}")
