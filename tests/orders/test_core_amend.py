@@ -80,3 +80,19 @@ def test_the_new_size_counts_before_the_fill_it_carries(impl: Implementation, cl
     flags = core.feed(frame(CID, "PARTIALLY_FILLED", x="AMENDMENT", q="0.030", z="0.024", ap="65000.3"))
     assert flags & S.F_AMENDED and flags & S.F_PARTIAL and not flags & S.F_FILLED
     assert (order.state, order.quantity, order.filled_qty) == ("active", 0.03, 0.024)
+
+
+def test_a_partial_fill_states_the_size_a_lost_amendment_set(impl: Implementation, clock: FakeClock) -> None:
+    core = make(impl, clock)
+    order = add(core)
+    core.feed(frame(CID, "NEW"))
+    # the AMENDMENT to 0.030 @ 64999 was lost; the next trade says 0.012 of 0.030 filled
+    flags = core.feed(frame(CID, "PARTIALLY_FILLED", q="0.030", p="64999", z="0.012", l="0.012", L="64999"))
+    assert flags & S.F_AMENDED and flags & S.F_PARTIAL and not flags & S.F_FILLED
+    assert (order.state, order.quantity, order.price, order.filled_qty) == ("active", 0.03, 64999.0, 0.012)
+    # a duplicate of that frame (no fill increase) and an old NEW with the old size change nothing
+    assert core.feed(frame(CID, "PARTIALLY_FILLED", q="0.030", p="64999", z="0.012")) & S.F_STALE
+    assert core.feed(frame(CID, "NEW", q="0.010")) & S.F_STALE
+    assert order.quantity == 0.03
+    # FILLED is the exchange's word whatever the size
+    assert core.feed(frame(CID, "FILLED", z="0.030", l="0.018", L="64999")) & S.F_FILLED

@@ -1282,6 +1282,7 @@ cdef class OrderCore:
         cdef int flags = 0
         cdef int ev = u.status
         cdef bint has_z
+        cdef bint size
         cdef bint was_terminal
         cdef int64_t z = 0
         if u.present & P_ORDER_ID and not (r.flags & RF_OID):
@@ -1302,14 +1303,18 @@ cdef class OrderCore:
         else:
             has_z = u.present & P_Z
             z = u.z
-            if (ev == ST_NEW or ev == ST_PARTIALLY_FILLED) and u.present & P_AMENDED:
-                ev = _EV_AMENDED  # note 7
-                if (_CELLS[r.state][_EV_AMENDED] >> 4) & _A_AMEND:
-                    # First: a fill the frame carries is measured against the new size.
+            if ev == ST_NEW or ev == ST_PARTIALLY_FILLED:
+                # Note 7: an amendment, or a partial fill, states the order's size; taken first,
+                # so that the fill is measured against it.
+                size = (u.present & P_AMENDED) or (ev == ST_PARTIALLY_FILLED and has_z and z > r.filled)
+                if u.present & P_AMENDED:
+                    ev = _EV_AMENDED
+                if size and (_CELLS[r.state][_EV_AMENDED] >> 4) & _A_AMEND:
                     if u.present & P_P and u.p > 0 and u.p != r.price:
                         r.price = u.p
                         flags = F_AMENDED
-                    if u.present & P_Q and u.q > r.filled and u.q != r.qty:
+                    if (u.present & P_Q and u.q > r.filled and (not has_z or u.q > z)
+                            and u.q != r.qty):
                         r.qty = u.q
                         flags = F_AMENDED
         if has_z and z > r.filled:

@@ -774,10 +774,15 @@ class OrderCore:
             z = f.get("z", o._qty)
         else:
             z = f.get("z")
-            if (status == dec.ST_NEW or status == dec.ST_PARTIALLY_FILLED) and f.get("amended"):
-                status = EV_AMENDED  # note 7
-                if CELLS[o._state][EV_AMENDED] >> 4 & A_AMEND:
-                    flags = self._amend(o, f)  # first: a fill it carries is measured against the new size
+            if status == dec.ST_NEW or status == dec.ST_PARTIALLY_FILLED:
+                # Note 7: an amendment, or a partial fill, states the order's size; taken first, so
+                # that the fill is measured against it.
+                amended = f.get("amended")
+                size = amended or (status == dec.ST_PARTIALLY_FILLED and z is not None and z > o._filled)
+                if amended:
+                    status = EV_AMENDED
+                if size and CELLS[o._state][EV_AMENDED] >> 4 & A_AMEND:
+                    flags = self._amend(o, f, z)
         if z is not None and z > o._filled:
             flags |= self._fill(o, z, f)
             if o._filled >= o._qty:
@@ -820,7 +825,7 @@ class OrderCore:
             self._set_state(o, new)
         return flags
 
-    def _amend(self, o: OrderState, f: Mapping[str, Any]) -> int:
+    def _amend(self, o: OrderState, f: Mapping[str, Any], z: int | None) -> int:
         """Note 7: the frame's p/q become the order's; F_AMENDED when one of them changed."""
         flags = 0
         p = f.get("p")
@@ -828,7 +833,7 @@ class OrderCore:
             o._price = p
             flags = F_AMENDED
         q = f.get("q")
-        if q is not None and q > o._filled and q != o._qty:
+        if q is not None and q > o._filled and (z is None or q > z) and q != o._qty:
             o._qty = q
             flags = F_AMENDED
         return flags

@@ -211,12 +211,14 @@ TRANSITIONS: Final[dict[int, dict[int, tuple[int, int]]]] = {
 # 6. F_PARTIAL: a fill increase on a live order that did not complete it (on_partial runs for the
 #    fill before on_cancel when the same event closes the order). F_STALE: nothing changed (a
 #    terminal order without a fill increase; a live one with no flag at all).
-# 7. EV_AMENDED is the column when o.x is AMENDMENT and o.X is NEW or PARTIALLY_FILLED. When the
-#    order's row has A_AMEND there, o.p (if above 0) and o.q (if above the filled quantity) become
-#    its price and quantity BEFORE the fill arithmetic, so a fill the frame carries is measured
-#    against the new size (a fill completing it still makes the column EV_COMPLETED); F_AMENDED
-#    only when one of them changed, so a replayed amendment is stale. Binance cancels instead of
-#    amending a quantity at or below the executed one.
+# 7. EV_AMENDED is the column when o.x is AMENDMENT and o.X is NEW or PARTIALLY_FILLED. Such a
+#    frame, and a PARTIALLY_FILLED one with a fill increase (it states the size the fill is part
+#    of, and heals a lost amendment), set the order's size first when its row has A_AMEND in that
+#    column: o.p (if above 0) and o.q (if above both the filled quantity and o.z) become its price
+#    and quantity BEFORE the fill arithmetic, so the fill is measured against the size the exchange
+#    states (a fill completing it still makes the column EV_COMPLETED). F_AMENDED only when one of
+#    them changed, so a replayed amendment is stale; a duplicate fill frame has no increase and
+#    changes nothing. Binance cancels instead of amending a quantity at or below the executed one.
 
 
 def _cells() -> tuple[tuple[int, ...], ...]:
