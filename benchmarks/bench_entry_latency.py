@@ -136,7 +136,8 @@ async def _cycles(port: int, impl: str, entry: str, mode: str) -> dict[str, list
     return lat
 
 
-@pytest.mark.parametrize(("entry", "mode"), CASES, ids=[f"{e}-{'amend' if m == 'auto' else m}" for e, m in CASES])
+@pytest.mark.parametrize(("entry", "mode"), CASES,
+                         ids=[f"{e}-{'amend' if m == 'auto' else m}" for e, m in CASES])
 def test_entry_latency(benchmark: Any, loop: asyncio.AbstractEventLoop, port: int, impl: str, entry: str,
                        mode: str) -> None:
     result: dict[str, list[int]] = {}

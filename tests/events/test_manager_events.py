@@ -156,7 +156,8 @@ async def test_amend_is_published_as_order_amended(impl: Implementation, redis_s
     assert [c for c, _ in sub.events] == ["pms:events:order_active", "pms:events:order_amended"]
     amended = sub.events[1][1]
     assert set(amended) == COMMON
-    assert amended["clientOrderId"] == o.client_order_id and amended["exchangeOrderId"] == "8389765739703625593"
+    assert amended["clientOrderId"] == o.client_order_id
+    assert amended["exchangeOrderId"] == "8389765739703625593"
     assert amended["price"] == 64999.9 and amended["quantity"] == 0.003
     assert amended["timestamp"] == 1_700_000_000_999
     assert ex.sent("modify_order") == [{"quantity": "0.003", "price": "64999.9"}]

@@ -55,6 +55,6 @@ async def test_ccxt_pro_places_and_amends_over_ws_fapi(
         )
         amended = frames[-1]
         assert amended["o"]["c"] == order["clientOrderId"] and amended["o"]["X"] == "NEW"
-        assert Decimal(amended["o"]["p"]) == Decimal("60100") and Decimal(amended["o"]["q"]) == Decimal("0.02")
+        assert (Decimal(amended["o"]["p"]), Decimal(amended["o"]["q"])) == (Decimal("60100"), Decimal("0.02"))
     finally:
         await ws.close()

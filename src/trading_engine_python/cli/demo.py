@@ -281,8 +281,8 @@ class Demo:
         self.client = TimedClient(self.raw_client)
         self.journal = open_journal(a)
         self.manager = OrderManager(
-            self.client, self.redis, implementation=a.implementation, journal=self.journal, recording=a.record,
-            order_entry=order_entry(a),
+            self.client, self.redis, implementation=a.implementation, journal=self.journal,
+            recording=a.record, order_entry=order_entry(a),
         )
         if self.journal is not None or a.risk_log:
             self.risk = RiskTally(a.risk_log)
