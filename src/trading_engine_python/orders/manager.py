@@ -99,7 +99,6 @@ _BATCH_MAX = 5  # orders per batchOrders request (docs/binance-protocol.md, "Bat
 # (docs/binance-protocol.md, "Amend in place").
 _NO_NEED_TO_MODIFY = -5027
 _NOT_SENT = -1  # ExchangeError code of a local failure that certainly sent nothing
-_ENTRY_OPS = ("place", "modify", "cancel")
 _LATENCY_SAMPLES = 2048
 
 
@@ -553,6 +552,8 @@ class OrderManager:
             await ws.start()
         except ExchangeError as exc:
             log.info("ws-fapi order entry not up yet (%s); orders go over REST meanwhile", exc)
+        except Exception:  # a client bug: orders keep going over REST
+            log.exception("ws-fapi order entry could not be started; orders go over REST")
 
     async def connect_order_entry(self) -> bool:
         """Open the ws-fapi connection now (with ``order_entry="ws"``); True when it is up. Orders
