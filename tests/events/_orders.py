@@ -58,4 +58,7 @@ SAMPLES: dict[str, list[tuple[Order, dict[str, Any]]]] = {
     "order_cancelled": [(CANCELLED, {}), (EXPIRED, {}), (MARKET.but(state="cancelled", parent_id="x"), {})],
     "order_failed": [(REJECTED, {}), (FAILED, {}),
                      (CHILD.but(state="rejected", error=(-1013, "bad qty")), {})],
+    # an algo order's trigger: a STOP (limit price) and a STOP_MARKET (none)
+    "order_triggered": [(LIMIT.but(order_type="STOP", state="triggered"), {}),
+                        (MARKET.but(order_type="STOP_MARKET", state="triggered", parent_id="p1"), {})],
 }

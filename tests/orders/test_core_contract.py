@@ -117,7 +117,7 @@ def test_add_stores_str_subclasses_as_plain_str(impl: Implementation, clock: Fak
 
 @pytest.mark.parametrize(("name", "good", "out_of_range", "not_int"), [
     ("side", [0, 1], [-1, 2], [True, 0.0, "0", None]),
-    ("order_type", [0, 1], [-1, 2], [False, 1.0, "LIMIT", None]),
+    ("order_type", [0, 1, 6], [-1, 7], [False, 1.0, "LIMIT", None]),
     ("quantity", [1, INT64_MAX], [0, -1, 2**63], [1.5, "1", None, True]),
     ("price", [0, 1, INT64_MAX], [-1, 2**63], [65000.3, "1", True]),
     ("leverage", [1, 20, 125], [0, -1, 126, 2**31, 2**63], [5.0, "5", None, True]),

@@ -51,6 +51,12 @@ TEMPLATES: list[dict[str, Any]] = [json.loads(t) for t in (
     '"ap":"0","sp":"0","x":"NEW","X":"NEW","i":315803079,"l":"0","z":"0","L":"0","T":1617859867769,'
     '"t":0,"b":"1262.16000","a":"0","m":false,"R":false,"wt":"CONTRACT_PRICE","ot":"LIMIT","ps":"LONG",'
     '"cp":false,"rp":"0","pP":false,"si":0,"ss":0}}',
+    # nautilus DOGEUSDT ALGO_UPDATE (an algo order's trigger; caid/ai/aq in place of c/i/z)
+    '{"e":"ALGO_UPDATE","T":1765431097030,"E":1765431097037,"o":{"caid":"O-20251211-053131-TEST-000-1",'
+    '"aid":1000000033225453,"at":"CONDITIONAL","o":"STOP_MARKET","s":"DOGEUSDT","S":"BUY","ps":"BOTH",'
+    '"f":"GTC","q":"38","X":"TRIGGERED","ai":"88937381063","ap":"0","aq":"0","act":"MARKET",'
+    '"tp":"0.13855","p":"0","V":"EXPIRE_MAKER","wt":"CONTRACT_PRICE","pm":"NONE","cp":false,"pP":false,'
+    '"R":false,"tt":1765431097019,"gtd":0}}',
 )]
 
 CIDS = ["PMSsub1_LMT_a1", "PMSsub1_CHASE_b2", "PMSsub2_SCALP_c3", "PMSsub2_TWAP_d4", "PMSsub3_MKT_e5",
@@ -68,6 +74,8 @@ PRICES = ["0", "0.6716", "65000.1", "65000.12345678", "92233720368.54775807"]
 BAD_DECIMALS = ["", "1e3", "-1", "0.000000001", "92233720368.54775808", "1.", ".5", " 1", "0x10", "１"]
 STATUSES = ["NEW", "PARTIALLY_FILLED", "FILLED", "CANCELED", "EXPIRED", "EXPIRED_IN_MATCH", "REJECTED",
             "NEW_INSURANCE", "CALCULATED", "", "new"]
+ALGO_STATUSES = ["NEW", "CANCELED", "EXPIRED", "REJECTED", "TRIGGERING", "TRIGGERED", "FINISHED",
+                 "FILLED", "PARTIALLY_FILLED", "", "new"]
 
 
 def _decimal(values: list[str]) -> st.SearchStrategy[Any]:
@@ -86,13 +94,19 @@ def frames(draw: st.DrawFn) -> bytes:
     now and then every kind of damage."""
     msg = json.loads(json.dumps(draw(st.sampled_from(TEMPLATES))))
     o = msg["o"]
+    algo = msg["e"] == "ALGO_UPDATE"
+    c, z = ("caid", "aq") if algo else ("c", "z")
     dirty = not draw(st.integers(0, 4))
     if draw(st.integers(0, 7)):
-        o["c"] = draw(st.sampled_from(CIDS))
+        o[c] = draw(st.sampled_from(CIDS))
     else:
-        o["c"] = draw(st.one_of(st.sampled_from(UNKNOWN_CIDS), st.text(max_size=40)))
-    o["X"] = draw(st.sampled_from(STATUSES if dirty else STATUSES[:7]))
-    for key, values in (("z", AMOUNTS), ("l", AMOUNTS), ("L", PRICES), ("ap", [*PRICES, "65000.123456785"])):
+        o[c] = draw(st.one_of(st.sampled_from(UNKNOWN_CIDS), st.text(max_size=40)))
+    statuses = ALGO_STATUSES if algo else STATUSES
+    o["X"] = draw(st.sampled_from(statuses if dirty else statuses[:7]))
+    if algo and draw(st.booleans()):
+        bad_ai = ["x", "-1", "99999999999999999999"] if dirty else []
+        o["ai"] = draw(st.sampled_from(["", *map(str, OIDS), *bad_ai]))
+    for key, values in ((z, AMOUNTS), ("l", AMOUNTS), ("L", PRICES), ("ap", [*PRICES, "65000.123456785"])):
         value = draw(_decimal(values) if dirty else st.one_of(st.sampled_from(values), st.just(None)))
         if value is None:
             o.pop(key, None)
@@ -128,7 +142,8 @@ FORMS = ["bytes", "str", "bytearray", "memoryview", "dict"]
 
 def _add() -> st.SearchStrategy[tuple[Any, ...]]:
     return st.tuples(st.just("add"), st.sampled_from([*CIDS, "x" * 37]), st.sampled_from(SUBS),
-              st.sampled_from(SYMBOLS), st.integers(0, 1), st.integers(0, 1), st.sampled_from(QTYS),
+              st.sampled_from(SYMBOLS), st.integers(0, 1), st.sampled_from([0, 1, 1, 3, 4, 6]),
+              st.sampled_from(QTYS),
               st.sampled_from([0, to_fixed("65000.1"), to_fixed("0.6716")]), st.sampled_from(ORIGINS),
               st.sampled_from(PARENTS), st.integers(1, 125), st.booleans(), st.sampled_from(TIFS))
 

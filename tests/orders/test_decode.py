@@ -486,13 +486,59 @@ def test_event_type_is_cut_at_32_bytes_on_a_character_boundary(dec: ModuleType) 
 
 
 def test_other_event_ignores_invalid_fields(dec: ModuleType) -> None:
-    # e decides first: an ALGO_UPDATE "o" is not an order, whatever it holds
-    assert dec.decode(b'{"e":"ALGO_UPDATE","E":-1,"o":{"X":5,"z":1}}') == (
+    # e decides first: a CONDITIONAL_ORDER_TRIGGER_REJECT "o" is not an order, whatever it holds
+    assert dec.decode(b'{"e":"CONDITIONAL_ORDER_TRIGGER_REJECT","E":-1,"o":{"X":5,"z":1}}') == (
         R_OTHER,
-        {"event_type": "ALGO_UPDATE"},
+        {"event_type": "CONDITIONAL_ORDER_TRIGGER_REJECT"},
     )
     # but the document must still be valid JSON
-    assert dec.decode(b'{"e":"ALGO_UPDATE","o":{"X":5,"z":1e999}}') == mal(1)
+    assert dec.decode(b'{"e":"ACCOUNT_UPDATE","o":{"X":5,"z":1e999}}') == mal(1)
+
+
+def test_algo_update_capture(dec: ModuleType) -> None:
+    """The captured ALGO_UPDATE sequence (docs/binance-protocol.md, "Algo orders"): caid, aid, the
+    created order's id from the string ai ("" before the trigger), aq as the cumulative fill."""
+    lines = _data.frames("ws/algo_update_nautilus_dogeusdt_stop_market_2025.jsonl")
+    got = [dec.decode(orjson.dumps(orjson.loads(line)["data"])) for line in lines]
+    cid = "O-20251211-053131-TEST-000-1"
+    common = {"algo": True, "q": 3_800_000_000, "p": 0}
+    assert got[0] == (R_ORDER, {"status": 9, "cid": cid, "algo_id": 1000000033225453,
+                                "event_time": 1765431097020, **common})
+    assert got[1] == (R_ORDER, {"status": 10, "cid": cid, "algo_id": 1000000033225453,
+                                "order_id": 88937381063, "event_time": 1765431097037, "z": 0, "ap": 0,
+                                **common})
+    assert got[2][1]["status"] == 11 and got[2][1]["z"] == 3_800_000_000 and got[2][1]["ap"] == 13_856_000
+    assert got[3][1]["cid"] == "O-20251211-053131-TEST-000-2" and got[3][1]["z"] == 0
+
+
+def test_algo_update_rules(dec: ModuleType) -> None:
+    def algo(o: str, e: str = "ALGO_UPDATE") -> tuple[int, dict[str, Any]]:
+        return dec.decode(f'{{"e":"{e}","o":{{{o}}}}}'.encode())  # type: ignore[no-any-return]
+
+    # the order event's keys mean nothing in an ALGO_UPDATE, and the reverse
+    assert algo('"caid":"a","X":"NEW","c":5,"i":"x","z":true') == (
+        R_ORDER, {"status": 1, "cid": "a", "algo": True})
+    assert algo('"c":"a","X":"NEW","caid":5,"ai":7,"aq":true', "ORDER_TRADE_UPDATE") == (
+        R_ORDER, {"status": 1, "cid": "a"})
+    assert algo('"c":"a","X":"NEW"') == mal(5)  # no caid
+    # the algo statuses only in an ALGO_UPDATE, the fill statuses only in an order update
+    assert algo('"caid":"a","X":"FILLED"')[1]["status"] == 8
+    assert algo('"c":"a","X":"TRIGGERED"', "ORDER_TRADE_UPDATE")[1]["status"] == 8
+    # ai: digits in a string; "" absent; a JSON number a type error
+    assert algo('"caid":"a","X":"NEW","ai":""')[1] == {"status": 1, "cid": "a", "algo": True}
+    assert algo('"caid":"a","X":"NEW","ai":"0009"')[1]["order_id"] == 9
+    assert algo('"caid":"a","X":"NEW","ai":"\\u0039"')[1]["order_id"] == 9
+    assert algo('"caid":"a","X":"NEW","ai":9') == mal(4)
+    assert algo('"caid":"a","X":"NEW","ai":"9x"') == mal(8)
+    assert algo('"caid":"a","X":"NEW","ai":"9223372036854775808"') == mal(6)
+    assert algo('"caid":"a","X":"NEW","ai":"9223372036854775807"')[1]["order_id"] == 2**63 - 1
+    # errors in the order e E o caid X aid ai aq ap q p
+    assert algo('"p":"x","aid":-1,"caid":"a","X":"NEW"') == mal(6)
+    assert algo('"p":"x","aq":"1.123456789","caid":"a","X":"NEW"') == mal(7)
+    # a later "o" replaces the earlier one entirely
+    assert dec.decode(b'{"e":"ALGO_UPDATE","o":{"caid":"a","X":"NEW","aid":3,"ai":"5","aq":"1"},'
+                      b'"o":{"caid":"b","X":"CANCELED"}}') == (
+        R_ORDER, {"status": 4, "cid": "b", "algo": True})
 
 
 def test_nulls_are_absent(dec: ModuleType) -> None:

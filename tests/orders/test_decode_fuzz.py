@@ -3,7 +3,7 @@
 The pure twin is ``orjson.loads`` + ``decode_dict``, so "same answer" also means "accepts exactly
 the JSON orjson accepts". Inputs: random bytes, mutations of the real frames (byte flips,
 truncation at every offset, insertions, deletions, duplicated members) and generated JSON shaped
-like ORDER_TRADE_UPDATE with hostile values. FUZZ_EXAMPLES=N raises the hypothesis budget.
+like ORDER_TRADE_UPDATE or ALGO_UPDATE with hostile values. FUZZ_EXAMPLES=N raises the hypothesis budget.
 """
 
 from __future__ import annotations
@@ -66,7 +66,10 @@ def _sample_frames() -> list[bytes]:
     return out
 
 
-FRAMES = _sample_frames()
+# The captured ALGO_UPDATEs without their {"stream", "data"} wrapper: frames the decoder reads.
+ALGO = [orjson.dumps(orjson.loads(f)["data"])
+        for f in _data.frames("ws/algo_update_nautilus_dogeusdt_stop_market_2025.jsonl")]
+FRAMES = [*_sample_frames(), *ALGO]
 OTU = [f for f in FRAMES if b'"ORDER_TRADE_UPDATE"' in f and f.startswith(b"{")]
 
 
@@ -82,7 +85,7 @@ def test_every_truncation_of_every_frame() -> None:
 
 
 def test_every_single_byte_deletion() -> None:
-    for f in [*OTU[:8], FRAMES[0]]:
+    for f in [*OTU[:8], FRAMES[0], *ALGO[1:3]]:
         for i in range(len(f)):
             check(f[:i] + f[i + 1 :])
 
@@ -91,7 +94,7 @@ def test_every_single_byte_deletion() -> None:
     "byte", [b'"', b"\\", b"{", b"}", b"[", b",", b":", b"0", b"-", b"e", b"\x00", b"\xff", b"\x80"]
 )
 def test_every_single_byte_replacement(byte: bytes) -> None:
-    for f in OTU[:3]:
+    for f in [*OTU[:3], ALGO[2]]:
         for i in range(len(f)):
             check(f[:i] + byte + f[i + 1 :])
 
@@ -468,6 +471,9 @@ ORDER_FIELDS = {
                     "NEW_INSURANCE",
                     "PARTIALLY_FILLEd",
                     "",
+                    "TRIGGERING",
+                    "TRIGGERED",
+                    "FINISHED",
                 ]
             )
         ),
@@ -500,6 +506,14 @@ ORDER_FIELDS = {
             st.sampled_from(["AMENDMENT", "TRADE", "NEW", "AMENDMENT ", "AMENDMEN", "AMENDMENTS", "amendmen"])
         ),
         ANY,
+    ),
+    # ALGO_UPDATE's own keys (read only in one; the order keys only in an ORDER_TRADE_UPDATE)
+    "caid": (jstring(), ANY),
+    "aid": (st.integers(0, 2**63 - 1).map(str), NUMBER | ANY),
+    "ai": (jstring(st.from_regex(r"[0-9]{0,21}", fullmatch=True)), jstring(DECIMAL_TEXT) | NUMBER | ANY),
+    "aq": (
+        jstring(st.from_regex(r"[0-9]{1,11}(\.[0-9]{1,8})?", fullmatch=True) | MAGNITUDE_DECIMAL),
+        jstring(DECIMAL_TEXT) | ANY,
     ),
 }
 EXTRA_KEYS = [
@@ -569,7 +583,8 @@ def envelope(draw: st.DrawFn) -> str:
     event = _pick(
         draw,
         bad_pct,
-        st.just('"ORDER_TRADE_UPDATE"') | jstring(st.just("ORDER_TRADE_UPDATE")),
+        st.just('"ORDER_TRADE_UPDATE"') | jstring(st.just("ORDER_TRADE_UPDATE"))
+        | st.just('"ALGO_UPDATE"') | jstring(st.just("ALGO_UPDATE")),
         st.sampled_from(['"ACCOUNT_UPDATE"', "null", "5", '"ORDER_TRADE_UPDATe"']) | jstring() | ANY,
     )
     members = [(_key(draw, "e"), event)] if draw(st.integers(0, 19)) else []

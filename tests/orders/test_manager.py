@@ -475,8 +475,6 @@ def _other_events() -> list[str]:
              *load_jsonl("account_update_real_unicornfy_chzusdt_2021.json"),
              *load_jsonl("account_config_update_real_unicornfy_2021.jsonl"),
              *load_jsonl("trade_lite_real_nautilus_ethusdt_2024.json")]
-    algo = load_jsonl("algo_update_nautilus_dogeusdt_stop_market_2025.jsonl")
-    lines += [json.dumps(json.loads(line)["data"]) for line in algo]  # unwrapped from {"stream","data"}
     lines.append(_data.read_bytes("docs-examples/ws_listen_key_expired.json").decode())
     return lines
 

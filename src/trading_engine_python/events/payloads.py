@@ -29,6 +29,7 @@ __all__ = [
     "order_failed",
     "order_filled",
     "order_partially_filled",
+    "order_triggered",
 ]
 
 CHANNEL_PREFIX = "pms:events:"
@@ -39,6 +40,7 @@ ORDER_EVENT_TYPES = (
     "order_filled",
     "order_cancelled",
     "order_failed",
+    "order_triggered",
 )
 
 
@@ -138,6 +140,14 @@ def _base(order: Any, ts_ms: int) -> dict[str, Any]:
 def order_active(order: OrderView, ts_ms: int, account: Any = None) -> dict[str, Any]:
     """First exchange acknowledgement (feed NEW). ``account`` is accepted for call-site symmetry
     with :func:`order_filled` and ignored: docs/events.md gives order_active no account key."""
+    out = _base(order, ts_ms)
+    out["price"] = _limit_price(order)
+    out["quantity"] = float(order.quantity)
+    return out
+
+
+def order_triggered(order: OrderView, ts_ms: int) -> dict[str, Any]:
+    """An algo order's trigger placed its order in the book (ALGO_UPDATE TRIGGERED)."""
     out = _base(order, ts_ms)
     out["price"] = _limit_price(order)
     out["quantity"] = float(order.quantity)

@@ -957,6 +957,127 @@ class BinanceFuturesClient:
             raise ExchangeError(-1, "openOrders: expected a JSON array")
         return body
 
+    # ----------------------------------------------------------------- algo (conditional) orders
+
+    async def _algo_params(
+        self,
+        symbol: str,
+        side: str,
+        order_type: str,
+        quantity: str | None,
+        *,
+        client_algo_id: str,
+        trigger_price: str | None = None,
+        price: str | None = None,
+        callback_rate: str | None = None,
+        activation_price: str | None = None,
+        working_type: str = "CONTRACT_PRICE",
+        reduce_only: bool = False,
+        close_position: bool = False,
+        price_protect: bool = False,
+        time_in_force: str | None = None,
+        self_trade_prevention: str | None = None,
+    ) -> dict[str, Any]:
+        """Checked parameters of New Algo Order (docs/binance-protocol.md, "Algo orders"): trigger,
+        limit and activation prices on the tick size, the quantity on the step size, callbackRate
+        0.1-10 in steps of 0.1. Refused here (ValueError) means nothing was sent."""
+        if order_type not in _ALGO_TYPES:
+            raise ValueError(f"order type {order_type!r} is no algo type ({sorted(_ALGO_TYPES)})")
+        if side not in _SIDES:
+            raise ValueError(f"side {side!r} must be BUY or SELL")
+        if not isinstance(client_algo_id, str) or not _CLIENT_ID_RE.fullmatch(client_algo_id):
+            raise ValueError(f"client_algo_id {client_algo_id!r} must match ^[.A-Z:/a-z0-9_-]{{1,36}}$")
+        if working_type not in ("CONTRACT_PRICE", "MARK_PRICE"):
+            raise ValueError(f"working_type {working_type!r} must be CONTRACT_PRICE or MARK_PRICE")
+        rules = await self.symbol_rules(symbol)
+        params: dict[str, Any] = {"algoType": "CONDITIONAL", "symbol": symbol, "side": side,
+                                  "type": order_type, "workingType": working_type}
+        market = order_type.endswith("_MARKET")
+        if close_position:
+            if order_type not in ("STOP_MARKET", "TAKE_PROFIT_MARKET"):
+                raise ValueError("close_position is for STOP_MARKET and TAKE_PROFIT_MARKET only")
+            if reduce_only:
+                raise ValueError("close_position takes no reduce_only")
+            params["closePosition"] = "true"
+        else:
+            if quantity is None:
+                raise ValueError("an algo order needs a quantity (or close_position)")
+            qty = self._decimal_text("quantity", quantity)
+            rules.check_quantity(qty, "MARKET" if market else "LIMIT")
+            params["quantity"] = qty
+        if order_type == "TRAILING_STOP_MARKET":
+            if callback_rate is None:
+                raise ValueError("a trailing stop needs a callback_rate")
+            rate = Decimal(self._decimal_text("callback_rate", callback_rate))
+            if not Decimal("0.1") <= rate <= Decimal("10") or rate % Decimal("0.1") != 0:
+                raise ValueError(f"callback_rate {callback_rate} must be 0.1 to 10 in steps of 0.1")
+            params["callbackRate"] = _plain(rate)
+            if activation_price is not None:
+                act = self._decimal_text("activation_price", activation_price)
+                rules.check_price(act)
+                params["activatePrice"] = act
+        else:
+            if trigger_price is None:
+                raise ValueError(f"a {order_type} order needs a trigger_price")
+            tp = self._decimal_text("trigger_price", trigger_price)
+            rules.check_price(tp)
+            params["triggerPrice"] = tp
+        if market:
+            if price is not None:
+                raise ValueError(f"a {order_type} order takes no price")
+        else:
+            if price is None:
+                raise ValueError(f"a {order_type} order needs a price")
+            px = self._decimal_text("price", price)
+            rules.check_price(px)
+            tif = time_in_force or "GTC"
+            if tif not in _TIFS:
+                raise ValueError(f"time_in_force {tif!r} not one of {sorted(_TIFS)}")
+            params.update(price=px, timeInForce=tif)
+        if reduce_only:
+            params["reduceOnly"] = "true"
+        if price_protect:
+            params["priceProtect"] = "true"
+        if self_trade_prevention is not None:
+            params["selfTradePreventionMode"] = self_trade_prevention
+        params["clientAlgoId"] = client_algo_id
+        return params
+
+    async def place_algo_order(self, symbol: str, side: str, order_type: str, quantity: str | None,
+                               **kw: Any) -> dict[str, Any]:
+        """POST /fapi/v1/algoOrder; keywords as ``_algo_params``."""
+        params = await self._algo_params(symbol, side, order_type, quantity, **kw)
+        return await self._request(  # type: ignore[no-any-return]
+            "POST", "/fapi/v1/algoOrder", params, signed=True, weight=0, orders=1)
+
+    async def cancel_algo_order(self, symbol: str, *, client_algo_id: str) -> dict[str, Any]:
+        return await self._request(  # type: ignore[no-any-return]
+            "DELETE", "/fapi/v1/algoOrder", {"symbol": symbol, "clientAlgoId": client_algo_id}, signed=True
+        )
+
+    async def get_algo_order(self, symbol: str, *, client_algo_id: str) -> dict[str, Any]:
+        return await self._request(  # type: ignore[no-any-return]
+            "GET", "/fapi/v1/algoOrder", {"symbol": symbol, "clientAlgoId": client_algo_id}, signed=True
+        )
+
+    async def get_open_algo_orders(self, symbol: str | None = None) -> list[dict[str, Any]]:
+        params = {"symbol": symbol} if symbol else None
+        body = await self._request("GET", "/fapi/v1/openAlgoOrders", params, signed=True,
+                                   weight=1 if symbol else 40)
+        if isinstance(body, dict) and isinstance(body.get("orders"), list):
+            body = body["orders"]
+        if not isinstance(body, list):
+            raise ExchangeError(-1, "openAlgoOrders: expected a JSON array")
+        return body
+
+    async def countdown_cancel_all(self, symbol: str, countdown_ms: int) -> dict[str, Any]:
+        """POST /fapi/v1/countdownCancelAll (docs/binance-protocol.md, "Dead-man switch"); 0 stops it."""
+        if isinstance(countdown_ms, bool) or not isinstance(countdown_ms, int) or countdown_ms < 0:
+            raise ValueError(f"countdown_ms must be an int >= 0, not {countdown_ms!r}")
+        return await self._request(  # type: ignore[no-any-return]
+            "POST", "/fapi/v1/countdownCancelAll", {"symbol": symbol, "countdownTime": countdown_ms},
+            signed=True, weight=10)
+
     async def cancel_all_orders(self, symbol: str) -> dict[str, Any]:
         return await self._request(  # type: ignore[no-any-return]
             "DELETE", "/fapi/v1/allOpenOrders", {"symbol": symbol}, signed=True

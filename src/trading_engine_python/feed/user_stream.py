@@ -38,6 +38,8 @@ log = logging.getLogger(__name__)
 # sample); 96 bytes leaves room for a differently ordered envelope. A miss falls back to orjson,
 # so this is only a fast path.
 _OTU_TAG = b'"e":"ORDER_TRADE_UPDATE"'
+# ALGO_UPDATE (docs/binance-protocol.md, "Algo orders") goes to manager.feed as raw bytes too.
+_ALGO_TAG = b'"e":"ALGO_UPDATE"'
 _OTU_SCAN = 96
 _INVALID_LISTEN_KEY = -1125
 _PLANNED = frozenset(("listenKeyExpired", "listenKey invalid", "max connection age"))
@@ -101,6 +103,7 @@ class UserStreamService:
         # counters (plain ints: the frame path touches them)
         self._dropped = 0
         self._order_updates = 0
+        self._algo_updates = 0  # ALGO_UPDATE frames fed to the manager (counted in other_events too)
         self._other_events = 0
         self._malformed = 0
         self._feed_errors = 0
@@ -145,6 +148,7 @@ class UserStreamService:
             + len(self._buffer)
             + self._dropped,
             "order_updates": self._order_updates,
+            "algo_updates": self._algo_updates,
             "other_events": self._other_events,
             "malformed": self._malformed,
             "feed_errors": self._feed_errors,
@@ -234,6 +238,15 @@ class UserStreamService:
             if self._otu_listeners:
                 self._notify_otu(data)
             return
+        if data.startswith(_ALGO_TAG, 1) or data.find(_ALGO_TAG, 0, _OTU_SCAN) != -1:
+            self._algo_updates += 1
+            try:
+                self._feed(data)
+            except Exception:
+                self._feed_errors += 1
+                log.exception("manager.feed raised")
+            self._other(data, fed=True)  # listeners of ALGO_UPDATE still hear it
+            return
         self._other(data)
 
     def _notify_otu(self, data: bytes) -> None:
@@ -245,7 +258,7 @@ class UserStreamService:
             if not call_listener(cb, msg, self._tasks, "ORDER_TRADE_UPDATE"):
                 self._listener_errors += 1
 
-    def _other(self, data: bytes) -> None:
+    def _other(self, data: bytes, fed: bool = False) -> None:
         try:
             msg = orjson.loads(data)
         except orjson.JSONDecodeError:
@@ -265,6 +278,13 @@ class UserStreamService:
             self._malformed += 1
             log.warning("user stream: an object without an event type was skipped")
             return
+        if et == "ALGO_UPDATE" and not fed:
+            self._algo_updates += 1
+            try:
+                self._feed(data)
+            except Exception:
+                self._feed_errors += 1
+                log.exception("manager.feed raised")
         if et == "ORDER_TRADE_UPDATE":
             # Not caught by the fast path (unusual spacing or key order): same treatment.
             self._order_updates += 1

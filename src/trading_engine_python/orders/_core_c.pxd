@@ -15,12 +15,15 @@ cdef enum:
     S_PLACING = 1
     S_ACTIVE = 2
     S_CANCELLING = 3
-    S_FILLED = 4
-    S_CANCELLED = 5
-    S_EXPIRED = 6
-    S_REJECTED = 7
-    S_FAILED = 8
-    S_FIRST_TERMINAL = 4
+    S_TRIGGERING = 4
+    S_TRIGGERED = 5
+    S_FILLED = 6
+    S_CANCELLED = 7
+    S_EXPIRED = 8
+    S_REJECTED = 9
+    S_FAILED = 10
+    S_FINISHED = 11
+    S_FIRST_TERMINAL = 6
 
 cdef enum:
     # Transition flags: the F_* of _states.py (checked at import).
@@ -37,7 +40,8 @@ cdef enum:
     F_OTHER_EVENT = 1024
     F_HOOKED = 2048
     F_ORPHAN = 4096
-    F_AMENDED = 8192
+    F_TRIGGERED = 8192
+    F_AMENDED = 16384
 
 cdef enum:
     # Rec.flags bits.
@@ -47,6 +51,7 @@ cdef enum:
     RF_VIEW = 8             # an OrderState view of this slot is registered in OrderCore._vt
     RF_ERROR = 16           # OrderCore._errors holds (code, msg) for this slot
     RF_HOOKED = 32          # set_hooked(): feed results for this order carry F_HOOKED
+    RF_STP = 64             # closed by EXPIRED_IN_MATCH: expire_reason (note 8 of _states)
 
 cdef enum:
     # Live lists (intrusive, doubly linked): Rec.link[2 * list] = previous, [2 * list + 1] = next.
@@ -105,7 +110,7 @@ ctypedef struct Rec:
     int32_t leverage
     uint32_t gen            # bumped when the slot is freed
     int32_t link[10]        # live lists; link[0] chains the free list of unused slots
-    uint8_t kind            # bit 0: side (SIDES index), bit 1: order type (ORDER_TYPES index)
+    uint8_t kind            # bit 0: side (SIDES index), bits 1-3: order type (ORDER_TYPES index)
     uint8_t state
     uint8_t flags           # RF_*
     uint8_t cid_len

@@ -38,6 +38,7 @@ from libc.string cimport memcmp, memcpy, memset
 from trading_engine_python.orders._decode_c cimport (
     P_AMENDED,
     P_AP,
+    P_ALGO,
     P_EVENT_TIME,
     P_LP,
     P_ORDER_ID,
@@ -50,11 +51,13 @@ from trading_engine_python.orders._decode_c cimport (
     ST_EXPIRED,
     ST_EXPIRED_IN_MATCH,
     ST_FILLED,
+    ST_FINISHED,
     ST_NEW,
     ST_NONE,
     ST_OTHER,
     ST_PARTIALLY_FILLED,
     ST_REJECTED,
+    ST_TRIGGERING,
     Update,
     decode_frame,
 )
@@ -88,6 +91,7 @@ PUBLIC_FIELDS = (
     "reduce_only",
     "time_in_force",
     "error",
+    "expire_reason",
 )
 
 COUNTERS = (
@@ -108,6 +112,7 @@ COUNTERS = (
 cdef tuple _STATE_NAMES = _states.STATE_NAMES
 cdef tuple _SIDES = _states.SIDES
 cdef tuple _ORDER_TYPES = _states.ORDER_TYPES
+cdef tuple _EXPIRE_REASONS = _states.EXPIRE_REASONS
 cdef object _MONOTONIC = time.monotonic
 cdef object _MISSING = object()
 
@@ -197,23 +202,25 @@ cdef enum:
 
 
 # The C constants must be the shared Python ones: a mismatch is a build error, not a silent bug.
-if (S_PLACING, S_ACTIVE, S_CANCELLING, S_FILLED, S_CANCELLED, S_EXPIRED, S_REJECTED, S_FAILED,
-        S_FIRST_TERMINAL) != (_states.PLACING, _states.ACTIVE, _states.CANCELLING, _states.FILLED,
-                              _states.CANCELLED, _states.EXPIRED, _states.REJECTED, _states.FAILED,
-                              _states.FIRST_TERMINAL):
+if (S_PLACING, S_ACTIVE, S_CANCELLING, S_TRIGGERING, S_TRIGGERED, S_FILLED, S_CANCELLED, S_EXPIRED,
+        S_REJECTED, S_FAILED, S_FINISHED, S_FIRST_TERMINAL) != (
+        _states.PLACING, _states.ACTIVE, _states.CANCELLING, _states.TRIGGERING, _states.TRIGGERED,
+        _states.FILLED, _states.CANCELLED, _states.EXPIRED, _states.REJECTED, _states.FAILED,
+        _states.FINISHED, _states.FIRST_TERMINAL):
     raise ImportError("_core_c: order state codes differ from _states.py; rebuild")
 if (F_ACTIVATED, F_FILL, F_PARTIAL, F_FILLED, F_CLOSED, F_LATE_FILL, F_UNKNOWN_STATUS, F_STALE,
-        F_UNKNOWN_ID, F_MALFORMED, F_OTHER_EVENT, F_HOOKED, F_ORPHAN, F_AMENDED) != (
+        F_UNKNOWN_ID, F_MALFORMED, F_OTHER_EVENT, F_HOOKED, F_ORPHAN, F_TRIGGERED, F_AMENDED) != (
         _states.F_ACTIVATED, _states.F_FILL, _states.F_PARTIAL, _states.F_FILLED, _states.F_CLOSED,
         _states.F_LATE_FILL, _states.F_UNKNOWN_STATUS, _states.F_STALE, _states.F_UNKNOWN_ID,
-        _states.F_MALFORMED, _states.F_OTHER_EVENT, _states.F_HOOKED, _states.F_ORPHAN, _states.F_AMENDED):
+        _states.F_MALFORMED, _states.F_OTHER_EVENT, _states.F_HOOKED, _states.F_ORPHAN,
+        _states.F_TRIGGERED, _states.F_AMENDED):
     raise ImportError("_core_c: transition flags differ from _states.py; rebuild")
 
 # The transition table: _states.TRANSITIONS, read (as _states.CELLS) into a C array at import, so
 # that both cores run the one table. Cell = new state (low 4 bits, _KEEP = unchanged) | actions << 4.
 cdef enum:
-    _N_STATES = 9
-    _N_EVENTS = 16
+    _N_STATES = 12
+    _N_EVENTS = 19
     _KEEP = 15
     _A_ACK = 1
     _A_SEEN = 2
@@ -221,8 +228,10 @@ cdef enum:
     _A_FILLED = 8
     _A_ORPHAN = 16
     _A_REFUSE = 32
-    _A_AMEND = 64
+    _A_TRIGGER = 64
+    _A_AMEND = 128
     _EV_UNKNOWN = 0
+    _EV_EXPIRED_IN_MATCH = 6
     _EV_COMPLETED = 8
     _EV_PLACE_SENT = 9
     _EV_CANCEL_SENT = 10
@@ -230,16 +239,24 @@ cdef enum:
     _EV_CANCEL_REFUSED_ACKED = 12
     _EV_REJECTED_LOCAL = 13
     _EV_FAILED_LOCAL = 14
-    _EV_AMENDED = 15
+    _EV_TRIGGERING = 15
+    _EV_TRIGGERED = 16
+    _EV_FINISHED = 17
+    _EV_AMENDED = 18
+    _FIRST_ALGO_TYPE = 2
+    _N_TYPES = 7
 
-if ((_N_STATES, _N_EVENTS, _KEEP, _A_ACK, _A_SEEN, _A_CLOSED, _A_FILLED, _A_ORPHAN, _A_REFUSE, _A_AMEND,
-     _EV_UNKNOWN, _EV_COMPLETED, _EV_PLACE_SENT, _EV_CANCEL_SENT, _EV_CANCEL_REFUSED,
-     _EV_CANCEL_REFUSED_ACKED, _EV_REJECTED_LOCAL, _EV_FAILED_LOCAL, _EV_AMENDED)
+if ((_N_STATES, _N_EVENTS, _KEEP, _A_ACK, _A_SEEN, _A_CLOSED, _A_FILLED, _A_ORPHAN, _A_REFUSE, _A_TRIGGER,
+     _A_AMEND, _EV_UNKNOWN, _EV_EXPIRED_IN_MATCH, _EV_COMPLETED, _EV_PLACE_SENT, _EV_CANCEL_SENT,
+     _EV_CANCEL_REFUSED, _EV_CANCEL_REFUSED_ACKED, _EV_REJECTED_LOCAL, _EV_FAILED_LOCAL, _EV_TRIGGERING,
+     _EV_TRIGGERED, _EV_FINISHED, _EV_AMENDED, _FIRST_ALGO_TYPE, _N_TYPES)
         != (len(_states.STATE_NAMES), _states.N_EVENTS, _states.KEEP, _states.A_ACK, _states.A_SEEN,
-            _states.A_CLOSED, _states.A_FILLED, _states.A_ORPHAN, _states.A_REFUSE, _states.A_AMEND,
-            _states.EV_UNKNOWN, _states.EV_COMPLETED, _states.EV_PLACE_SENT, _states.EV_CANCEL_SENT,
-            _states.EV_CANCEL_REFUSED, _states.EV_CANCEL_REFUSED_ACKED, _states.EV_REJECTED_LOCAL,
-            _states.EV_FAILED_LOCAL, _states.EV_AMENDED)
+            _states.A_CLOSED, _states.A_FILLED, _states.A_ORPHAN, _states.A_REFUSE, _states.A_TRIGGER,
+            _states.A_AMEND, _states.EV_UNKNOWN, _states.EV_EXPIRED_IN_MATCH, _states.EV_COMPLETED,
+            _states.EV_PLACE_SENT, _states.EV_CANCEL_SENT, _states.EV_CANCEL_REFUSED,
+            _states.EV_CANCEL_REFUSED_ACKED, _states.EV_REJECTED_LOCAL, _states.EV_FAILED_LOCAL,
+            _states.EV_TRIGGERING, _states.EV_TRIGGERED, _states.EV_FINISHED, _states.EV_AMENDED,
+            _states.FIRST_ALGO_TYPE, len(_states.ORDER_TYPES))
         or (ST_NEW, ST_PARTIALLY_FILLED, ST_FILLED, ST_CANCELED, ST_EXPIRED, ST_EXPIRED_IN_MATCH,
             ST_REJECTED) != (_states.EV_NEW, _states.EV_PARTIALLY_FILLED, _states.EV_FILLED,
                              _states.EV_CANCELED, _states.EV_EXPIRED, _states.EV_EXPIRED_IN_MATCH,
@@ -598,6 +615,14 @@ cdef class OrderState:
         return _STATE_NAMES[self._rec().state]
 
     @property
+    def is_algo(self):
+        return (self._rec().kind >> 1) >= _FIRST_ALGO_TYPE
+
+    @property
+    def expire_reason(self):
+        return _EXPIRE_REASONS[1 if self._rec().flags & RF_STP else 0]
+
+    @property
     def state_code(self):
         return self._rec().state
 
@@ -681,7 +706,7 @@ cdef class OrderState:
         return (
             self.client_order_id, r.oid if r.flags & RF_OID else None, r.qty, r.price, r.filled,
             r.avg, r.last_qty, r.last_price, r.terminal_at, r.leverage, r.kind, r.state,
-            r.flags & (RF_ACKED | RF_REDUCE_ONLY | RF_OID | RF_ERROR | RF_HOOKED),
+            r.flags & (RF_ACKED | RF_REDUCE_ONLY | RF_OID | RF_ERROR | RF_HOOKED | RF_STP),
             (self._str(0), self._str(1), self._str(2), self._str(3), self._str(4), self._str(5)),
         )
 
@@ -711,7 +736,7 @@ def _restore_state(tuple t):
     r.kind = t[10]
     r.state = t[11]
     r.flags = t[12]
-    if not (r.kind < 4 and r.state < len(_STATE_NAMES)):
+    if not (r.kind < 2 * _N_TYPES and r.state < len(_STATE_NAMES)):
         raise ValueError("bad OrderState state")
     r.cid_len = len(cid)
     memcpy(r.cid, <const char*>cid, r.cid_len)
@@ -830,7 +855,7 @@ cdef class OrderCore:
             if n > CID_CAP:
                 raise ValueError("client order id longer than 36 bytes")
             c_side = <int>_int_arg("side", side, 0, 1)
-            c_type = <int>_int_arg("order_type", order_type, 0, 1)
+            c_type = <int>_int_arg("order_type", order_type, 0, _N_TYPES - 1)
             q = _int_arg("quantity", quantity, 1, _INT64_MAX)
             p = _int_arg("price", price, 0, _INT64_MAX)
             lev = <int32_t>_int_arg("leverage", leverage, LEVERAGE_MIN, LEVERAGE_MAX)
@@ -1161,9 +1186,14 @@ cdef class OrderCore:
                 if cid is not None:
                     cid = _exact_str(cid) if isinstance(cid, str) else _BAD
                 status = fields.get("status")
-                if type(status) is int and ST_NONE <= status <= ST_OTHER:
+                if type(status) is int and ST_NONE <= status <= ST_FINISHED:
                     u.status = status
                 else:
+                    kind = 2
+                value = fields.get("algo")
+                if value is True:
+                    u.present |= P_ALGO
+                elif value is not None and value is not False:
                     kind = 2
                 value = fields.get("event_time", 0)
                 v = _field_int(value)
@@ -1285,8 +1315,16 @@ cdef class OrderCore:
         cdef bint size
         cdef bint was_terminal
         cdef int64_t z = 0
+        cdef bint is_algo = (r.kind >> 1) >= _FIRST_ALGO_TYPE
+        cdef bint algo_event = (u.present & P_ALGO) != 0
+        # note 7: the created order's events (or FINISHED) show a trigger we may not have seen
+        cdef bint reveal = is_algo and (not algo_event or ev == ST_FINISHED)
         if u.present & P_ORDER_ID and not (r.flags & RF_OID):
             self._set_oid(slot, r, u.order_id)
+        if algo_event and not is_algo:
+            ev = ST_OTHER  # an ALGO_UPDATE for a LIMIT/MARKET order: unknown (note 7)
+        elif ev >= ST_TRIGGERING:  # the algo statuses' columns; no order status (note 7)
+            ev = ev - ST_TRIGGERING + _EV_TRIGGERING if algo_event else ST_OTHER
         if ev == ST_NONE or ev == ST_OTHER:
             self._cnt[C_UNKNOWN_STATUS] += 1
             flags = F_UNKNOWN_STATUS
@@ -1304,12 +1342,12 @@ cdef class OrderCore:
             has_z = u.present & P_Z
             z = u.z
             if ev == ST_NEW or ev == ST_PARTIALLY_FILLED:
-                # Note 7: an amendment, or a partial fill, states the order's size; taken first,
+                # Note 9: an amendment, or a partial fill, states the order's size; taken first,
                 # so that the fill is measured against it.
                 size = (u.present & P_AMENDED) or (ev == ST_PARTIALLY_FILLED and has_z and z > r.filled)
                 if u.present & P_AMENDED:
                     ev = _EV_AMENDED
-                if size and (_CELLS[r.state][_EV_AMENDED] >> 4) & _A_AMEND:
+                if size and not is_algo and (_CELLS[r.state][_EV_AMENDED] >> 4) & _A_AMEND:
                     if u.present & P_P and u.p > 0 and u.p != r.price:
                         r.price = u.p
                         flags = F_AMENDED
@@ -1322,7 +1360,11 @@ cdef class OrderCore:
             if r.filled >= r.qty:
                 ev = _EV_COMPLETED
         was_terminal = r.state >= S_FIRST_TERMINAL
+        if reveal and S_PLACING <= r.state < S_TRIGGERED:
+            flags = self._take(slot, r, _CELLS[r.state][_EV_TRIGGERED], flags)
         flags = self._take(slot, r, _CELLS[r.state][ev], flags)
+        if ev == _EV_EXPIRED_IN_MATCH and flags & F_CLOSED:
+            r.flags |= RF_STP  # note 8
         if flags & F_FILL:
             if was_terminal:
                 self._cnt[C_LATE_FILLS] += 1
@@ -1353,6 +1395,8 @@ cdef class OrderCore:
         if acts & _A_ORPHAN:
             self._cnt[C_ORPHANS] += 1
             flags |= F_ORPHAN
+        if acts & _A_TRIGGER:
+            flags |= F_TRIGGERED
         if new != _KEEP:
             self._set_state(slot, r, new)
         return flags

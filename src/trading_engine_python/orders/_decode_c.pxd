@@ -23,6 +23,10 @@ cpdef enum:
     ST_EXPIRED_IN_MATCH = 6
     ST_REJECTED = 7
     ST_OTHER = 8
+    # ALGO_UPDATE's own X values (docs/binance-protocol.md, "Algo orders").
+    ST_TRIGGERING = 9
+    ST_TRIGGERED = 10
+    ST_FINISHED = 11
 
 cpdef enum:
     # What decode_frame returns.
@@ -53,7 +57,9 @@ cpdef enum:
     P_AP = 0x080
     P_Q = 0x100
     P_P = 0x200
-    P_AMENDED = 0x400           # o.x is "AMENDMENT" (no value: a flag)
+    P_ALGO_ID = 0x400           # o.aid of an ALGO_UPDATE
+    P_ALGO = 0x800              # the frame is an ALGO_UPDATE (cid = o.caid, order_id = o.ai, z = o.aq)
+    P_AMENDED = 0x1000          # o.x is "AMENDMENT" (no value: a flag)
 
 
 cdef struct Update:
@@ -70,6 +76,7 @@ cdef struct Update:
     int64_t ap                  # average price, rounded half-even to 8 decimals
     int64_t q                   # original qty
     int64_t p                   # original price
+    int64_t algo_id             # o.aid (ALGO_UPDATE)
     unsigned int present        # P_* bits of the optional fields above that were present
     char event_type[32]         # envelope e (whenever it is a string), cut at a UTF-8 boundary
     int event_type_len

@@ -1,5 +1,6 @@
 # cython: language_level=3
-"""Compiled user-stream frame decoder: one forward scan of an ORDER_TRADE_UPDATE frame into an Update.
+"""Compiled user-stream frame decoder: one forward scan of an ORDER_TRADE_UPDATE or ALGO_UPDATE frame
+into an Update.
 
 The pure twin ``_decode_py`` is the reference (``decode_dict(orjson.loads(frame))``): this module must
 return what it returns for every input, and the tests compare the two on fuzzed bytes.
@@ -12,7 +13,9 @@ How the scan stays equal to "orjson.loads, then read the dict":
   recorded while scanning and reported once the whole document has been seen.
 - Duplicate keys: the last one wins (dict semantics). Each occurrence of a field overwrites that
   field's value *and* its error; a later "o" resets every order field.
-- The fields' errors are reported in the pure twin's order (e, E, o, c, X, i, t, T, z, l, L, ap, q, p).
+- The fields' errors are reported in the pure twin's order (e, E, o, c, X, i, t, T, z, l, L, ap, q, p;
+  for an ALGO_UPDATE e, E, o, caid, X, aid, ai, aq, ap, q, p). Both events' keys are scanned into
+  their own slots, since "e" may come after "o"; the end keeps the slots of the event it is.
 - JSON null is "absent", for required fields too.
 - orjson gives an int for an integer in [-2**63, 2**64-1] and a float outside, so an id outside that
   range is a type error, not a range error; "-0" is the int 0.
@@ -57,7 +60,7 @@ cdef extern from *:
     #endif
         return p;
     }
-    /* A dict presized for the 13 keys of an R_ORDER result (no resize while filling it), with
+    /* A dict presized for the 15 keys of an R_ORDER result (no resize while filling it), with
        the private constructor where it is still public (Cython uses it the same way). */
     #if PY_VERSION_HEX < 0x030d0000
     #define te_dict_presized(n) _PyDict_NewPresized(n)
@@ -98,12 +101,22 @@ cdef enum:
     _F_AP = 8
     _F_Q = 9
     _F_P = 10
-    _NF_ORDER = 11
-    _F_E = 11
-    _NF = 12
+    _F_CAID = 11
+    _F_AID = 12
+    _F_AI = 13
+    _F_AQ = 14
+    _NF_ORDER = 15
+    _F_E = 15
+    _NF = 16
 
 cdef enum:
-    _ORDER_BITS = P_ORDER_ID | P_TRADE_ID | P_TRADE_TIME | P_Z | P_L | P_LP | P_AP | P_Q | P_P | P_AMENDED
+    _ORDER_BITS = (P_ORDER_ID | P_TRADE_ID | P_TRADE_TIME | P_Z | P_L | P_LP | P_AP | P_Q | P_P | P_ALGO_ID
+                   | P_AMENDED)
+    # The fields an ALGO_UPDATE keeps from the shared slots.
+    _ALGO_KEEP = P_EVENT_TIME | P_AP | P_Q | P_P | P_ALGO_ID
+    # _State.apresent bits: o.ai and o.aq seen with a value
+    _A_AI = 1
+    _A_AQ = 2
 
 cdef enum:
     _QUOTE = 34
@@ -148,11 +161,18 @@ cdef struct _Num:
 cdef struct _State:
     int e_state                  # 0 absent (or null), 1 string, 2 another type
     bint otu                     # e == "ORDER_TRADE_UPDATE"
+    bint algo                    # e == "ALGO_UPDATE"
     int o_state                  # 0 absent (or null), 1 object, 2 another type
     bint o_seen                  # an "o" key was seen (a later one must reset the order fields)
     bint have_c
     bint have_x
-    unsigned char err[12]        # M_* per field slot (_F_*), 0 = no error
+    bint have_caid
+    int acid_len                 # o.caid as Update.cid_len counts it
+    char acid[36]
+    int64_t ai                   # o.ai, the created order's id (ALGO_UPDATE)
+    int64_t aq                   # o.aq, its executed quantity
+    unsigned int apresent        # _A_* bits
+    unsigned char err[16]        # M_* per field slot (_F_*), 0 = no error
 
 
 # ---------------------------------------------------------------------------------------------
@@ -644,11 +664,20 @@ cdef inline int _status(const unsigned char* s, Py_ssize_t n) noexcept nogil:
     elif n == 8:
         if memcmp(s, b"CANCELED", 8) == 0:
             return ST_CANCELED
+        if memcmp(s, b"FINISHED", 8) == 0:
+            return ST_FINISHED
         if memcmp(s, b"REJECTED", 8) == 0:
             return ST_REJECTED
     elif n == 7:
         if memcmp(s, b"EXPIRED", 7) == 0:
             return ST_EXPIRED
+    elif n == 9:
+        if memcmp(s, b"TRIGGERED", 9) == 0:
+            return ST_TRIGGERED
+    elif n == 10:
+        if memcmp(s, b"TRIGGERING", 10) == 0:
+            return ST_TRIGGERING
+
     elif n == 16:
         if memcmp(s, b"PARTIALLY_FILLED", 16) == 0:
             return ST_PARTIALLY_FILLED
@@ -811,6 +840,93 @@ cdef const unsigned char* _cid_value(const unsigned char* p, const unsigned char
     return _skip(p, end, 2)
 
 
+cdef const unsigned char* _caid_value(const unsigned char* p, const unsigned char* end,
+                                      _State* st) noexcept nogil:
+    # o.caid of an ALGO_UPDATE, read as _cid_value reads o.c, into its own slot.
+    cdef const unsigned char* body
+    cdef bint esc = False
+    cdef Py_ssize_t m
+    st.have_caid = False
+    st.acid_len = 0
+    if p[0] == _QUOTE:
+        body = p + 1
+        p = _string(body, end, &esc)
+        if p == NULL:
+            return NULL
+        if esc:
+            m = _unescape(body, p - 1, <unsigned char*>st.acid, CID_MAX)
+        else:
+            m = p - 1 - body
+            if m <= CID_MAX:
+                memcpy(st.acid, body, m)
+        st.acid_len = <int>m if m <= CID_MAX else -1
+        st.have_caid = True
+        st.err[_F_CAID] = 0
+        return p
+    if _is_null(p, end):
+        st.err[_F_CAID] = 0
+        return p + 4
+    st.err[_F_CAID] = M_TYPE
+    return _skip(p, end, 2)
+
+
+cdef int _digits(const unsigned char* p, const unsigned char* stop, int64_t* out) noexcept nogil:
+    # A validated string body of ASCII digits (o.ai) as an int64: 0, or the M_* reason it is
+    # refused (syntax before range, as the pure twin). The caller handles the empty string.
+    cdef uint64_t v = 0
+    cdef bint ovf = False
+    cdef unsigned int c, d
+    cdef uint32_t cp
+    while p < stop:
+        c = p[0]
+        if c == _BSLASH:
+            p = _escape(p + 1, stop, &cp)
+            if p == NULL:
+                return M_DECIMAL_SYNTAX
+            c = cp if cp < 0x80 else 0xFF
+        else:
+            p += 1
+        d = c - 48
+        if d > 9:
+            return M_DECIMAL_SYNTAX
+        if v < _I64_MAX_DIV10 or (v == _I64_MAX_DIV10 and d <= 7):
+            v = v * 10 + d
+        else:
+            ovf = True
+    if ovf:
+        return M_RANGE
+    out[0] = <int64_t>v
+    return 0
+
+
+cdef const unsigned char* _ai_value(const unsigned char* p, const unsigned char* end,
+                                    _State* st) noexcept nogil:
+    # o.ai: the created order's id as a string of digits, "" before the trigger (absent).
+    cdef const unsigned char* body
+    cdef bint esc = False
+    cdef int err = 0
+    st.apresent &= ~(<unsigned int>_A_AI)
+    st.ai = 0
+    if p[0] == _QUOTE:
+        body = p + 1
+        p = _string(body, end, &esc)
+        if p == NULL:
+            return NULL
+        if p - 1 > body:
+            err = _digits(body, p - 1, &st.ai)
+            if err == 0:
+                st.apresent |= _A_AI
+            else:
+                st.ai = 0
+        st.err[_F_AI] = err
+        return p
+    if _is_null(p, end):
+        st.err[_F_AI] = 0
+        return p + 4
+    st.err[_F_AI] = M_TYPE
+    return _skip(p, end, 2)
+
+
 cdef const unsigned char* _status_value(const unsigned char* p, const unsigned char* end,
                                         Update* out, _State* st) noexcept nogil:
     cdef const unsigned char* body
@@ -870,6 +986,7 @@ cdef const unsigned char* _event_value(const unsigned char* p, const unsigned ch
     cdef Py_ssize_t m
     st.e_state = 0
     st.otu = False
+    st.algo = False
     out.event_type_len = 0
     if p[0] == _QUOTE:
         body = p + 1
@@ -882,6 +999,7 @@ cdef const unsigned char* _event_value(const unsigned char* p, const unsigned ch
             m = p - 1 - body
             memcpy(out.event_type, body, m if m <= EVENT_TYPE_MAX else EVENT_TYPE_MAX)
         st.otu = m == 18 and memcmp(out.event_type, b"ORDER_TRADE_UPDATE", 18) == 0
+        st.algo = m == 11 and memcmp(out.event_type, b"ALGO_UPDATE", 11) == 0
         out.event_type_len = <int>m if m <= EVENT_TYPE_MAX else _utf8_cut(out.event_type, EVENT_TYPE_MAX)
         st.e_state = 1
         return p
@@ -905,8 +1023,14 @@ cdef inline void _reset_order(Update* out, _State* st) noexcept nogil:
     out.ap = 0
     out.q = 0
     out.p = 0
+    out.algo_id = 0
     st.have_c = False
     st.have_x = False
+    st.have_caid = False
+    st.acid_len = 0
+    st.ai = 0
+    st.aq = 0
+    st.apresent = 0
     memset(st.err, 0, _NF_ORDER)
 
 
@@ -965,10 +1089,21 @@ cdef const unsigned char* _order(const unsigned char* p, const unsigned char* en
                 p = _exec_type_value(p, end, out)
             else:
                 p = _skip_any(p, end, 2)
-        elif klen == 2 and key[0] == c'a' and key[1] == c'p':
-            # ap is an average, not an exchange price: rounded, not refused
-            # (docs/binance-protocol.md, "Order update event")
-            p = _decimal_value(p, end, st, _F_AP, &out.ap, &out.present, P_AP, True)
+        elif klen == 2 and key[0] == c'a':
+            if key[1] == c'p':
+                # ap is an average, not an exchange price: rounded, not refused
+                # (docs/binance-protocol.md, "Order update event")
+                p = _decimal_value(p, end, st, _F_AP, &out.ap, &out.present, P_AP, True)
+            elif key[1] == c'i':
+                p = _ai_value(p, end, st)
+            elif key[1] == c'q':
+                p = _decimal_value(p, end, st, _F_AQ, &st.aq, &st.apresent, _A_AQ, False)
+            else:
+                p = _skip_any(p, end, 2)
+        elif klen == 3 and key[0] == c'a' and key[1] == c'i' and key[2] == c'd':
+            p = _int_value(p, end, 2, st, _F_AID, &out.algo_id, &out.present, P_ALGO_ID)
+        elif klen == 4 and memcmp(key, b"caid", 4) == 0:
+            p = _caid_value(p, end, st)
         else:
             p = _skip_any(p, end, 2)
         if p == NULL:
@@ -1060,7 +1195,7 @@ cdef int _finish(Update* out, _State* st) noexcept nogil:
         return _malformed(out, M_NO_EVENT)
     if st.e_state == 2:
         return _malformed(out, M_TYPE)
-    if not st.otu:
+    if not st.otu and not st.algo:
         n = out.event_type_len
         memcpy(event_type, out.event_type, n)
         memset(out, 0, sizeof(Update))
@@ -1073,6 +1208,8 @@ cdef int _finish(Update* out, _State* st) noexcept nogil:
         return _malformed(out, M_MISSING)
     if st.o_state == 2:
         return _malformed(out, M_TYPE)
+    if st.algo:
+        return _finish_algo(out, st)
     if st.err[_F_C]:
         return _malformed(out, st.err[_F_C])
     if not st.have_c:
@@ -1081,9 +1218,58 @@ cdef int _finish(Update* out, _State* st) noexcept nogil:
         return _malformed(out, st.err[_F_X])
     if not st.have_x:
         return _malformed(out, M_MISSING)
-    for f in range(_F_I, _NF_ORDER):
+    for f in range(_F_I, _F_CAID):
         if st.err[f]:
             return _malformed(out, st.err[f])
+    if out.status >= ST_TRIGGERING:
+        out.status = ST_OTHER  # an algo status is no order status
+    out.present &= ~(<unsigned int>P_ALGO_ID)
+    out.algo_id = 0
+    return R_ORDER
+
+
+cdef int _finish_algo(Update* out, _State* st) noexcept nogil:
+    # An ALGO_UPDATE: its errors in the pure twin's order, then its slots into the Update.
+    cdef int s
+    if st.err[_F_CAID]:
+        return _malformed(out, st.err[_F_CAID])
+    if not st.have_caid:
+        return _malformed(out, M_MISSING)
+    if st.err[_F_X]:
+        return _malformed(out, st.err[_F_X])
+    if not st.have_x:
+        return _malformed(out, M_MISSING)
+    if st.err[_F_AID]:
+        return _malformed(out, st.err[_F_AID])
+    if st.err[_F_AI]:
+        return _malformed(out, st.err[_F_AI])
+    if st.err[_F_AQ]:
+        return _malformed(out, st.err[_F_AQ])
+    if st.err[_F_AP]:
+        return _malformed(out, st.err[_F_AP])
+    if st.err[_F_Q]:
+        return _malformed(out, st.err[_F_Q])
+    if st.err[_F_P]:
+        return _malformed(out, st.err[_F_P])
+    s = out.status
+    if s == ST_PARTIALLY_FILLED or s == ST_FILLED or s == ST_EXPIRED_IN_MATCH:
+        out.status = ST_OTHER  # no algo status
+    if st.acid_len > 0:
+        memcpy(out.cid, st.acid, st.acid_len)
+    out.cid_len = st.acid_len
+    out.present = (out.present & <unsigned int>_ALGO_KEEP) | P_ALGO
+    out.order_id = 0
+    out.z = 0
+    if st.apresent & _A_AI:
+        out.order_id = st.ai
+        out.present |= P_ORDER_ID
+    if st.apresent & _A_AQ:
+        out.z = st.aq
+        out.present |= P_Z
+    out.trade_id = 0
+    out.trade_time = 0
+    out.l = 0  # no-cython-lint (E741: "l" is Binance's key for the last fill qty)
+    out.L = 0
     return R_ORDER
 
 
@@ -1117,7 +1303,7 @@ cdef int decode_frame(const unsigned char* buf, Py_ssize_t n, Update* out) noexc
 cdef dict update_as_dict(int result, const Update* u):
     cdef dict d
     if result == R_ORDER:
-        d = te_dict_presized(13)
+        d = te_dict_presized(15)
         d["status"] = u.status
         d["cid"] = PyUnicode_DecodeUTF8(<char*>u.cid, u.cid_len, NULL) if u.cid_len >= 0 else None
         if u.present & P_ORDER_ID:
@@ -1142,6 +1328,10 @@ cdef dict update_as_dict(int result, const Update* u):
             d["p"] = u.p
         if u.present & P_AMENDED:
             d["amended"] = True
+        if u.present & P_ALGO:
+            d["algo"] = True
+            if u.present & P_ALGO_ID:
+                d["algo_id"] = u.algo_id
         return d
     if result == R_OTHER_EVENT:
         return {"event_type": PyUnicode_DecodeUTF8(<char*>u.event_type, u.event_type_len, NULL)}

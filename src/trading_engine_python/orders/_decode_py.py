@@ -1,7 +1,7 @@
 """Pure-Python twin of the user-stream frame decoder (the typed reference for ``_decode_c``).
 
-Decodes one Binance USD-M ``ORDER_TRADE_UPDATE`` message into the few fields the order tracker
-needs (schema: docs/binance-protocol.md, "Order update event"):
+Decodes one Binance USD-M ``ORDER_TRADE_UPDATE`` or ``ALGO_UPDATE`` message into the few fields the
+order tracker needs (schemas: docs/binance-protocol.md, "Order update event" and "Algo orders"):
 
 - envelope ``e`` (event type, required), ``E`` (event time, optional int), ``o`` (order, required);
 - inside ``o``: ``c`` clientOrderId and ``X`` status (required strings), ``i`` orderId, ``t``
@@ -25,6 +25,13 @@ Rules both twins follow (see the module docstring of ``_decode_c.pyx`` for how t
   digits are zeros (``M_DECIMALS``), except ``ap`` (an average, not a price Binance accepts), which
   is rounded half-even to 8 places.
 - Errors are reported in a fixed field order: ``e``, ``E``, ``o``, then ``c X i t T z l L ap q p``.
+- ``ALGO_UPDATE`` (an algo order) gives the same fields, read from other keys: ``caid`` the client
+  algo id as ``cid``, ``aid`` the algo id as ``algo_id`` (optional int), ``ai`` the created order's
+  id as ``order_id`` (a string of digits; ``""`` before the trigger means absent), ``aq`` its
+  executed quantity as ``z``; ``ap``/``q``/``p`` as above, and ``algo: True``. Errors in the order
+  ``e E o caid X aid ai aq ap q p``; the other event's keys are not read. Statuses: the algo ones
+  (``TRIGGERING``, ``TRIGGERED``, ``FINISHED``, and ``NEW CANCELED EXPIRED REJECTED``) only in an
+  ``ALGO_UPDATE``, the fill statuses only in an ``ORDER_TRADE_UPDATE``; any other is ``ST_OTHER``.
 - ``o`` is read even when it will not be needed, so a later ``e`` decides (duplicate keys: the
   last one wins, as in orjson).
 """
@@ -53,11 +60,14 @@ __all__ = [
     "ST_EXPIRED",
     "ST_EXPIRED_IN_MATCH",
     "ST_FILLED",
+    "ST_FINISHED",
     "ST_NEW",
     "ST_NONE",
     "ST_OTHER",
     "ST_PARTIALLY_FILLED",
     "ST_REJECTED",
+    "ST_TRIGGERED",
+    "ST_TRIGGERING",
     "Update",
     "decode",
     "decode_dict",
@@ -76,6 +86,9 @@ ST_EXPIRED: Final = 5
 ST_EXPIRED_IN_MATCH: Final = 6
 ST_REJECTED: Final = 7
 ST_OTHER: Final = 8
+ST_TRIGGERING: Final = 9  # the algo statuses (ALGO_UPDATE only)
+ST_TRIGGERED: Final = 10
+ST_FINISHED: Final = 11
 
 R_ORDER: Final = 0
 R_OTHER_EVENT: Final = 1
@@ -96,6 +109,7 @@ _INT64_MAX: Final = (1 << 63) - 1
 _INT_PART_MAX_DIGITS: Final = 11
 
 _EVENT: Final = "ORDER_TRADE_UPDATE"
+_ALGO_EVENT: Final = "ALGO_UPDATE"
 
 # X values; EXPIRED_IN_MATCH came with self-trade prevention (docs/binance-protocol.md, "Order update event").
 # REJECTED is a REST status, kept so that the core can map it if Binance ever streams it.
@@ -108,6 +122,18 @@ _STATUS: Final[dict[str, int]] = {
     "EXPIRED_IN_MATCH": ST_EXPIRED_IN_MATCH,
     "REJECTED": ST_REJECTED,
 }
+
+# ALGO_UPDATE's X (docs/binance-protocol.md, "Algo orders").
+_ALGO_STATUS: Final[dict[str, int]] = {
+    "NEW": ST_NEW,
+    "CANCELED": ST_CANCELED,
+    "EXPIRED": ST_EXPIRED,
+    "REJECTED": ST_REJECTED,
+    "TRIGGERING": ST_TRIGGERING,
+    "TRIGGERED": ST_TRIGGERED,
+    "FINISHED": ST_FINISHED,
+}
+_DIGITS: Final = re.compile(r"[0-9]+")
 
 # ASCII digits only: re's \d would also accept other Unicode digits.
 _DECIMAL: Final = re.compile(r"([0-9]+)(?:\.([0-9]+))?")
@@ -139,6 +165,8 @@ class Update(TypedDict, total=False):
     amended: bool  # present (True) only when o.x is "AMENDMENT"
     event_type: str
     reason: int
+    algo: bool  # an ALGO_UPDATE (present only then, True)
+    algo_id: int
 
 
 def _malformed(reason: int) -> tuple[int, Update]:
@@ -188,6 +216,22 @@ def _decimal_field(value: object, half_even: bool) -> int:
     return scaled
 
 
+def _digits_field(value: object) -> int:
+    """ALGO_UPDATE's ``ai``, a string of digits: the id, -1 for ``""`` (not triggered yet), or
+    minus the reason it is refused."""
+    if not isinstance(value, str):
+        return -M_TYPE
+    if not value:
+        return -1
+    if _DIGITS.fullmatch(value) is None:
+        return -M_DECIMAL_SYNTAX
+    digits = value.lstrip("0")
+    if len(digits) > 19:
+        return -M_RANGE
+    n = int(digits or "0")
+    return n if n <= _INT64_MAX else -M_RANGE
+
+
 def _event_type(event: str) -> str:
     raw = event.encode("utf-8", "surrogatepass")
     if len(raw) <= EVENT_TYPE_MAX:
@@ -213,7 +257,8 @@ def decode_dict(obj: object) -> tuple[int, Update]:
         return _malformed(M_NO_EVENT)
     if not isinstance(event, str):
         return _malformed(M_TYPE)
-    if event != _EVENT:
+    algo = event == _ALGO_EVENT
+    if event != _EVENT and not algo:
         return R_OTHER_EVENT, {"event_type": _event_type(event)}
 
     event_time_raw = obj.get("E")
@@ -229,6 +274,8 @@ def decode_dict(obj: object) -> tuple[int, Update]:
     if not isinstance(order, dict):
         return _malformed(M_TYPE)
 
+    if algo:
+        return _algo(order, event_time)
     cid = order.get("c")
     if cid is None:
         return _malformed(M_MISSING)
@@ -284,6 +331,48 @@ def decode_dict(obj: object) -> tuple[int, Update]:
         out["p"] = p
     if order.get("x") == "AMENDMENT":
         out["amended"] = True
+    return R_ORDER, out
+
+
+def _algo(order: dict[str, object], event_time: int) -> tuple[int, Update]:
+    cid = order.get("caid")
+    if cid is None:
+        return _malformed(M_MISSING)
+    if not isinstance(cid, str):
+        return _malformed(M_TYPE)
+    status_raw = order.get("X")
+    if status_raw is None:
+        return _malformed(M_MISSING)
+    if not isinstance(status_raw, str):
+        return _malformed(M_TYPE)
+    out: Update = {"status": _ALGO_STATUS.get(status_raw, ST_OTHER), "cid": _cid(cid), "algo": True}
+    raw = order.get("aid")
+    if raw is not None:
+        value = _int_field(raw)
+        if value < 0:
+            return _malformed(-value)
+        out["algo_id"] = value
+    raw = order.get("ai")
+    if raw is not None:
+        value = _digits_field(raw)
+        if value < -1:
+            return _malformed(-value)
+        if value >= 0:
+            out["order_id"] = value
+    if event_time >= 0:
+        out["event_time"] = event_time
+    decimals = []
+    for key, half_even in (("aq", False), ("ap", True), ("q", False), ("p", False)):
+        raw = order.get(key)
+        value = -1
+        if raw is not None:
+            value = _decimal_field(raw, half_even)
+            if value < 0:
+                return _malformed(-value)
+        decimals.append(value)
+    for key, value in zip(("z", "ap", "q", "p"), decimals, strict=True):
+        if value >= 0:
+            out[key] = value  # type: ignore[literal-required]
     return R_ORDER, out
 
 

@@ -106,3 +106,18 @@ def message_from_rest(order: dict[str, Any]) -> dict[str, Any]:
     if isinstance(order.get("updateTime"), int):
         msg["E"] = order["updateTime"]
     return msg
+
+
+def algo_message_from_rest(algo: dict[str, Any]) -> dict[str, Any]:
+    """A Query Algo Order / openAlgoOrders item as an ALGO_UPDATE-shaped message (its keys:
+    docs/binance-protocol.md, "Algo orders")."""
+    o: dict[str, Any] = {"caid": algo.get("clientAlgoId"), "X": algo.get("algoStatus"),
+                         "q": algo.get("quantity"), "p": algo.get("price")}
+    if algo.get("algoId") is not None:
+        o["aid"] = algo["algoId"]
+    if algo.get("actualOrderId") is not None:
+        o["ai"] = algo["actualOrderId"]
+    msg: dict[str, Any] = {"e": "ALGO_UPDATE", "o": o}
+    if isinstance(algo.get("updateTime"), int):
+        msg["E"] = algo["updateTime"]
+    return msg

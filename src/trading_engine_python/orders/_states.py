@@ -8,21 +8,28 @@ IDLE: Final = 0
 PLACING: Final = 1
 ACTIVE: Final = 2
 CANCELLING: Final = 3
-FILLED: Final = 4
-CANCELLED: Final = 5
-EXPIRED: Final = 6
-REJECTED: Final = 7
-FAILED: Final = 8
+# Algo (conditional) orders only: the trigger fired (docs/binance-protocol.md, "Algo orders").
+TRIGGERING: Final = 4  # ALGO_UPDATE TRIGGERING: being sent to the matching engine
+TRIGGERED: Final = 5  # ALGO_UPDATE TRIGGERED: the created order (c = clientAlgoId) is in the book
+FILLED: Final = 6
+CANCELLED: Final = 7
+EXPIRED: Final = 8
+REJECTED: Final = 9
+FAILED: Final = 10
+FINISHED: Final = 11  # ALGO_UPDATE FINISHED, the created order ended short of the quantity
 STATE_NAMES: Final = (
     "idle",
     "placing",
     "active",
     "cancelling",
+    "triggering",
+    "triggered",
     "filled",
     "cancelled",
     "expired",
     "rejected",
     "failed",
+    "finished",
 )
 FIRST_TERMINAL: Final = FILLED  # states >= this never change again
 
@@ -40,10 +47,23 @@ F_MALFORMED: Final = 512
 F_OTHER_EVENT: Final = 1024
 F_ORPHAN: Final = 4096  # the exchange says open (NEW/PARTIALLY_FILLED) an order we closed rejected/failed
 F_HOOKED: Final = 2048  # the order is marked (set_hooked): the shell has callbacks or a waiter on it
-F_AMENDED: Final = 8192  # the exchange amended it in place: its price and/or quantity changed (x=AMENDMENT)
+F_TRIGGERED: Final = 8192  # an algo order's trigger placed its order: on_trigger, order_triggered
+F_AMENDED: Final = 16384  # the exchange amended it in place: its price and/or quantity changed (note 9)
 
 SIDES: Final = ("BUY", "SELL")
-ORDER_TYPES: Final = ("LIMIT", "MARKET")
+# LIMIT and MARKET go to /fapi/v1/order; the rest are algo (conditional) orders, placed with
+# /fapi/v1/algoOrder (docs/binance-protocol.md, "Algo orders").
+ORDER_TYPES: Final = (
+    "LIMIT",
+    "MARKET",
+    "STOP",
+    "STOP_MARKET",
+    "TAKE_PROFIT",
+    "TAKE_PROFIT_MARKET",
+    "TRAILING_STOP_MARKET",
+)
+FIRST_ALGO_TYPE: Final = 2  # ORDER_TYPES index of the first algo type
+EXPIRE_REASONS: Final = (None, "EXPIRED_IN_MATCH")  # OrderState.expire_reason by code
 
 # ── The order state machine: one table, read by both cores ──
 #
@@ -66,10 +86,14 @@ EV_CANCEL_REFUSED: Final = 11  # the exchange certainly did not cancel; the orde
 EV_CANCEL_REFUSED_ACKED: Final = 12  # ... and the exchange has acknowledged it
 EV_REJECTED_LOCAL: Final = 13  # REST refused the place (or the client did, before sending)
 EV_FAILED_LOCAL: Final = 14  # an unknown outcome resolved as "never placed"
+# ALGO_UPDATE statuses of algo orders (its NEW, CANCELED, EXPIRED and REJECTED use the columns above)
+EV_TRIGGERING: Final = 15
+EV_TRIGGERED: Final = 16
+EV_FINISHED: Final = 17
 # o.x == "AMENDMENT" with o.X NEW / PARTIALLY_FILLED: the order was modified in place and stays
-# live with the frame's p/q (docs/binance-protocol.md, "Amend in place").
-EV_AMENDED: Final = 15
-N_EVENTS: Final = 16
+# live with the frame's p/q (docs/binance-protocol.md, "Amend in place"; note 9).
+EV_AMENDED: Final = 18
+N_EVENTS: Final = 19
 EVENT_NAMES: Final = (
     "UNKNOWN",
     "NEW",
@@ -86,6 +110,9 @@ EVENT_NAMES: Final = (
     "cancel refused (acked)",
     "rejected locally",
     "failed locally",
+    "TRIGGERING",
+    "TRIGGERED",
+    "FINISHED",
     "AMENDMENT",
 )
 
@@ -97,19 +124,25 @@ A_CLOSED: Final = 4  # -> F_CLOSED (on_cancel)
 A_FILLED: Final = 8  # -> F_FILLED (on_fill)
 A_ORPHAN: Final = 16  # -> F_ORPHAN: counted; the shell cancels an order nobody manages
 A_REFUSE: Final = 32  # not allowed from this state: nothing changes, the caller is told no
-A_AMEND: Final = 64  # take the frame's p/q as the order's price/quantity; F_AMENDED if one changed
+A_TRIGGER: Final = 64  # -> F_TRIGGERED (on_trigger): an algo order's created order exists
+A_AMEND: Final = 128  # take the frame's p/q as the order's price/quantity; F_AMENDED if one changed
 
-_LIVE_FEED = {  # the feed rows of placing / active / cancelling, the differences noted per row
+_LIVE_FEED = {  # the feed rows of the live states, the differences noted per row
     EV_UNKNOWN: (KEEP, 0),  # unknown status: no state change; money it carries still counts (note 1)
     EV_FILLED: (FILLED, A_SEEN | A_FILLED),  # believed even with z < q: the exchange's word (note 2)
     EV_CANCELED: (CANCELLED, A_SEEN | A_CLOSED),
     EV_EXPIRED: (EXPIRED, A_SEEN | A_CLOSED),  # GTX that would cross, IOC/market remainder
-    EV_EXPIRED_IN_MATCH: (EXPIRED, A_SEEN | A_CLOSED),  # STP; the reason is the decoder's business
+    EV_EXPIRED_IN_MATCH: (EXPIRED, A_SEEN | A_CLOSED),  # STP; the reason is kept on the order (note 8)
     EV_REJECTED: (REJECTED, A_SEEN | A_CLOSED),
     EV_COMPLETED: (FILLED, A_SEEN | A_FILLED),  # even under an unknown or closing status (note 3)
     EV_REJECTED_LOCAL: (KEEP, A_REFUSE),
     EV_FAILED_LOCAL: (KEEP, A_REFUSE),
     EV_PLACE_SENT: (KEEP, A_REFUSE),
+    # Algo statuses. Before the trigger they come to an algo order only (note 7); FINISHED
+    # short of the quantity: its created order ended (cancelled, expired) without our seeing it.
+    EV_TRIGGERING: (TRIGGERING, A_ACK),
+    EV_TRIGGERED: (TRIGGERED, A_ACK | A_TRIGGER),
+    EV_FINISHED: (FINISHED, A_SEEN | A_CLOSED),
 }
 _CLOSED_FEED = {  # the feed rows of cancelled / expired (terminal, never live again: note 4)
     EV_UNKNOWN: (KEEP, 0),
@@ -121,6 +154,9 @@ _CLOSED_FEED = {  # the feed rows of cancelled / expired (terminal, never live a
     EV_EXPIRED_IN_MATCH: (KEEP, 0),
     EV_REJECTED: (KEEP, 0),
     EV_COMPLETED: (FILLED, A_FILLED),  # a late fill that completes it: it did fill after all
+    EV_TRIGGERING: (KEEP, 0),  # a trigger after our cancel closed it (reordered): its fills are late
+    EV_TRIGGERED: (KEEP, 0),
+    EV_FINISHED: (KEEP, 0),  # the created order's own end came first
     EV_AMENDED: (KEEP, 0),  # an amendment after the close (reordered): stale
 }
 _TERMINAL_LOCAL = {  # a terminal order takes no local transition
@@ -131,19 +167,26 @@ _TERMINAL_LOCAL = {  # a terminal order takes no local transition
     EV_REJECTED_LOCAL: (KEEP, A_REFUSE),
     EV_FAILED_LOCAL: (KEEP, A_REFUSE),
 }
+_NEVER_PLACED = {  # rejected / failed: declared never placed, yet the exchange says it exists
+    # An orphan nobody manages. It stays terminal; the shell cancels it; its fills are late fills.
+    EV_NEW: (KEEP, A_ORPHAN),
+    EV_PARTIALLY_FILLED: (KEEP, A_ORPHAN),
+    EV_TRIGGERING: (KEEP, A_ORPHAN),
+    EV_TRIGGERED: (KEEP, A_ORPHAN),
+    EV_AMENDED: (KEEP, A_ORPHAN),
+}
 
 # TRANSITIONS[state][event] = (new state or KEEP, actions). Every (state, event) pair is listed.
 TRANSITIONS: Final[dict[int, dict[int, tuple[int, int]]]] = {
     # idle: only add() sees it, and it sends the order out of idle before it returns
     IDLE: {
-        **{ev: (KEEP, 0) for ev in range(EV_PLACE_SENT)},  # never reached: no feed before the place
-        EV_AMENDED: (KEEP, 0),
+        **{ev: (KEEP, 0) for ev in range(N_EVENTS)},  # never reached: no feed before the place
         **_TERMINAL_LOCAL,
         EV_PLACE_SENT: (PLACING, 0),
     },
     PLACING: {
         **_LIVE_FEED,
-        EV_NEW: (ACTIVE, A_ACK),
+        EV_NEW: (ACTIVE, A_ACK),  # an algo order's NEW too: waiting for its trigger
         EV_PARTIALLY_FILLED: (ACTIVE, A_ACK),  # a fill can be the first thing we hear of it
         EV_AMENDED: (ACTIVE, A_ACK | A_AMEND),  # amended before its NEW reached us: it rests
         EV_CANCEL_SENT: (CANCELLING, 0),  # cancel before the NEW arrived: allowed, the id is ours
@@ -171,6 +214,28 @@ TRANSITIONS: Final[dict[int, dict[int, tuple[int, int]]]] = {
         EV_CANCEL_REFUSED_ACKED: (ACTIVE, 0),  # acknowledged while the cancel was in flight: active
         EV_REJECTED_LOCAL: (REJECTED, A_CLOSED),  # the place itself was refused (note 5)
         EV_FAILED_LOCAL: (FAILED, A_CLOSED),  # never placed after all (note 5)
+        # (TRIGGERING / TRIGGERED: the trigger won the race with our algo cancel, which fails)
+    },
+    TRIGGERING: {
+        **_LIVE_FEED,
+        EV_NEW: (KEEP, A_ACK),  # a late algo NEW: stale
+        EV_PARTIALLY_FILLED: (KEEP, A_ACK),
+        EV_TRIGGERING: (KEEP, A_ACK),
+        EV_AMENDED: (KEEP, A_ACK),  # an algo order's size and price are not the created order's
+        EV_CANCEL_SENT: (KEEP, A_REFUSE),  # neither the algo order nor its created order to cancel
+        EV_CANCEL_REFUSED: (KEEP, 0),  # the algo cancel lost the race with the trigger
+        EV_CANCEL_REFUSED_ACKED: (KEEP, 0),
+    },
+    TRIGGERED: {
+        **_LIVE_FEED,
+        EV_NEW: (KEEP, A_ACK),  # the created order's NEW
+        EV_PARTIALLY_FILLED: (KEEP, A_ACK),  # the created order's fills: on_partial
+        EV_TRIGGERING: (KEEP, 0),  # stale
+        EV_TRIGGERED: (KEEP, 0),  # stale
+        EV_AMENDED: (KEEP, A_ACK),  # the created order amended (not by us): the algo order keeps its own
+        EV_CANCEL_SENT: (KEEP, 0),  # cancels the created order; its CANCELED ends this one
+        EV_CANCEL_REFUSED: (KEEP, 0),
+        EV_CANCEL_REFUSED_ACKED: (KEEP, 0),
     },
     FILLED: {
         **_CLOSED_FEED,
@@ -179,29 +244,14 @@ TRANSITIONS: Final[dict[int, dict[int, tuple[int, int]]]] = {
     },
     CANCELLED: {**_CLOSED_FEED, **_TERMINAL_LOCAL},
     EXPIRED: {**_CLOSED_FEED, **_TERMINAL_LOCAL},
-    REJECTED: {
-        **_CLOSED_FEED,
-        # Declared never placed (REST refused it), yet the exchange says it rests on the book: an
-        # orphan nobody manages. It stays terminal; the shell cancels it; its fills are late fills.
-        EV_NEW: (KEEP, A_ORPHAN),
-        EV_PARTIALLY_FILLED: (KEEP, A_ORPHAN),
-        EV_AMENDED: (KEEP, A_ORPHAN),
-        **_TERMINAL_LOCAL,
-    },
-    FAILED: {
-        **_CLOSED_FEED,
-        # Resolved as never placed (status query said "does not exist"), yet it shows up open: an
-        # orphan, as for rejected.
-        EV_NEW: (KEEP, A_ORPHAN),
-        EV_PARTIALLY_FILLED: (KEEP, A_ORPHAN),
-        EV_AMENDED: (KEEP, A_ORPHAN),
-        **_TERMINAL_LOCAL,
-    },
+    REJECTED: {**_CLOSED_FEED, **_NEVER_PLACED, **_TERMINAL_LOCAL},
+    FAILED: {**_CLOSED_FEED, **_NEVER_PLACED, **_TERMINAL_LOCAL},
+    FINISHED: {**_CLOSED_FEED, **_TERMINAL_LOCAL},
 }
 # Notes: the arithmetic that stays in code, the same in both cores.
-# 1. z (o.z, the cumulative filled quantity) is the truth: a z above what we know is a fill
-#    increase (F_FILL; last_fill_* hold the increase, avg from o.ap), any other z changes nothing.
-#    An unknown status still carries its fill, and is counted (F_UNKNOWN_STATUS).
+# 1. z (o.z, the cumulative filled quantity; ALGO_UPDATE's o.aq) is the truth: a z above what we
+#    know is a fill increase (F_FILL; last_fill_* hold the increase, avg from o.ap), any other z
+#    changes nothing. An unknown status still carries its fill, and is counted (F_UNKNOWN_STATUS).
 # 2. FILLED without z means all of it; with z, z is the truth.
 # 3. The column is EV_COMPLETED whenever a fill increase brings z to the quantity.
 # 4. A terminal state never changes but to filled (EV_COMPLETED); a fill increase that reaches a
@@ -211,14 +261,23 @@ TRANSITIONS: Final[dict[int, dict[int, tuple[int, int]]]] = {
 # 6. F_PARTIAL: a fill increase on a live order that did not complete it (on_partial runs for the
 #    fill before on_cancel when the same event closes the order). F_STALE: nothing changed (a
 #    terminal order without a fill increase; a live one with no flag at all).
-# 7. EV_AMENDED is the column when o.x is AMENDMENT and o.X is NEW or PARTIALLY_FILLED. Such a
+# 7. Algo orders (type >= FIRST_ALGO_TYPE) share the rows. An ORDER_TRADE_UPDATE for one (its
+#    created order, c = clientAlgoId) or its ALGO_UPDATE FINISHED, reaching it in a state before
+#    TRIGGERED (placing, active, cancelling, triggering: the TRIGGERED frame was lost or late),
+#    first takes the EV_TRIGGERED cell, then its own. An ALGO_UPDATE for a LIMIT/MARKET order is
+#    an unknown status (EV_UNKNOWN), as is an algo status in an ORDER_TRADE_UPDATE (decoder).
+# 8. An order closed by EV_EXPIRED_IN_MATCH (self-trade prevention) keeps that as its
+#    expire_reason (EXPIRE_REASONS[1]).
+# 9. EV_AMENDED is the column when o.x is AMENDMENT and o.X is NEW or PARTIALLY_FILLED. Such a
 #    frame, and a PARTIALLY_FILLED one with a fill increase (it states the size the fill is part
-#    of, and heals a lost amendment), set the order's size first when its row has A_AMEND in that
-#    column: o.p (if above 0) and o.q (if above both the filled quantity and o.z) become its price
-#    and quantity BEFORE the fill arithmetic, so the fill is measured against the size the exchange
-#    states (a fill completing it still makes the column EV_COMPLETED). F_AMENDED only when one of
-#    them changed, so a replayed amendment is stale; a duplicate fill frame has no increase and
-#    changes nothing. Binance cancels instead of amending a quantity at or below the executed one.
+#    of, and heals a lost amendment), set a LIMIT/MARKET order's size first when its row has
+#    A_AMEND in that column: o.p (if above 0) and o.q (if above both the filled quantity and o.z)
+#    become its price and quantity BEFORE the fill arithmetic, so the fill is measured against the
+#    size the exchange states (a fill completing it still makes the column EV_COMPLETED).
+#    F_AMENDED only when one of them changed, so a replayed amendment is stale; a duplicate fill
+#    frame has no increase and changes nothing. Binance cancels instead of amending a quantity at
+#    or below the executed one. Algo orders never take a size from a frame (their created order's
+#    is not theirs).
 
 
 def _cells() -> tuple[tuple[int, ...], ...]:

@@ -19,7 +19,8 @@ MAX_LEN = 36
 _SUB_OK = re.compile(r"[A-Za-z0-9-]{1,8}")
 _PARSE = re.compile(r"PMS([A-Za-z0-9-]{1,8})_([A-Z0-9]{1,5})_([0-9a-z]{3,20})")
 _DIGITS = "0123456789abcdefghijklmnopqrstuvwxyz"
-_CODES = {"MARKET": "MKT", "LIMIT": "LMT"}
+_CODES = {"MARKET": "MKT", "LIMIT": "LMT", "STOP": "STP", "STOP_MARKET": "STM", "TAKE_PROFIT": "TP",
+          "TAKE_PROFIT_MARKET": "TPM", "TRAILING_STOP_MARKET": "TRL"}
 
 
 class ParsedId(NamedTuple):
@@ -37,7 +38,8 @@ def _base36(n: int) -> str:
 
 
 def type_code(order_type: str, origin: str) -> str:
-    """MKT/LMT for manual orders, else the origin's first five letters or digits (SCALPER -> SCALP)."""
+    """MKT/LMT (STP/STM/TP/TPM/TRL for the algo types) for manual orders, else the origin's first
+    five letters or digits (SCALPER -> SCALP)."""
     if origin.upper() == "MANUAL":
         return _CODES.get(order_type, "ORD")
     code = "".join(ch for ch in origin.upper() if ch.isascii() and ch.isalnum())[:5]

@@ -45,7 +45,7 @@ from ..exchange.protocol import ExchangeClient, SupportsBatch, SupportsModify
 from . import _core, _decode_py
 from ._core import OrderState
 from ._fixed import fixed_to_str, to_fixed
-from ._forms import message_from_dict, message_from_rest
+from ._forms import algo_message_from_rest, message_from_dict, message_from_rest
 from ._states import (
     CANCELLED,
     CANCELLING,
@@ -60,9 +60,13 @@ from ._states import (
     F_MALFORMED,
     F_ORPHAN,
     F_PARTIAL,
+    F_TRIGGERED,
     F_UNKNOWN_STATUS,
     FAILED,
+    ORDER_TYPES,
+    PLACING,
     REJECTED,
+    TRIGGERED,
 )
 from .ids import GENERATOR, parse_client_order_id
 from .journal import Change, Intent, Journal
@@ -91,6 +95,9 @@ class RiskEngine(Protocol):
 
 _SIDES = {"BUY": 0, "SELL": 1}
 _TYPES = {"LIMIT": 0, "MARKET": 1}
+_ALL_TYPES = {name: i for i, name in enumerate(ORDER_TYPES)}
+_WORKING_TYPES = frozenset({"CONTRACT_PRICE", "MARK_PRICE"})
+_STP_MODES = frozenset({"EXPIRE_TAKER", "EXPIRE_MAKER", "EXPIRE_BOTH"})
 _TIFS = frozenset({"GTC", "IOC", "FOK", "GTX", "GTD"})
 _OID_LIMIT = 2**63  # Binance's orderId is an int64
 _LEVERAGE_MAX = 125  # Binance's ceiling; the cores refuse more (LEVERAGE_MAX)
@@ -125,13 +132,14 @@ class LimitOrderSpec:
 class _Hooks:
     """An order's callbacks; one object is shared by the orders of one intent (a replace moves it)."""
 
-    __slots__ = ("on_cancel", "on_fill", "on_partial")
+    __slots__ = ("on_cancel", "on_fill", "on_partial", "on_trigger")
 
     def __init__(self, on_fill: Callback | None, on_cancel: Callback | None,
-                 on_partial: Callback | None) -> None:
+                 on_partial: Callback | None, on_trigger: Callback | None = None) -> None:
         self.on_fill = on_fill
         self.on_cancel = on_cancel
         self.on_partial = on_partial
+        self.on_trigger = on_trigger  # algo orders: their trigger placed the order
 
 
 # _Intent.phase: where the order stands for its callbacks.
@@ -184,8 +192,25 @@ class OrderManager:
         clock: Callable[[], float] = time.monotonic,
         journal: Any = None,
         recording: Any = None,
+        dead_man_seconds: float | None = None,
+        self_trade_prevention: str | None = None,
         order_entry: str | None = None,
     ) -> None:
+        if dead_man_seconds is not None and not dead_man_seconds > 0:
+            raise ValueError(f"dead_man_seconds must be > 0 or None, not {dead_man_seconds!r}")
+        if self_trade_prevention is not None and self_trade_prevention not in _STP_MODES:
+            raise ValueError(f"self_trade_prevention must be one of {sorted(_STP_MODES)} or None")
+        # Dead-man switch: off in the library (None); `run` and the demo turn it on.
+        self.dead_man_seconds: float | None = dead_man_seconds
+        # selfTradePreventionMode for limit and algo orders that do not name one (None: the
+        # exchange's default, EXPIRE_MAKER; docs/binance-protocol.md, "Self-trade prevention").
+        self.self_trade_prevention: str | None = self_trade_prevention
+        self._deadman_task: asyncio.Task[None] | None = None
+        self._deadman_wake: asyncio.Future[None] | None = None
+        self._deadman_symbols: set[str] = set()
+        self._deadman_armed: set[str] = set()
+        self._deadman: dict[str, int] = {"renewals": 0, "failures": 0, "armed": 0, "last_ok_ms": 0}
+        self._algo_ids: dict[str, int] = {}
         self._exchange = exchange_client
         self._ws = _ws_entry(exchange_client, order_entry)
         self.order_entry = "ws" if self._ws is not None else "rest"
@@ -247,7 +272,7 @@ class OrderManager:
         # and no risk hook attached, never leaves the compiled core.
         mask = _ALWAYS
         if self._publisher is not None:
-            mask |= F_ACTIVATED | F_FILL | F_FILLED | F_CLOSED | F_AMENDED
+            mask |= F_ACTIVATED | F_FILL | F_FILLED | F_CLOSED | F_TRIGGERED | F_AMENDED
         if self._risk is not None:
             mask |= F_FILL
         # Results only the journal asks for take a short path in feed(): the order is noted.
@@ -351,6 +376,8 @@ class OrderManager:
         else:
             # One request per order (a recording replays those one by one).
             await asyncio.gather(*(self._send_place(o) for o in placed))
+        for symbol in {o.symbol for o in placed}:
+            self._deadman_touch(symbol)
         return placed
 
     async def _place(self, sub: str, symbol: str, side: str, order_type: str, quantity: Any,
@@ -362,6 +389,7 @@ class OrderManager:
         order = await self._register(sub, symbol, side, order_type, qty, px, leverage, origin, parent_id,
                                      on_fill, on_cancel, on_partial, reduce_only, tif, hooks)
         await self._send_place(order)
+        self._deadman_touch(symbol)
         return order
 
     def _check(self, sub: str, symbol: str, side: str, order_type: str, quantity: Any, price: Any,
@@ -583,6 +611,240 @@ class OrderManager:
                         "p99_ms": ordered[min(n - 1, (n * 99) // 100)] * 1000}
         return out
 
+    # ── Public API: algo (conditional) orders ──
+    #
+    # Since 2025-12-09 STOP/TAKE_PROFIT(_MARKET) and TRAILING_STOP_MARKET live in Binance's Algo
+    # service (docs/binance-protocol.md, "Algo orders"): placed with /fapi/v1/algoOrder under a
+    # clientAlgoId (ours, a PMS id), reported by ALGO_UPDATE. The order a trigger creates carries
+    # the same id as its client order id, so the core applies its ORDER_TRADE_UPDATEs (fills) to the
+    # algo order's own record: on_trigger, then on_partial / on_fill, or on_cancel.
+
+    async def place_stop_order(
+        self,
+        sub_account_id: str,
+        symbol: str,
+        side: str,
+        quantity: Number,
+        trigger_price: Number,
+        *,
+        kind: str = "STOP",
+        price: Number | None = None,
+        working_type: str = "CONTRACT_PRICE",
+        reduce_only: bool = False,
+        close_position: bool = False,
+        price_protect: bool = False,
+        leverage: int = 1,
+        origin: str = "MANUAL",
+        parent_id: str | None = None,
+        on_trigger: Callback | None = None,
+        on_fill: Callback | None = None,
+        on_partial: Callback | None = None,
+        on_cancel: Callback | None = None,
+    ) -> OrderState:
+        """A stop or take-profit: ``kind`` STOP or TAKE_PROFIT; with a limit ``price`` it places that
+        LIMIT order when triggered, else a MARKET one (the _MARKET type). Same contract as the other
+        place_* methods: ValueError for bad arguments before anything is sent, never raises for the
+        exchange's answer (the order ends rejected)."""
+        if kind not in ("STOP", "TAKE_PROFIT"):
+            raise ValueError(f"kind must be 'STOP' or 'TAKE_PROFIT', not {kind!r}")
+        tp = to_fixed(trigger_price, "trigger_price")
+        if tp <= 0:
+            raise ValueError(f"trigger_price must be > 0, not {trigger_price!r}")
+        order_type = kind if price is not None else f"{kind}_MARKET"
+        return await self._place_algo(
+            sub_account_id, symbol, side, order_type, quantity, price, leverage, origin, parent_id,
+            _Hooks(on_fill, on_cancel, on_partial, on_trigger), reduce_only, close_position, price_protect,
+            working_type, {"trigger_price": fixed_to_str(tp)})
+
+    async def place_trailing_stop_order(
+        self,
+        sub_account_id: str,
+        symbol: str,
+        side: str,
+        quantity: Number,
+        callback_rate: Number,
+        *,
+        activation_price: Number | None = None,
+        working_type: str = "CONTRACT_PRICE",
+        reduce_only: bool = False,
+        close_position: bool = False,
+        price_protect: bool = False,
+        leverage: int = 1,
+        origin: str = "MANUAL",
+        parent_id: str | None = None,
+        on_trigger: Callback | None = None,
+        on_fill: Callback | None = None,
+        on_partial: Callback | None = None,
+        on_cancel: Callback | None = None,
+    ) -> OrderState:
+        """A TRAILING_STOP_MARKET: ``callback_rate`` in percent, 0.1 to 10 in steps of 0.1; it trails
+        from ``activation_price`` once reached (else from the current price)."""
+        rate = Decimal(fixed_to_str(to_fixed(callback_rate, "callback_rate")))
+        if not Decimal("0.1") <= rate <= Decimal("10") or rate % Decimal("0.1"):
+            raise ValueError(f"callback_rate must be 0.1 to 10 in steps of 0.1, not {callback_rate!r}")
+        extra = {"callback_rate": format(rate.normalize(), "f")}
+        if activation_price is not None:
+            act = to_fixed(activation_price, "activation_price")
+            if act <= 0:
+                raise ValueError(f"activation_price must be > 0, not {activation_price!r}")
+            extra["activation_price"] = fixed_to_str(act)
+        return await self._place_algo(
+            sub_account_id, symbol, side, "TRAILING_STOP_MARKET", quantity, None, leverage, origin,
+            parent_id, _Hooks(on_fill, on_cancel, on_partial, on_trigger), reduce_only, close_position,
+            price_protect, working_type, extra)
+
+    async def _place_algo(self, sub: str, symbol: str, side: str, order_type: str, quantity: Any,
+                          price: Any, leverage: int, origin: str, parent_id: str | None, hooks: _Hooks,
+                          reduce_only: bool, close_position: bool, price_protect: bool,
+                          working_type: str, extra: dict[str, str]) -> OrderState:
+        if self._closed:
+            raise RuntimeError("OrderManager is closed")
+        if side not in _SIDES:
+            raise ValueError(f"side must be 'BUY' or 'SELL', not {side!r}")
+        if not isinstance(symbol, str) or not symbol:
+            raise ValueError("symbol must be a non-empty string")
+        if not isinstance(sub, str) or not sub:
+            raise ValueError("sub_account_id must be a non-empty string")
+        if working_type not in _WORKING_TYPES:
+            raise ValueError(f"working_type must be one of {sorted(_WORKING_TYPES)}, not {working_type!r}")
+        qty = to_fixed(quantity, "quantity")
+        if qty <= 0:
+            raise ValueError(f"quantity must be > 0, not {quantity!r}")
+        if close_position and (reduce_only or order_type not in ("STOP_MARKET", "TAKE_PROFIT_MARKET")):
+            raise ValueError("close_position is for STOP_MARKET/TAKE_PROFIT_MARKET, without reduce_only")
+        px = 0
+        if price is not None:
+            px = to_fixed(price, "price")
+            if px <= 0:
+                raise ValueError(f"price must be > 0, not {price!r}")
+        if isinstance(leverage, bool) or not isinstance(leverage, int) or leverage < 1:
+            raise ValueError(f"leverage must be an int >= 1, not {leverage!r}")
+        if parent_id is not None and not isinstance(parent_id, str):
+            raise ValueError("parent_id must be a string or None")
+        cid = self._ids.new(sub, order_type, str(origin))
+        tif = "GTC" if px else None
+        order = self._core.add(cid, sub, symbol, _SIDES[side], _ALL_TYPES[order_type], qty, px, str(origin),
+                               parent_id, leverage, bool(reduce_only), tif)
+        self._intents[cid] = _Intent(hooks)
+        self._core.set_hooked(cid, True)
+        place = getattr(self._exchange, "place_algo_order", None)
+        try:
+            if place is None:
+                raise ValueError("the exchange client has no Algo API (place_algo_order)")
+            reply = await place(
+                symbol, side, order_type, None if close_position else fixed_to_str(qty),
+                client_algo_id=cid, price=fixed_to_str(px) if px else None, working_type=working_type,
+                reduce_only=bool(reduce_only), close_position=bool(close_position),
+                price_protect=bool(price_protect), self_trade_prevention=self.self_trade_prevention,
+                **extra)
+        except (ExchangeError, ValueError) as exc:
+            # Definitely not placed: Binance refused it (-2021 "would immediately trigger", a
+            # filter) or the client did before sending.
+            self._stats["rest_rejections"] += 1
+            code, msg = (exc.code, exc.msg) if isinstance(exc, ExchangeError) else (-1, str(exc))
+            flags = self._core.close_local(cid, REJECTED, code, msg)
+            if flags:
+                self._dispatch(flags | F_HOOKED, order, _now_ms())
+        except asyncio.CancelledError:
+            self._spawn(self._resolve_algo(order))
+            raise
+        except Exception:  # a timeout or transport error: the feed or a query says what happened
+            self._stats["unknown_outcomes"] += 1
+            self._spawn(self._resolve_algo(order))
+        else:
+            aid = reply.get("algoId") if isinstance(reply, dict) else None
+            if isinstance(aid, int) and not isinstance(aid, bool):
+                self._algo_ids[cid] = aid
+        self._deadman_touch(symbol)
+        return order
+
+    async def _resolve_algo(self, order: Any) -> None:
+        """An algo place whose outcome is unknown: once the feed had its chance, ask GET
+        /fapi/v1/algoOrder; "does not exist" closes it as never placed, an answer goes through the
+        feed's rules (docs/binance-protocol.md, "Algo orders")."""
+        cid = order.client_order_id
+        get = getattr(self._exchange, "get_algo_order", None)
+        while get is not None and not self._closed:
+            await asyncio.sleep(self._resolver.resolve_timeout)
+            if order.state_code != PLACING:
+                return
+            try:
+                self._stats["status_queries"] += 1
+                answer = await get(order.symbol, client_algo_id=cid)
+            except ExchangeError as exc:
+                if exc.code in (UNKNOWN_ORDER, -2013):
+                    flags = self._core.close_local(cid, FAILED, exc.code, exc.msg)
+                    if flags:
+                        self._stats["resolved_failed"] += 1
+                        self._dispatch(flags | F_HOOKED, order, _now_ms())
+                    return
+                continue
+            except Exception:
+                continue
+            self.feed_algo_rest(answer)
+            return
+
+    def feed_algo_rest(self, answer: dict[str, Any]) -> int:
+        """A Query Algo Order / openAlgoOrders item through the feed's rules (reconciliation)."""
+        flags = self._core.feed_decoded(*_decode_py.decode_dict(algo_message_from_rest(answer)))
+        order = self._core.last_order()
+        if order is not None and flags:
+            self._dispatch(flags, order, _now_ms())
+        aid = answer.get("algoId")
+        if order is not None and isinstance(aid, int) and not isinstance(aid, bool):
+            self._algo_ids[order.client_order_id] = aid
+        return flags
+
+    def algo_id(self, client_order_id: str) -> int | None:
+        """Binance's algoId of one of our algo orders (from its place reply or reconciliation)."""
+        return self._algo_ids.get(client_order_id)
+
+    # ── Dead-man switch (docs/binance-protocol.md, "Dead-man switch") ──
+
+    def _deadman_touch(self, symbol: str) -> None:
+        if self.dead_man_seconds is None or self._closed:
+            return
+        if self._deadman_task is None or self._deadman_task.done():
+            self._deadman_task = asyncio.get_running_loop().create_task(self._deadman_loop())
+        self._deadman_symbols.add(symbol)
+        wake = self._deadman_wake
+        if wake is not None and not wake.done() and symbol not in self._deadman_armed:
+            wake.set_result(None)
+
+    async def _deadman_loop(self) -> None:
+        """While a symbol has live orders, countdownCancelAll(symbol, dead_man_seconds) every quarter
+        of it; 0 once it has none. A failed renewal is logged and retried at the next beat."""
+        assert self.dead_man_seconds is not None
+        ms = int(self.dead_man_seconds * 1000)
+        period = self.dead_man_seconds / 4
+        send = getattr(self._exchange, "countdown_cancel_all", None)
+        if send is None:
+            log.warning("dead-man switch: the exchange client has no countdown_cancel_all")
+            return
+        while not self._closed:
+            for symbol in sorted(self._deadman_symbols):
+                live = bool(self._core.live(None, symbol))
+                if not live and symbol not in self._deadman_armed:
+                    self._deadman_symbols.discard(symbol)
+                    continue
+                try:
+                    await send(symbol, ms if live else 0)
+                except Exception as exc:
+                    self._deadman["failures"] += 1
+                    log.warning("dead-man switch: countdownCancelAll(%s) failed (%s); retrying", symbol, exc)
+                    continue
+                self._deadman["renewals"] += 1
+                self._deadman["last_ok_ms"] = _now_ms()
+                if live:
+                    self._deadman_armed.add(symbol)
+                else:
+                    self._deadman_armed.discard(symbol)
+                    self._deadman_symbols.discard(symbol)
+            self._deadman["armed"] = len(self._deadman_armed)
+            wake = self._deadman_wake = asyncio.get_running_loop().create_future()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wake, period)
+
     # ── Public API: cancel and replace ──
 
     async def cancel_order(self, client_order_id: str) -> bool:
@@ -613,6 +875,8 @@ class OrderManager:
             except BaseException:
                 self._core.undo_cancel(cid, prev)
                 raise
+        if order.is_algo:
+            return await self._cancel_algo(order, prev)
         if self._recording is not None:
             self._recording.command("cancel", {"cid": cid})
         try:
@@ -637,6 +901,30 @@ class OrderManager:
             self._resolver.unknown_outcome(order, "cancel", exc)
         else:
             self._resolver.watch(order)
+        return True, True
+
+    async def _cancel_algo(self, order: Any, prev: int) -> tuple[bool, bool]:
+        """Before the trigger: DELETE /fapi/v1/algoOrder; once triggered: the created order, whose
+        client order id is the clientAlgoId. -2011 (the trigger won the race, or it is gone): the
+        feed tells which; any other refusal changed nothing."""
+        cid = order.client_order_id
+        try:
+            if prev == TRIGGERED:
+                await self._exchange.cancel_order(order.symbol, client_order_id=cid)
+            else:
+                await self._exchange.cancel_algo_order(  # type: ignore[attr-defined]
+                    order.symbol, client_algo_id=cid)
+        except ExchangeError as exc:
+            if exc.code != UNKNOWN_ORDER:
+                self._core.undo_cancel(cid, prev)
+                log.info("cancel of %s refused: %s", cid, exc)
+                return True, False
+            log.info("cancel of %s: %s; the feed decides", cid, exc)
+        except Exception as exc:
+            self._stats["unknown_outcomes"] += 1
+            log.warning("cancel of %s: outcome unknown (%r); the feed or reconciliation decides", cid, exc)
+            if isinstance(exc, asyncio.CancelledError):
+                raise
         return True, True
 
     async def cancel_all_orders_for_symbol(self, symbol: str) -> int:
@@ -682,6 +970,8 @@ class OrderManager:
         if time_in_force is not None and time_in_force not in _TIFS:
             raise ValueError(f"time_in_force must be one of {sorted(_TIFS)}, not {time_in_force!r}")
         old = self._core.get(client_order_id)
+        if old is not None and old.is_algo:
+            raise ValueError("replace_order takes LIMIT and MARKET orders, not algo orders")
         if (old is not None and old.order_type == "LIMIT" and order_type in (None, "LIMIT")
                 and new_price is None and new_quantity is None and side is None and time_in_force is None):
             raise ValueError("replacing a limit order needs a new price, quantity, side or time in force")
@@ -951,7 +1241,7 @@ class OrderManager:
     def get_active_orders(
         self, sub_account_id: str | None = None, symbol: str | None = None
     ) -> list[OrderState]:
-        """Live orders (placing, active, cancelling), optionally by sub-account and/or symbol."""
+        """Live orders (placing, active, cancelling, triggering, triggered), by sub-account and/or symbol."""
         return self._core.live(sub_account_id, symbol)
 
     def get_orders_by_parent(self, parent_id: str) -> list[OrderState]:
@@ -961,6 +1251,8 @@ class OrderManager:
         out: dict[str, Any] = dict(self._core.counters())
         out.update(self._stats)
         out["queued_work"] = len(self._work)
+        if self.dead_man_seconds is not None:
+            out["dead_man"] = {"seconds": self.dead_man_seconds, **self._deadman}
         if self._publisher is not None:
             out["events"] = self._publisher.stats()
         return out
@@ -1176,12 +1468,18 @@ class OrderManager:
                     self._call(hooks.on_partial, order)
             return
         if intent.phase == _CLOSED:
+            if flags & F_LATE_FILL and not flags & F_FILLED and order.is_algo and hooks.on_partial:
+                # The created order of an algo order we cancelled (the trigger won): its fills
+                # are the caller's position, never dropped.
+                self._call(hooks.on_partial, order)
             if flags & F_FILLED:
                 # A late fill completed an order already closed: it did fill after all.
                 self._forget(cid, intent)
                 if hooks.on_fill is not None:
                     self._call(hooks.on_fill, order)
             return
+        if flags & F_TRIGGERED and hooks.on_trigger is not None:
+            self._call(hooks.on_trigger, order)
         if flags & F_PARTIAL and hooks.on_partial is not None:
             self._call(hooks.on_partial, order)
         if flags & F_FILLED:
@@ -1205,7 +1503,8 @@ class OrderManager:
         if intent.phase != _LIVE:
             return
         intent.phase = phase
-        if phase == _CLOSED and intent.hooks is not None and intent.hooks.on_fill is None:
+        if phase == _CLOSED and intent.hooks is not None and intent.hooks.on_fill is None and (
+                intent.hooks.on_partial is None or not _is_algo(self._core.get(cid))):
             self._forget(cid, intent)  # nothing could run for a late fill
             return
         kept = self._kept
@@ -1226,6 +1525,8 @@ class OrderManager:
             pub.publish_nowait("order_active", payloads.order_active(order, ts))
         if flags & F_AMENDED:
             pub.publish_nowait("order_amended", payloads.order_amended(order, ts))
+        if flags & F_TRIGGERED:
+            pub.publish_nowait("order_triggered", payloads.order_triggered(order, ts))
         if flags & F_FILL and not flags & F_FILLED:
             pub.publish_nowait("order_partially_filled", payloads.order_partially_filled(order, ts))
         if flags & F_FILLED:
@@ -1341,10 +1642,10 @@ class OrderManager:
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self._drain(), 5.0)
         self._closed = True
-        for task in [*self._tasks, *self._resolver.tasks, self._worker]:
+        for task in [*self._tasks, *self._resolver.tasks, self._worker, self._deadman_task]:
             if task is not None and not task.done():
                 task.cancel()
-        for task in [*self._tasks, *self._resolver.tasks, self._worker]:
+        for task in [*self._tasks, *self._resolver.tasks, self._worker, self._deadman_task]:
             if task is not None:
                 with contextlib.suppress(BaseException):
                     await task
@@ -1380,6 +1681,10 @@ class OrderManager:
 _ALWAYS = F_HOOKED | F_LATE_FILL | F_UNKNOWN_STATUS | F_MALFORMED | F_ORPHAN
 # Results the journal records: money moved, the order ended, or the exchange's id arrived.
 _JOURNALED = F_ACTIVATED | F_FILL | F_FILLED | F_CLOSED
+
+
+def _is_algo(order: Any) -> bool:
+    return order is not None and bool(order.is_algo)
 
 
 def _now_ms() -> int:

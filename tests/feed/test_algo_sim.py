@@ -1,0 +1,118 @@
+"""Algo (conditional) orders end to end over real sockets: OrderManager <- real REST client and
+real user stream -> the simulator's Algo service, on both order cores (the ``rig`` fixture)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from decimal import Decimal
+from typing import Any
+
+from ._fakes import until
+from .conftest import TICK, Rig
+
+
+class Calls:
+    def __init__(self) -> None:
+        self.n: Counter[tuple[str, str]] = Counter()
+
+    def hooks(self) -> dict[str, Any]:
+        return {name: (lambda o, name=name: self.n.update([(name, o.client_order_id)]))
+                for name in ("on_trigger", "on_fill", "on_partial", "on_cancel")}
+
+    def __call__(self, name: str, o: Any) -> int:
+        return self.n[(name, o.client_order_id)]
+
+
+async def test_stop_market_triggered_and_filled_in_parts(rig: Rig) -> None:
+    calls = Calls()
+    rig.sim.max_fill_qty = "0.004"
+    px = rig.price()
+    o = await rig.manager.place_stop_order("sub1", "BTCUSDT", "BUY", "0.010", str(px + 10), **calls.hooks())
+    assert o.order_type == "STOP_MARKET" and o.is_algo and "_STM_" in o.client_order_id
+    await until(lambda: o.state == "active")
+    assert rig.manager.algo_id(o.client_order_id) is not None
+    rig.sim.set_price("BTCUSDT", px + 10)
+    await until(lambda: o.state == "filled")
+    assert calls("on_trigger", o) == 1 and calls("on_fill", o) == 1 and calls("on_cancel", o) == 0
+    assert calls("on_partial", o) >= 1
+    assert o.filled_fp == 1_000_000 and o.exchange_order_id is not None
+
+
+async def test_take_profit_limit_triggered(rig: Rig) -> None:
+    calls = Calls()
+    px = rig.price()
+    o = await rig.manager.place_stop_order("sub1", "BTCUSDT", "SELL", "0.005", str(px + 20),
+                                           kind="TAKE_PROFIT", price=str(px + 50), **calls.hooks())
+    assert o.order_type == "TAKE_PROFIT"
+    await until(lambda: o.state == "active")
+    rig.sim.set_price("BTCUSDT", px + 20)
+    await until(lambda: o.state == "triggered")
+    assert calls("on_trigger", o) == 1 and calls("on_fill", o) == 0
+    # the created LIMIT rests at px + 50 under our id; cancelling it ends the algo order
+    assert await rig.manager.cancel_order(o.client_order_id) is True
+    await until(lambda: o.state == "cancelled")
+    assert calls("on_cancel", o) == 1 and rig.sim.open_orders() == []
+
+
+async def test_trailing_stop_with_activation(rig: Rig) -> None:
+    calls = Calls()
+    px = rig.price()
+    o = await rig.manager.place_trailing_stop_order("sub1", "BTCUSDT", "SELL", "0.003", "1",
+                                                    activation_price=str(px + 100), **calls.hooks())
+    await until(lambda: o.state == "active")
+    rig.sim.set_price("BTCUSDT", px + 100)  # activates
+    rig.sim.set_price("BTCUSDT", px + 200)  # the stop follows the high
+    assert o.state == "active"
+    rig.sim.set_price("BTCUSDT", ((px + 200) * Decimal("0.99") / TICK).to_integral_value() * TICK - TICK)
+    await until(lambda: o.state == "filled")
+    assert calls("on_trigger", o) == 1 and calls("on_fill", o) == 1
+
+
+async def test_cancel_before_the_trigger(rig: Rig) -> None:
+    calls = Calls()
+    px = rig.price()
+    o = await rig.manager.place_stop_order("sub1", "BTCUSDT", "SELL", "0.002", str(px - 30), **calls.hooks())
+    await until(lambda: o.state == "active")
+    assert await rig.manager.cancel_order(o.client_order_id) is True
+    await until(lambda: o.state == "cancelled")
+    rig.sim.set_price("BTCUSDT", px - 40)
+    assert calls("on_cancel", o) == 1 and calls("on_trigger", o) == 0 and o.filled_fp == 0
+    assert o.client_order_id not in [x.client_order_id for x in rig.manager.get_active_orders()]
+
+
+async def test_refused_algo_order_is_rejected_not_raised(rig: Rig) -> None:
+    calls = Calls()
+    px = rig.price()
+    # a BUY stop below the price would trigger at once: -2021
+    o = await rig.manager.place_stop_order("sub1", "BTCUSDT", "BUY", "0.002", str(px - 30), **calls.hooks())
+    assert o.state == "rejected" and o.error[0] == -2021 and calls("on_cancel", o) == 1
+
+
+async def test_created_order_fill_after_local_cancel_reaches_callbacks(rig: Rig) -> None:
+    """The cancel races the trigger: the manager sent the algo cancel, the trigger won (-2011), the
+    created order fills; every fill reaches the callbacks and nothing is dropped."""
+    calls = Calls()
+    px = rig.price()
+    o = await rig.manager.place_stop_order("sub1", "BTCUSDT", "BUY", "0.004", str(px + 10), **calls.hooks())
+    await until(lambda: o.state == "active")
+    rig.sim.set_price("BTCUSDT", px + 10)  # triggers and fills before our cancel reaches it
+    await rig.manager.cancel_order(o.client_order_id)
+    await until(lambda: o.state == "filled")
+    assert calls("on_fill", o) == 1 and calls("on_cancel", o) == 0 and o.filled_fp == 400_000
+
+
+async def test_bad_arguments_raise_before_sending(rig: Rig) -> None:
+    m = rig.manager
+    for kw in ({"kind": "LIMIT"}, {"working_type": "LAST"}, {"price": "-1"}):
+        try:
+            await m.place_stop_order("sub1", "BTCUSDT", "BUY", "0.001", "70000", **kw)
+        except ValueError:
+            continue
+        raise AssertionError(kw)
+    for rate in ("0.05", "10.5", "0.15"):
+        try:
+            await m.place_trailing_stop_order("sub1", "BTCUSDT", "SELL", "0.001", rate)
+        except ValueError:
+            continue
+        raise AssertionError(rate)
+    assert rig.sim.open_orders() == []
