@@ -17,7 +17,15 @@ import signal
 import sys
 from typing import Any
 
-from .engine import FeedTap, TimedClient, add_engine_arguments, cancel_and_wait, open_journal
+from .engine import (
+    FeedTap,
+    TimedClient,
+    add_engine_arguments,
+    cancel_and_wait,
+    entry_latency_text,
+    open_journal,
+    order_entry,
+)
 from .metrics import EngineCollector, MetricsServer, fmt_seconds
 
 log = logging.getLogger("trading_engine_python.cli.run")
@@ -110,6 +118,7 @@ async def run_live(args: argparse.Namespace, keys: tuple[str, str]) -> int:
         event_stream_maxlen=args.event_stream_maxlen,
         journal=journal,
         recording=args.record,
+        order_entry=order_entry(args),
     )
     # The tap times every frame through the manager (about a microsecond each): only when metrics
     # are asked for. The engine's own counters are read at scrape time and cost nothing.
@@ -141,6 +150,9 @@ async def run_live(args: argparse.Namespace, keys: tuple[str, str]) -> int:
             # Before the stream: its frames must find the restored orders.
             report = await manager.restore()
             log.info("journal %s: %s", args.journal, report)
+        if manager.order_entry == "ws":
+            up = await manager.connect_order_entry()
+            log.info("order entry over ws-fapi (%s)", "connected" if up else "REST until it connects")
         try:
             await stream.start()
         except Exception as exc:
@@ -187,7 +199,7 @@ async def _status(manager: Any, stream: Any, client: TimedClient, interval: floa
             else ""
         )
         log.info(
-            "live=%d tracked=%d fills=%d frames=%d malformed=%d reconnects=%d REST p50=%s p99=%s%s",
+            "live=%d tracked=%d fills=%d frames=%d malformed=%d reconnects=%d REST p50=%s p99=%s%s | %s",
             s.get("live", 0),
             s.get("tracked", 0),
             s.get("fills", 0),
@@ -197,4 +209,5 @@ async def _status(manager: Any, stream: Any, client: TimedClient, interval: floa
             fmt_seconds(p50),
             fmt_seconds(p99),
             events,
+            entry_latency_text(manager),
         )

@@ -41,7 +41,8 @@ cdef enum:
     F_HOOKED = 2048
     F_ORPHAN = 4096
     F_TRIGGERED = 8192
-    F_CALLED = 16384
+    F_AMENDED = 16384
+    F_CALLED = 32768
 
 cdef enum:
     # Rec.flags bits.

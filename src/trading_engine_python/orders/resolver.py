@@ -48,14 +48,14 @@ class Resolver:
                     what, order.client_order_id, exc if exc is not None else "caller cancelled")
         self._m._spawn(self.resolve(order))
 
-    def watch(self, client_order_id: str) -> None:
+    def watch(self, order: Any) -> None:
         """The exchange accepted a request; the feed should follow within milliseconds. If its
         frame is lost on a live connection (no reconnect, so no reconciliation), ask. The watch
         is the core's (a deadline in the order's record, on the core's clock): the order leaves it
         by itself when it leaves placing/cancelling."""
         if self.stuck_timeout <= 0:
             return
-        if self._m._core.watch(client_order_id, self.stuck_timeout) and (
+        if self._m._core.watch(order.client_order_id, self.stuck_timeout) and (
                 self._sweeper is None or self._sweeper.done()):
             self._sweeper = asyncio.get_running_loop().create_task(self._sweep())
 

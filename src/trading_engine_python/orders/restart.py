@@ -131,10 +131,20 @@ def _recreate(manager: OrderManager, e: JournalEntry) -> Any:
     assert p is not None
     core = manager._core
     cid = e.client_id
-    order = core.add(cid, p.sub_account_id, p.symbol, _SIDES[p.side], _TYPES[p.order_type], int(p.quantity),
-                     int(p.price or 0), p.origin, p.parent_id, int(p.leverage), bool(p.reduce_only),
-                     p.time_in_force)
     change = e.change
+    qty, px = int(p.quantity), int(p.price or 0)
+    a = e.action
+    if a is not None and a.action == "amend" and a.price:
+        # Written before the amend left: the size it asked for, or (refused) the place's, whichever
+        # is larger, so that no fill looks like completion; reconciliation's answers state the
+        # exchange's size and price (an open order's answer is read as an amendment).
+        qty, px = max(qty, int(a.quantity)), int(a.price)
+    if change is not None and change.state != FILLED and change.filled >= qty:
+        # Amended above what it has filled, to a size the journal lost (a later cancel intent
+        # replaced the amend's): one unit more than the fill until the exchange states it.
+        qty = change.filled + 1
+    order = core.add(cid, p.sub_account_id, p.symbol, _SIDES[p.side], _TYPES[p.order_type], qty, px,
+                     p.origin, p.parent_id, int(p.leverage), bool(p.reduce_only), p.time_in_force)
     told = manager._risk_told
     if change is None:
         return order  # the intent only: placing, to be looked up by client id
