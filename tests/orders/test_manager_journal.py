@@ -107,7 +107,11 @@ async def test_changes_follow_the_feed_off_its_path_with_risk_filled(
     o = await place(m)
     cid = o.client_order_id
     m.feed(ev(o, "NEW"))
-    assert m._jdirty  # noted on the feed path, written on the next loop turn
+    m.journal.flush()
+    assert entry(path, cid).change is None  # noted on the feed path (in the core), written next turn
+    await settle()
+    m.journal.flush()
+    assert entry(path, cid).change.state == ACTIVE
     m.feed(ev(o, "PARTIALLY_FILLED", z="0.004", l="0.004", L="65000.3", ap="65000.3"))
     await until(lambda: len(risk.fills) == 1)
     m.journal.flush()

@@ -43,6 +43,7 @@ cdef enum:
     F_TRIGGERED = 8192
     F_AMENDED = 16384
     F_CALLED = 32768
+    F_DIRTY = 65536
 
 cdef enum:
     # Rec.flags bits.
@@ -109,6 +110,7 @@ ctypedef struct Rec:
     # first, so a mismatch is only a consistency check.
     uint16_t gen
     uint8_t leverage        # 1..125 (LEVERAGE_MAX)
+    uint8_t dirty           # on OrderCore._dirty (set_dirty_mask) until take_dirty(); a padding byte
     char cid[36]            # UTF-8 bytes, not NUL-terminated
     int32_t hook            # the shell's handle (set_hook), -1: none
     int64_t filled          # fixed point 1e8, as every amount below
@@ -227,6 +229,13 @@ cdef class OrderCore:
     cdef bint _busy                 # a public method is running: a nested call is refused
     cdef double _op_now             # the clock, as _begin() read it for the running call
     cdef object _outcome            # feed_call: (callback, order, result, exception) for the shell
+    # set_dirty_mask/take_dirty: the orders a feed result with a mask bit changed, in marking order.
+    # An entry is a slot, or -1 - k for _dirty_gone[k]: the frozen view of one evicted meanwhile.
+    cdef int _dirty_mask
+    cdef int32_t* _dirty
+    cdef Py_ssize_t _dirty_len
+    cdef Py_ssize_t _dirty_cap
+    cdef list _dirty_gone
 
     cdef int _enter(self) except -1
     cdef int _begin(self, bint closing) except -1
@@ -249,6 +258,7 @@ cdef class OrderCore:
     cdef int32_t _alloc_slot(self) except -1
     cdef int _reserve(self) except -1
     cdef int _reserve_feed(self) except -1
+    cdef int _mark_dirty(self, int32_t slot, Rec* r) noexcept
     cdef int32_t _intern(self, object obj) except -2
     cdef void _release(self, int32_t idx) noexcept
     cdef int32_t _pair(self, int32_t sub, int32_t sym) except -2

@@ -234,11 +234,11 @@ if (S_PLACING, S_ACTIVE, S_CANCELLING, S_TRIGGERING, S_TRIGGERED, S_FILLED, S_CA
     raise ImportError("_core_c: order state codes differ from _states.py; rebuild")
 if (F_ACTIVATED, F_FILL, F_PARTIAL, F_FILLED, F_CLOSED, F_LATE_FILL, F_UNKNOWN_STATUS, F_STALE,
         F_UNKNOWN_ID, F_MALFORMED, F_OTHER_EVENT, F_HOOKED, F_ORPHAN, F_TRIGGERED, F_AMENDED,
-        F_CALLED) != (
+        F_CALLED, F_DIRTY) != (
         _states.F_ACTIVATED, _states.F_FILL, _states.F_PARTIAL, _states.F_FILLED, _states.F_CLOSED,
         _states.F_LATE_FILL, _states.F_UNKNOWN_STATUS, _states.F_STALE, _states.F_UNKNOWN_ID,
         _states.F_MALFORMED, _states.F_OTHER_EVENT, _states.F_HOOKED, _states.F_ORPHAN,
-        _states.F_TRIGGERED, _states.F_AMENDED, _states.F_CALLED):
+        _states.F_TRIGGERED, _states.F_AMENDED, _states.F_CALLED, _states.F_DIRTY):
     raise ImportError("_core_c: transition flags differ from _states.py; rebuild")
 
 # The transition table: _states.TRANSITIONS, read (as _states.CELLS) into a C array at import, so
@@ -838,6 +838,7 @@ cdef class OrderCore:
         self._str_obj = []
         self._pair_idx = {}
         self._errors = {}
+        self._dirty_gone = []
         ht_init(&self._by_cid, _HT_MIN)
         ht_init(&self._by_oid, _HT_MIN)
 
@@ -868,6 +869,7 @@ cdef class OrderCore:
         ht_free(&self._by_oid)
         PyMem_RawFree(self._vt)
         PyMem_RawFree(self._ring)
+        PyMem_RawFree(self._dirty)
         PyMem_RawFree(self._strs)
         PyMem_RawFree(self._pairs)
 
@@ -975,6 +977,7 @@ cdef class OrderCore:
             r.kind = c_side | (c_type << 1)
             r.state = _CELLS[S_IDLE][_EV_PLACE_SENT] & 15  # "place sent": out of idle
             r.flags = RF_REDUCE_ONLY if ro else 0
+            r.dirty = 0
             r.cid_len = n
             memcpy(r.cid, <const char*>cid, n)
             ht_put(&self._by_cid, slot, _cid_hash(self._seed, r.cid, n))
@@ -1276,6 +1279,8 @@ cdef class OrderCore:
             self._errors[slot] = error
             r.flags |= RF_ERROR
             flags = self._take(slot, r, cell, 0)
+            if flags & self._dirty_mask and not r.dirty:
+                flags |= self._mark_dirty(slot, r)
             return flags
         finally:
             self._busy = False
@@ -1376,6 +1381,36 @@ cdef class OrderCore:
         out = self._outcome
         self._outcome = None
         return out
+
+    def set_dirty_mask(self, mask):
+        """From now on, a feed/feed_decoded/feed_call/close_local result with a ``mask`` bit puts
+        its order on the dirty list (once until ``take_dirty``); the result that makes the list
+        non-empty carries F_DIRTY, so the caller schedules one flush for a burst. 0 (the default):
+        nothing is marked."""
+        self._dirty_mask = _index("mask", mask) & 0x7FFFFFFF & ~F_DIRTY  # the F_* bits: any int works
+
+    def take_dirty(self):
+        """The orders on the dirty list, in marking order, and the list emptied. One the core let
+        go of meanwhile comes as its frozen view (its final values)."""
+        cdef list out = []
+        cdef Py_ssize_t k
+        cdef int32_t s
+        self._enter()
+        try:
+            # The views first (they may fail): the list is emptied only once they all exist.
+            for k in range(self._dirty_len):
+                s = self._dirty[k]
+                out.append(self._view(s) if s >= 0 else self._dirty_gone[-1 - s])
+            for k in range(self._dirty_len):
+                s = self._dirty[k]
+                if s >= 0:
+                    rec_at(self._pages, s).dirty = 0
+            self._dirty_len = 0
+            if self._dirty_gone:
+                self._dirty_gone = []
+            return out
+        finally:
+            self._busy = False
 
     cdef int _feed_any(self, object data) except -1:
         cdef Update u
@@ -1524,7 +1559,11 @@ cdef class OrderCore:
             self._last_event_time = event_time
             r = rec_at(self._pages, slot)
             flags = self._apply(slot, r, &u)
-            return flags | F_HOOKED if r.flags & RF_HOOKED else flags
+            if r.flags & RF_HOOKED:
+                flags |= F_HOOKED
+            if flags & self._dirty_mask and not r.dirty:
+                flags |= self._mark_dirty(slot, r)
+            return flags
         finally:
             self._busy = False
 
@@ -1554,7 +1593,11 @@ cdef class OrderCore:
             self._last_event_time = u.event_time
         r = rec_at(self._pages, slot)
         flags = self._apply(slot, r, u)
-        return flags | F_HOOKED if r.flags & RF_HOOKED else flags
+        if r.flags & RF_HOOKED:
+            flags |= F_HOOKED
+        if flags & self._dirty_mask and not r.dirty:
+            flags |= self._mark_dirty(slot, r)
+        return flags
 
     # ── the transition function: _states.TRANSITIONS plus the fill arithmetic of its notes ──
     # o.z is the cumulative filled quantity and o.X the order status (docs/binance-protocol.md,
@@ -1779,8 +1822,17 @@ cdef class OrderCore:
         cdef int64_t i
         cdef OrderState v
         # Python side first (it may fail): freeze the views that outlive the record.
-        if r.flags & RF_VIEW or slot == self._last_slot:
+        if r.flags & RF_VIEW or slot == self._last_slot or r.dirty:
             v = self._view(slot)
+            if r.dirty:
+                # Still owed to take_dirty(): its entry names the frozen view from now on. Rare (an
+                # order evicted within the loop turn that changed it), so the entry is searched for.
+                self._dirty_gone.append(v)
+                for i in range(self._dirty_len):
+                    if self._dirty[i] == slot:
+                        self._dirty[i] = <int32_t>(-len(self._dirty_gone))
+                        break
+                r.dirty = 0
             self._freeze(v)
             if slot == self._last_slot:
                 self._last_frozen = v
@@ -1846,8 +1898,16 @@ cdef class OrderCore:
         retention ring (so that nothing fails half way through a transition)."""
         cdef int32_t* ring
         cdef Py_ssize_t cap, k
+        cdef int32_t* dirty
         if self._by_oid.count + 1 >= self._by_oid.limit:
             ht_reserve(&self._by_oid, self._pages, self._by_oid.count + 1)
+        if self._dirty_len == self._dirty_cap and self._dirty_mask:
+            cap = self._dirty_cap * 2 if self._dirty_cap else 64
+            dirty = <int32_t*>PyMem_RawRealloc(self._dirty, cap * sizeof(int32_t))
+            if dirty == NULL:
+                raise MemoryError()
+            self._dirty = dirty
+            self._dirty_cap = cap
         if self._ring_len < self._ring_cap:
             return 0
         cap = self._ring_cap * 2 if self._ring_cap else 64
@@ -1861,6 +1921,13 @@ cdef class OrderCore:
         self._ring_cap = cap
         self._ring_head = 0
         return 0
+
+    cdef int _mark_dirty(self, int32_t slot, Rec* r) noexcept:
+        # Room was made by _reserve_feed().
+        r.dirty = 1
+        self._dirty[self._dirty_len] = slot
+        self._dirty_len += 1
+        return F_DIRTY if self._dirty_len == 1 else 0
 
     cdef int32_t _alloc_slot(self) except -1:
         # Room was made by _reserve().

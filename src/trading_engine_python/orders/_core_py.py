@@ -59,6 +59,7 @@ from ._states import (
     F_ACTIVATED,
     F_AMENDED,
     F_CALLED,
+    F_DIRTY,
     F_CLOSED,
     F_FILL,
     F_FILLED,
@@ -487,6 +488,10 @@ class OrderCore:
         self._busy = False
         self._now_op = 0.0
         self._outcome: tuple[Any, OrderState, Any, BaseException | None] | None = None
+        # set_dirty_mask/take_dirty: orders by identity, in marking order (an order the core let go
+        # of stays here, with its final values, until taken).
+        self._dirty_mask = 0
+        self._dirty: dict[int, OrderState] = {}
         self._ready = True
 
     # ── the re-entry guard (the compiled twin's, rule for rule: see _core_c.pyx) ──
@@ -794,7 +799,7 @@ class OrderCore:
             if (cell >> 4) & A_REFUSE:
                 return 0
             o.error = error  # (the compiled twin's order: the error, then the cell)
-            return self._take(o, cell, 0)
+            return self._mark(o, self._take(o, cell, 0))
         finally:
             self._busy = False
 
@@ -891,6 +896,24 @@ class OrderCore:
         self._outcome = None
         return out
 
+    def set_dirty_mask(self, mask: int) -> None:
+        """From now on, a feed/feed_decoded/feed_call/close_local result with a ``mask`` bit puts
+        its order on the dirty list (once until ``take_dirty``); the result that makes the list
+        non-empty carries F_DIRTY, so the caller schedules one flush for a burst. 0 (the default):
+        nothing is marked."""
+        self._dirty_mask = _index("mask", mask) & 0x7FFFFFFF & ~F_DIRTY  # the F_* bits: any int works
+
+    def take_dirty(self) -> list[OrderState]:
+        """The orders on the dirty list, in marking order, and the list emptied. One the core let
+        go of meanwhile comes with its final values."""
+        self._enter()
+        try:
+            out = list(self._dirty.values())
+            self._dirty = {}
+            return out
+        finally:
+            self._busy = False
+
     def feed_decoded(self, result: int, fields: Mapping[str, Any] | None) -> int:
         """Apply the output of ``decode``/``decode_dict`` (dict inputs come this way).
 
@@ -928,7 +951,15 @@ class OrderCore:
         self._last = o
         self._last_event_time = event_time
         flags = self._apply(o, status, f)
-        return flags | F_HOOKED if o._hooked else flags
+        return self._mark(o, flags | F_HOOKED if o._hooked else flags)
+
+    def _mark(self, o: OrderState, flags: int) -> int:
+        """``flags``, with F_DIRTY when the result puts ``o`` on an empty dirty list."""
+        if flags & self._dirty_mask and id(o) not in self._dirty:
+            self._dirty[id(o)] = o
+            if len(self._dirty) == 1:
+                return flags | F_DIRTY
+        return flags
 
     def _apply(self, o: OrderState, status: int, f: Mapping[str, Any]) -> int:
         """One feed event: the fill arithmetic (notes 1-3 under ``_states.TRANSITIONS``), then the

@@ -50,6 +50,7 @@ F_HOOKED: Final = 2048  # the order is marked (set_hooked): the shell has callba
 F_TRIGGERED: Final = 8192  # an algo order's trigger placed its order: on_trigger, order_triggered
 F_AMENDED: Final = 16384  # the exchange amended it in place: its price and/or quantity changed (note 9)
 F_CALLED: Final = 32768  # feed_call ran the order's callback, which raised or returned something
+F_DIRTY: Final = 65536  # set_dirty_mask: this result's order made the dirty list non-empty (take_dirty)
 
 SIDES: Final = ("BUY", "SELL")
 # LIMIT and MARKET go to /fapi/v1/order; the rest are algo (conditional) orders, placed with

@@ -60,6 +60,7 @@ from ._states import (
     F_AMENDED,
     F_CALLED,
     F_CLOSED,
+    F_DIRTY,
     F_FILL,
     F_FILLED,
     F_HOOKED,
@@ -272,7 +273,9 @@ class OrderManager:
         # RedisJournal object stays its owner's.
         self._owns_journal = isinstance(journal, (str, os.PathLike))
         self._journal: Any = Journal.open(journal) if self._owns_journal else journal
-        self._jdirty: dict[str, Any] = {}  # orders whose change is due on the next loop turn
+        # Orders whose change is due on the next loop turn, besides those the core marks itself
+        # (set_dirty_mask: feed and local-close results; take_dirty() in the flush).
+        self._jdirty: dict[str, Any] = {}
         self._jhandle: asyncio.Handle | None = None
         self._risk_told: dict[str, int] = {}  # cumulative fill (fixed-point) the risk hook heard
         self._told_prune_at = 4096
@@ -296,12 +299,14 @@ class OrderManager:
             mask |= F_ACTIVATED | F_FILL | F_FILLED | F_CLOSED | F_TRIGGERED | F_AMENDED
         if self._risk is not None:
             mask |= F_FILL
-        # Results only the journal asks for take a short path in feed(): the order is noted.
         self._shell_mask = mask
         # Results that need more than the order's callbacks (otherwise the core runs a plain one).
         self._slow_mask = mask & ~F_HOOKED
         if self._journal is not None:
-            mask |= _JOURNALED
+            # The core notes the journal's results itself, no object made per frame; F_DIRTY (the
+            # first of a loop turn) is all feed() sees of them.
+            self._core.set_dirty_mask(_JOURNALED)
+            mask |= F_DIRTY
         self._mask = mask
 
     @property
@@ -1174,11 +1179,9 @@ class OrderManager:
         except TypeError:  # not bytes-like or str: counted as malformed like any bad frame
             flags = self._core.feed_decoded(_decode_py.R_MALFORMED, None)
         if flags & self._mask:
-            if not flags & self._shell_mask:
-                order: Any = self._core.last_order()  # set: these results are transitions of an order
-                self._jdirty[order.client_order_id] = order
+            if not flags & self._shell_mask:  # F_DIRTY alone: the journal's flush is due
                 if self._jhandle is None:
-                    self._journal_mark(order)
+                    self._journal_soon()
             else:
                 try:
                     self._dispatch(flags, self._core.last_order(), self._core.last_event_time())
@@ -1388,8 +1391,12 @@ class OrderManager:
             await result
 
     def _journal_mark(self, order: Any) -> None:
-        """The order's change is due: appended on the next loop turn (the feed path only notes it)."""
+        """The order's change is due: appended on the next loop turn."""
         self._jdirty[order.client_order_id] = order
+        self._journal_soon()
+
+    def _journal_soon(self) -> None:
+        """The flush on the next loop turn (at once without a running loop)."""
         if self._jhandle is None:
             try:
                 loop = asyncio.get_running_loop()
@@ -1403,16 +1410,23 @@ class OrderManager:
         if self._jhandle is not None:
             self._jhandle.cancel()
             self._jhandle = None
-        dirty = self._jdirty
-        if not dirty:
+        # The core's marks first (feed order), then the shell's, each order once.
+        orders = self._core.take_dirty()
+        if self._jdirty:
+            if orders:
+                seen = {o.client_order_id for o in orders}
+                orders.extend(o for cid, o in self._jdirty.items() if cid not in seen)
+            else:
+                orders = list(self._jdirty.values())
+            self._jdirty = {}
+        if not orders:
             return
-        self._jdirty = {}
         journal = self._journal
         told = self._risk_told
         risk = self._risk is not None
-        last = len(dirty) - 1
+        last = len(orders) - 1
         try:
-            for n, order in enumerate(dirty.values()):
+            for n, order in enumerate(orders):
                 cid = order.client_order_id
                 filled = order.filled_fp
                 # Without a risk hook nobody is owed a fill: the order settles when it ends.
@@ -1441,8 +1455,8 @@ class OrderManager:
             return
         # The order's callbacks come from its record's handle: no id string, no dict probe.
         h = self._core.last_hook() if flags & F_HOOKED else -1
-        if flags & _JOURNALED and self._journal is not None:
-            self._journal_mark(order)
+        if flags & F_DIRTY and self._jhandle is None:
+            self._journal_soon()
         if flags & (F_ORPHAN | F_LATE_FILL | F_UNKNOWN_STATUS):
             self._note(flags, order)
         if self._publisher is not None:

@@ -74,9 +74,39 @@ async def restore(manager: OrderManager, *, reconcile: bool = True,
         raise RuntimeError("restore() needs a manager with a journal")
     state = journal.state()
     core = manager._core
-    retention = manager._terminal_ttl
     now = wall_clock()
     pending_cancel: list[str] = []
+    # Bringing an order back to its journaled state is nothing new to journal: the core marks
+    # nothing meanwhile (set_dirty_mask), and the manager's mask comes back after.
+    core.set_dirty_mask(0)
+    try:
+        _restore_entries(manager, state, now, report, pending_cancel)
+    finally:
+        manager._update_mask()
+    if report["restored"]:
+        log.info("journal: restored %d orders (%d live, %d terminal; %d owe the risk hook a fill)",
+                 report["restored"], report["live"], report["terminal"], report["risk_owed"])
+    if not reconcile:
+        return report
+    rec = await manager.reconcile()
+    report.update(rec)
+    for order in manager.restored:
+        if order.state_code == PLACING:
+            report["resolving"] += 1
+            manager._spawn(manager._resolver.resolve(order))
+    for cid in pending_cancel:
+        order = core.get(cid)
+        live = order is not None and order.is_live and order.state_code != CANCELLING
+        if live and await manager.cancel_order(cid):
+            report["cancels_resent"] += 1
+    return report
+
+
+def _restore_entries(manager: OrderManager, state: Any, now: float, report: dict[str, int],
+                     pending_cancel: list[str]) -> None:
+    """Step 1 and 2 for every journal entry (see the module docstring)."""
+    core = manager._core
+    retention = manager._terminal_ttl
     for e in sorted(state.entries.values(), key=lambda e: e.updated):
         if e.place is None:
             report["skipped"] += 1
@@ -107,23 +137,6 @@ async def restore(manager: OrderManager, *, reconcile: bool = True,
             report["terminal"] += 1
         if change is not None and change.filled > change.risk_filled and manager.risk_engine is not None:
             report["risk_owed"] += 1
-    if report["restored"]:
-        log.info("journal: restored %d orders (%d live, %d terminal; %d owe the risk hook a fill)",
-                 report["restored"], report["live"], report["terminal"], report["risk_owed"])
-    if not reconcile:
-        return report
-    rec = await manager.reconcile()
-    report.update(rec)
-    for order in manager.restored:
-        if order.state_code == PLACING:
-            report["resolving"] += 1
-            manager._spawn(manager._resolver.resolve(order))
-    for cid in pending_cancel:
-        order = core.get(cid)
-        live = order is not None and order.is_live and order.state_code != CANCELLING
-        if live and await manager.cancel_order(cid):
-            report["cancels_resent"] += 1
-    return report
 
 
 def _recreate(manager: OrderManager, e: JournalEntry) -> Any:
