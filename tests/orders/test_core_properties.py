@@ -3,8 +3,9 @@
 Hypothesis draws sequences of: add, feed (real frame templates with random statuses, z, l, L, ap,
 ids, event times, duplicate keys, nulls, truncation, other events and plain garbage, in every input
 form), begin_cancel, undo_cancel, close_local, set_exchange_id, set_hooked, set_hook, get_hook, the
-in-flight watch (watch with a few timeouts, expired), clock advances (a fake clock shared by both),
-lookups (get, get_by_exchange_id, live, by_parent) and holding / dropping the views they return. After
+in-flight watch (watch with a few timeouts, expired), the dirty list (set_dirty_mask, take_dirty, orders
+evicted before they are taken included), clock advances (a fake clock shared by both), lookups (get,
+get_by_exchange_id, live, by_parent) and holding / dropping the views they return. After
 every step the two cores must give the same return value (or raise the same exception type), the same
 counters(), len(), last_order(), last_hook(), watched() and last_event_time(), and every held view must
 show the same public fields in both, including views of orders evicted since.
@@ -22,7 +23,17 @@ from hypothesis import strategies as st
 
 from trading_engine_python.orders import _core_py, _decode_py
 from trading_engine_python.orders._fixed import fixed_to_str, to_fixed
-from trading_engine_python.orders._states import ACTIVE, CANCELLING, FAILED, PLACING, REJECTED
+from trading_engine_python.orders._states import (
+    ACTIVE,
+    CANCELLING,
+    F_ACTIVATED,
+    F_CLOSED,
+    F_FILL,
+    F_FILLED,
+    FAILED,
+    PLACING,
+    REJECTED,
+)
 
 from .conftest import FakeClock
 
@@ -149,6 +160,7 @@ def frames(draw: st.DrawFn) -> bytes:
 
 
 FORMS = ["bytes", "str", "bytearray", "memoryview", "dict"]
+DIRTY_MASK = F_ACTIVATED | F_FILL | F_FILLED | F_CLOSED  # the manager's, with a journal
 
 def _add() -> st.SearchStrategy[tuple[Any, ...]]:
     return st.tuples(st.just("add"), st.sampled_from([*CIDS, "x" * 37]), st.sampled_from(SUBS),
@@ -186,6 +198,8 @@ OPS = st.one_of(
               st.sampled_from([None, *SYMBOLS, "sub1"])),
     st.tuples(st.just("by_parent"), st.sampled_from([p for p in PARENTS if p] + ["sub1", "none"])),
     st.tuples(st.just("drop"), st.integers(0, 50)),
+    st.tuples(st.just("take_dirty")),
+    st.tuples(st.just("set_dirty_mask"), st.sampled_from([0, DIRTY_MASK, 0xFFFF, -1])),
 )
 
 
@@ -213,6 +227,8 @@ class Pair:
         self.cores = (_core_py.OrderCore(ttl, cap, self.clock), _core_c.OrderCore(ttl, cap, self.clock))
         self.decoders = (_decode_py, _decode_c)
         self.held: list[tuple[Any, Any]] = []
+        for core in self.cores:
+            core.set_dirty_mask(DIRTY_MASK)
 
     def run(self, op: tuple[Any, ...]) -> None:
         kind = op[0]
@@ -241,6 +257,8 @@ class Pair:
         elif kind in ("live", "by_parent", "expired"):
             assert [_view_dict(o) for o in res_p] == [_view_dict(o) for o in res_c], op
             assert all(o.is_live for o in res_c)
+        elif kind == "take_dirty":  # orders evicted since they were marked included
+            assert [_view_dict(o) for o in res_p] == [_view_dict(o) for o in res_c], op
         else:
             assert res_p == res_c and type(res_p) is type(res_c), (op, res_p, res_c)
 
@@ -287,6 +305,7 @@ def test_twins_agree_on_random_sequences(ttl: float, cap: int, ops: list[tuple[A
     for sub in (None, *SUBS):
         for sym in (None, *SYMBOLS):
             assert [_view_dict(o) for o in p.live(sub, sym)] == [_view_dict(o) for o in c.live(sub, sym)]
+    assert [_view_dict(o) for o in p.take_dirty()] == [_view_dict(o) for o in c.take_dirty()]
     pair.check()
 
 
