@@ -1,7 +1,7 @@
 """The journal inside the manager: what it adds to the feed path and to the place path.
 
 - Feed path: a PARTIALLY_FILLED frame with a fill increase through ``manager.feed(bytes)``, journal
-  off vs on (5 ms policy), same run. With the journal on, the feed only notes the order; the
+  off vs on (5 ms policy), same run. With the journal on, the core notes the order (its dirty list); the
   change is appended on the next loop turn. ``extra_info["feed_ns_per_frame"]``: the ``feed``
   calls alone (the critical path); the benchmark's own time and ``ns_per_op`` also hold that
   loop turn (the appends, amortised per frame).

@@ -25,7 +25,8 @@ A thin async shell around the order core (compiled, or its pure twin). The rules
   object.
 - With a journal (``journal=``, see ``journal.py``): every place and cancel intent is written
   before its request leaves; an order change that moves money or ends an order is appended on the
-  next loop turn (off the feed path), with ``risk_filled``, the cumulative fill the risk hook has
+  next loop turn (off the feed path: the core keeps the list of changed orders itself,
+  ``OrderCore.set_dirty_mask``/``take_dirty``), with ``risk_filled``, the cumulative fill the risk hook has
   been told, written as soon as the hook returns. ``restore()`` (``restart.py``) brings the
   journaled orders back after a restart.
 
