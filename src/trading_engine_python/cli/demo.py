@@ -276,8 +276,12 @@ class Demo:
             infos[sym] = SymbolInfo(sym, rules.tick_size, rules.step_size)
         self.client = TimedClient(self.raw_client)
         self.journal = open_journal(a)
+        # The demo's algos of different sub-accounts quote the same book on one account: STP
+        # expires the resting order rather than let it trade with its own account
+        # (docs/binance-protocol.md, "Self-trade prevention").
         self.manager = OrderManager(
-            self.client, self.redis, implementation=a.implementation, journal=self.journal, recording=a.record
+            self.client, self.redis, implementation=a.implementation, journal=self.journal, recording=a.record,
+            self_trade_prevention="EXPIRE_MAKER",
         )
         if self.journal is not None or a.risk_log:
             self.risk = RiskTally(a.risk_log)

@@ -198,7 +198,7 @@ async def _place(manager: Any, a: dict[str, Any], counts: _Counts) -> Any:
                                                 **common)
     return await manager.place_limit_order(str(a["sub"]), str(a["symbol"]), str(a["side"]), qty,
                                            fixed_to_str(int(a["price"])), time_in_force=a.get("tif"),
-                                           **common)
+                                           self_trade_prevention=a.get("stp"), **common)
 
 
 async def _until_waiting(exchange: _ReplayExchange, key: tuple[str, str], turns: int = 50) -> None:

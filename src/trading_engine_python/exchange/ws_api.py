@@ -469,6 +469,7 @@ class WsApiClient:
         client_order_id: str,
         reduce_only: bool = False,
         time_in_force: str | None = None,
+        self_trade_prevention: str | None = None,
     ) -> dict[str, Any]:
         params = await self._rest._order_params(
             symbol,
@@ -479,6 +480,7 @@ class WsApiClient:
             client_order_id=client_order_id,
             reduce_only=reduce_only,
             time_in_force=time_in_force,
+            self_trade_prevention=self_trade_prevention,
         )
         return await self._call("order.place", params, weight=0, orders=1)  # type: ignore[no-any-return]
 

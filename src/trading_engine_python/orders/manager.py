@@ -295,22 +295,30 @@ class OrderManager:
         leverage: int = 1,
         reduce_only: bool = False,
         time_in_force: str | None = None,
+        self_trade_prevention: str | None = None,
         origin: str = "MANUAL",
         parent_id: str | None = None,
         on_fill: Callback | None = None,
         on_cancel: Callback | None = None,
         on_partial: Callback | None = None,
     ) -> OrderState:
-        """Place a limit order (``time_in_force="GTX"`` for post-only); returns its OrderState."""
+        """Place a limit order (``time_in_force="GTX"`` for post-only); returns its OrderState.
+
+        ``self_trade_prevention`` (EXPIRE_TAKER, EXPIRE_MAKER, EXPIRE_BOTH) is sent as
+        selfTradePreventionMode; None takes the manager's default (its ``self_trade_prevention``),
+        and with none there the exchange's (EXPIRE_MAKER). An order STP expires ends ``expired``
+        with ``expire_reason == "EXPIRED_IN_MATCH"``, its fills before that counted."""
+        if self_trade_prevention is not None and self_trade_prevention not in _STP_MODES:
+            raise ValueError(f"self_trade_prevention must be one of {sorted(_STP_MODES)} or None")
         return await self._place(sub_account_id, symbol, side, "LIMIT", quantity, price, leverage,
                                  origin, parent_id, on_fill, on_cancel, on_partial, reduce_only,
-                                 time_in_force)
+                                 time_in_force, stp=self_trade_prevention or self.self_trade_prevention)
 
     async def _place(self, sub: str, symbol: str, side: str, order_type: str, quantity: Any,
                      price: Any, leverage: int, origin: str, parent_id: str | None,
                      on_fill: Callback | None, on_cancel: Callback | None,
                      on_partial: Callback | None, reduce_only: bool, tif: str | None,
-                     hooks: _Hooks | None = None) -> OrderState:
+                     hooks: _Hooks | None = None, stp: str | None = None) -> OrderState:
         # Everything is checked before anything is registered or sent.
         if self._closed:
             raise RuntimeError("OrderManager is closed")
@@ -341,7 +349,7 @@ class OrderManager:
             self._recording.command("place", {
                 "cid": cid, "sub": sub, "symbol": symbol, "side": side, "type": order_type, "qty": qty,
                 "price": px, "leverage": leverage, "origin": str(origin), "parent": parent_id,
-                "reduce_only": bool(reduce_only), "tif": tif})
+                "reduce_only": bool(reduce_only), "tif": tif, "stp": stp})
         order = self._core.add(cid, sub, symbol, _SIDES[side], _TYPES[order_type], qty, px, str(origin),
                                parent_id, leverage, bool(reduce_only), tif)
         if hooks is None and (on_fill or on_cancel or on_partial):
@@ -363,10 +371,12 @@ class OrderManager:
                     self._dispatch(flags | F_HOOKED, order, _now_ms())
                 raise
         try:
+            # The keyword only when there is a mode: a client without it keeps working.
+            extra = {"self_trade_prevention": stp} if stp is not None else {}
             call = self._exchange.place_order(
                 symbol, side, order_type, fixed_to_str(qty),
                 price=fixed_to_str(px) if px else None, client_order_id=cid,
-                reduce_only=bool(reduce_only), time_in_force=tif)
+                reduce_only=bool(reduce_only), time_in_force=tif, **extra)
             reply = await (call if self._recording is None else self._recorded("place_reply", cid, call))
         except ExchangeTimeout as exc:
             self._resolver.unknown_outcome(order, "place", exc)
