@@ -103,6 +103,10 @@ def test_metrics_scraped_from_a_running_demo(demo_run: DemoRun) -> None:
     assert _value(text, "trading_engine_rest_roundtrip_seconds_count", '{call="place"}') > 0
     assert 'trading_engine_orders{state="' in text
     assert _value(text, "trading_engine_rest_client_total", '{counter="requests"}') > 0
+    # The demo's dead-man switch (120 s by default) is armed while its algos have orders open.
+    assert _value(text, "trading_engine_dead_man_seconds") == 120
+    assert _value(text, "trading_engine_dead_man_renewals_total") > 0
+    assert _value(text, "trading_engine_dead_man_failures_total") == 0
     if shutil.which("redis-server"):
         assert _value(text, "trading_engine_events_published_total") > 0
         assert _value(text, "trading_engine_events_dropped_total") == 0

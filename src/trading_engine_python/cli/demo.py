@@ -41,6 +41,7 @@ from .engine import (
     RedisServer,
     TimedClient,
     add_engine_arguments,
+    dead_man_seconds,
     loop_name,
     open_journal,
 )
@@ -281,7 +282,7 @@ class Demo:
         # (docs/binance-protocol.md, "Self-trade prevention").
         self.manager = OrderManager(
             self.client, self.redis, implementation=a.implementation, journal=self.journal, recording=a.record,
-            self_trade_prevention="EXPIRE_MAKER",
+            self_trade_prevention="EXPIRE_MAKER", dead_man_seconds=dead_man_seconds(a),
         )
         if self.journal is not None or a.risk_log:
             self.risk = RiskTally(a.risk_log)

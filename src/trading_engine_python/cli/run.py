@@ -17,7 +17,14 @@ import signal
 import sys
 from typing import Any
 
-from .engine import FeedTap, TimedClient, add_engine_arguments, cancel_and_wait, open_journal
+from .engine import (
+    FeedTap,
+    TimedClient,
+    add_engine_arguments,
+    cancel_and_wait,
+    dead_man_seconds,
+    open_journal,
+)
 from .metrics import EngineCollector, MetricsServer, fmt_seconds
 
 log = logging.getLogger("trading_engine_python.cli.run")
@@ -110,6 +117,7 @@ async def run_live(args: argparse.Namespace, keys: tuple[str, str]) -> int:
         event_stream_maxlen=args.event_stream_maxlen,
         journal=journal,
         recording=args.record,
+        dead_man_seconds=dead_man_seconds(args),
     )
     # The tap times every frame through the manager (about a microsecond each): only when metrics
     # are asked for. The engine's own counters are read at scrape time and cost nothing.
