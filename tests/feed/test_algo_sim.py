@@ -116,3 +116,93 @@ async def test_bad_arguments_raise_before_sending(rig: Rig) -> None:
             continue
         raise AssertionError(rate)
     assert rig.sim.open_orders() == []
+
+
+async def _gap(rig: Rig) -> int:
+    """Drop the user stream; what the caller does next (synchronously) happens while it is down."""
+    before = rig.stream.stats()["reconciles"]
+    await rig.sim.drop_user_streams()
+    return int(before)
+
+
+async def test_trigger_and_fill_during_a_reconnect_are_reconciled(rig: Rig) -> None:
+    """The trigger, the created order's fills and the algo order's FINISHED all happen while the
+    user stream is down: reconciliation finds the algo order in no open list, asks the Algo API,
+    applies the created order's fills first, and nothing is lost or counted twice."""
+    calls = Calls()
+    rig.sim.max_fill_qty = "0.004"
+    px = rig.price()
+    o = await rig.manager.place_stop_order("sub1", "BTCUSDT", "BUY", "0.010", str(px + 10), **calls.hooks())
+    await until(lambda: o.state == "active")
+    reconciles = await _gap(rig)
+    rig.sim.set_price("BTCUSDT", px + 10)  # triggers and fills while nobody listens
+    await until(lambda: rig.stream.stats()["reconciles"] > reconciles)
+    await until(lambda: o.state == "filled")
+    held = rig.sim.orders_by_client_id(o.client_order_id)
+    assert held is not None and held["status"] == "FILLED"
+    assert o.filled_fp == int(Decimal(held["executedQty"]) * 100_000_000) == 1_000_000
+    assert o.exchange_order_id == held["orderId"]
+    assert calls("on_trigger", o) == 1 and calls("on_fill", o) == 1 and calls("on_cancel", o) == 0
+    stats = rig.manager.stats()
+    assert stats["late_fills"] == 0 and stats["status_queries"] >= 1
+    # The lost frames are not replayed; a later reconnect changes nothing.
+    reconciles = await _gap(rig)
+    await until(lambda: rig.stream.stats()["reconciles"] > reconciles)
+    assert o.filled_fp == 1_000_000 and calls("on_fill", o) == 1 and calls("on_trigger", o) == 1
+
+
+async def test_reconnect_between_a_partial_trigger_and_the_rest(rig: Rig) -> None:
+    """A stop-limit triggers during the gap and its created order takes part of the book; the
+    reconnect finds that order open (under the algo order's id) and the rest fills live."""
+    calls = Calls()
+    rig.sim.taker_liquidity = "0.004"
+    px = rig.price()
+    o = await rig.manager.place_stop_order("sub1", "BTCUSDT", "BUY", "0.010", str(px + 10),
+                                           price=str(px + 12), **calls.hooks())
+    assert o.order_type == "STOP"
+    await until(lambda: o.state == "active")
+    reconciles = await _gap(rig)
+    rig.sim.set_price("BTCUSDT", px + 10)
+    await until(lambda: rig.stream.stats()["reconciles"] > reconciles)
+    await until(lambda: o.state == "triggered" and o.filled_fp == 400_000)
+    assert calls("on_trigger", o) == 1 and calls("on_fill", o) == 0
+    rig.sim.taker_liquidity = None
+    rig.sim.set_price("BTCUSDT", px)  # the ask comes down to the resting remainder: filled live
+    await until(lambda: o.state == "filled")
+    held = rig.sim.orders_by_client_id(o.client_order_id)
+    assert held is not None and o.filled_fp == int(Decimal(held["executedQty"]) * 100_000_000) == 1_000_000
+    assert calls("on_trigger", o) == 1 and calls("on_fill", o) == 1 and calls("on_cancel", o) == 0
+    assert rig.manager.stats()["late_fills"] == 0
+
+
+async def test_reconcile_adopts_our_open_algo_orders(rig: Rig) -> None:
+    """An algo order of ours the manager does not know (another process placed it, before a
+    restart) is adopted from openAlgoOrders; a foreign one is left alone."""
+    px = rig.price()
+    ours = "PMSsub9_STM_adopt1"
+    await rig.client.place_algo_order("BTCUSDT", "SELL", "STOP_MARKET", "0.002", client_algo_id=ours,
+                                      trigger_price=str(px - 50))
+    await rig.client.place_algo_order("BTCUSDT", "SELL", "STOP_MARKET", "0.002", client_algo_id="foreign-1",
+                                      trigger_price=str(px - 50))
+    report = await rig.manager.reconcile()
+    assert report["open_algo"] == 2 and report["adopted"] == 1
+    o = rig.manager.get_order(ours)
+    assert o is not None and o.is_algo and o.state == "active" and o.order_type == "STOP_MARKET"
+    assert o.sub_account_id == "sub9" and o.quantity_fp == 200_000
+    assert rig.manager.algo_id(ours) is not None and rig.manager.get_order("foreign-1") is None
+    assert await rig.manager.cancel_order(ours)
+    await until(lambda: o.state == "cancelled")
+
+
+async def test_algo_order_cancelled_elsewhere_during_a_reconnect(rig: Rig) -> None:
+    """Cancelled out of band (another client, the web UI) while the stream is down: in no open list,
+    unknown to the order endpoint; the Algo API's answer ends it."""
+    calls = Calls()
+    px = rig.price()
+    o = await rig.manager.place_stop_order("sub1", "BTCUSDT", "SELL", "0.002", str(px - 30), **calls.hooks())
+    await until(lambda: o.state == "active")
+    reconciles = await _gap(rig)
+    await rig.client.cancel_algo_order("BTCUSDT", client_algo_id=o.client_order_id)
+    await until(lambda: rig.stream.stats()["reconciles"] > reconciles)
+    await until(lambda: o.state == "cancelled")
+    assert calls("on_cancel", o) == 1 and calls("on_trigger", o) == 0 and o.filled_fp == 0

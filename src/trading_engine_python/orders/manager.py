@@ -56,6 +56,7 @@ from ._states import (
     F_TRIGGERED,
     F_UNKNOWN_STATUS,
     FAILED,
+    FIRST_ALGO_TYPE,
     ORDER_TYPES,
     PLACING,
     REJECTED,
@@ -587,13 +588,14 @@ class OrderManager:
     def feed_algo_rest(self, answer: dict[str, Any]) -> int:
         """A Query Algo Order / openAlgoOrders item through the feed's rules (reconciliation)."""
         flags = self._core.feed_decoded(*_decode_py.decode_dict(algo_message_from_rest(answer)))
-        order = self._core.last_order()
-        if order is not None and flags:
+        cid = answer.get("clientAlgoId")
+        order = self._core.get(cid) if isinstance(cid, str) else None
+        if order is not None and flags & self._mask:
             self._dispatch(flags, order, _now_ms())
         aid = answer.get("algoId")
         if order is not None and isinstance(aid, int) and not isinstance(aid, bool):
-            self._algo_ids[order.client_order_id] = aid
-        return flags
+            self._algo_ids[cid] = aid  # type: ignore[index]
+        return int(flags)
 
     def algo_id(self, client_order_id: str) -> int | None:
         """Binance's algoId of one of our algo orders (from its place reply or reconciliation)."""
@@ -936,11 +938,16 @@ class OrderManager:
         missing from them is queried; every answer goes through the feed rules (a terminal state
         never goes back). Our-prefix open orders this manager does not know are adopted.
         """
-        report = {"open": 0, "queried": 0, "adopted": 0, "applied": 0}
+        report = {"open": 0, "open_algo": 0, "queried": 0, "adopted": 0, "applied": 0}
         open_orders = await self._exchange.get_open_orders()
+        # Conditional orders live in the Algo service: its own open list (docs/binance-protocol.md,
+        # "Algo orders"). Both lists are read before anything is applied.
+        get_algos = getattr(self._exchange, "get_open_algo_orders", None)
+        open_algos: list[dict[str, Any]] = await get_algos() if get_algos is not None else []
         report["open"] = len(open_orders)
+        report["open_algo"] = len(open_algos)
         seen = set()
-        for rest in open_orders:
+        for rest in open_orders:  # a triggered algo order's created order is here, under its id
             cid = rest.get("clientOrderId")
             if not isinstance(cid, str):
                 continue
@@ -950,13 +957,85 @@ class OrderManager:
                 report["applied"] += 1
             elif self.adopt_order(rest) is not None:
                 report["adopted"] += 1
+        for item in open_algos:
+            cid = item.get("clientAlgoId")
+            if not isinstance(cid, str):
+                continue
+            seen.add(cid)
+            if self._core.get(cid) is not None:
+                self.feed_algo_rest(item)
+                report["applied"] += 1
+            elif self.adopt_algo_order(item) is not None:
+                report["adopted"] += 1
         for order in self._core.live(None, None):
             cid = order.client_order_id
             if cid in seen:
                 continue
             report["queried"] += 1
-            await self._resolver.query(order)
+            if order.is_algo and order.state_code != TRIGGERED:
+                await self._query_algo(order)
+            else:  # a plain order, or the created order of a triggered one (same client id)
+                await self._resolver.query(order)
         return report
+
+    async def _query_algo(self, order: Any) -> None:
+        """An algo order that is in neither open list: GET /fapi/v1/algoOrder. If its trigger
+        created an order, that order's status is applied first, so that its fills count before the
+        algo order's FINISHED ends the record (the algo answer carries no filled quantity)."""
+        get = getattr(self._exchange, "get_algo_order", None)
+        if get is None:
+            return
+        cid = order.client_order_id
+        self._stats["status_queries"] += 1
+        try:
+            answer = await get(order.symbol, client_algo_id=cid)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # not there (yet): a placing one is _resolve_algo's to settle
+            log.info("algo status query of %s failed: %s", cid, exc)
+            return
+        if not isinstance(answer, dict):
+            return
+        if answer.get("actualOrderId") not in (None, "", 0, "0"):
+            await self._resolver.query(order)
+        self.feed_algo_rest(answer)
+
+    def adopt_algo_order(self, item: dict[str, Any]) -> OrderState | None:
+        """Track an open algo order with our id prefix that this process did not place, as
+        ``adopt_order`` does a plain one (what its id tells, no callbacks)."""
+        cid = item.get("clientAlgoId")
+        if not isinstance(cid, str):
+            return None
+        parsed = parse_client_order_id(cid)
+        if parsed is None or self._core.get(cid) is not None:
+            return None
+        try:
+            otype = str(item["orderType"])
+            code = _ALL_TYPES[otype]
+            if code < FIRST_ALGO_TYPE:
+                raise ValueError(otype)
+            side = _SIDES[item["side"]]
+            # closePosition orders carry no quantity: nothing the core can track (restore() brings
+            # them back from the journal with the quantity they were placed with).
+            qty = to_fixed(item.get("quantity") or "0")
+            px = to_fixed(item.get("price") or "0") if otype in ("STOP", "TAKE_PROFIT") else 0
+            reduce_only = item.get("reduceOnly") in (True, "true")
+            order = self._core.add(cid, parsed.sub_account_prefix, str(item.get("symbol", "")), side, code,
+                                   qty, px, parsed.type_code, None, 1, reduce_only, "GTC" if px else None)
+        except (KeyError, ValueError, TypeError) as exc:
+            log.warning("cannot adopt open algo order %s: %s", cid, exc)
+            return None
+        self._stats["adopted"] += 1
+        if self._journal is not None:
+            intent = _algo_intent(cid, parsed.sub_account_prefix, order, qty, px, 1, parsed.type_code, None, item)
+            try:
+                result = self._journal.append_intent(intent)
+                if inspect.isawaitable(result):
+                    self._spawn(result)
+            except Exception:
+                log.exception("journal: could not record the adopted algo order %s", cid)
+        self.feed_algo_rest(item)
+        return order
 
     def adopt_order(self, rest: dict[str, Any]) -> OrderState | None:
         """Track an open order with our id prefix that this process did not place (a restart).
@@ -1332,6 +1411,25 @@ class OrderManager:
 _ALWAYS = F_HOOKED | F_LATE_FILL | F_UNKNOWN_STATUS | F_MALFORMED | F_ORPHAN
 # Results the journal records: money moved, the order ended, or the exchange's id arrived.
 _JOURNALED = F_ACTIVATED | F_FILL | F_FILLED | F_CLOSED
+
+
+def _algo_intent(cid: str, sub: str, order: Any, qty: int, px: int, leverage: int, origin: str,
+                 parent_id: str | None, fields: dict[str, Any]) -> Intent:
+    """The journal's place intent of an algo order; ``fields`` holds its algo parameters in the
+    Algo API's names (a New Algo Order's, or an openAlgoOrders item's)."""
+    def fp(name: str) -> int | None:
+        value = fields.get(name)
+        return to_fixed(value) if value not in (None, "", "0") else None
+
+    def flag(name: str) -> bool:
+        return fields.get(name) in (True, "true")
+
+    return Intent(
+        "place", cid, sub, order.symbol, order.side, order.order_type, qty, px or None,
+        "GTC" if px else None, bool(order.reduce_only), leverage, origin, parent_id,
+        trigger_price=fp("triggerPrice"), working_type=fields.get("workingType") or "CONTRACT_PRICE",
+        callback_rate=fp("callbackRate"), activation_price=fp("activatePrice"),
+        close_position=flag("closePosition"), price_protect=flag("priceProtect"))
 
 
 def _is_algo(order: Any) -> bool:
