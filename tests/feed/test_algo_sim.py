@@ -3,6 +3,7 @@ real user stream -> the simulator's Algo service, on both order cores (the ``rig
 
 from __future__ import annotations
 
+import copy
 from collections import Counter
 from decimal import Decimal
 from typing import Any
@@ -206,3 +207,77 @@ async def test_algo_order_cancelled_elsewhere_during_a_reconnect(rig: Rig) -> No
     await until(lambda: rig.stream.stats()["reconciles"] > reconciles)
     await until(lambda: o.state == "cancelled")
     assert calls("on_cancel", o) == 1 and calls("on_trigger", o) == 0 and o.filled_fp == 0
+
+
+def _trigger_before_the_cancel(rig: Rig, price: Decimal) -> None:
+    """The race at Binance: the cancel request is on its way when the trigger fires. The simulator
+    holds the cancel at its arrival, moves the price (the trigger fires, its frames go out), then
+    processes the cancel, which finds a triggered algo order: -2011."""
+    real = rig.sim.algo.cancel
+
+    def racing(p: dict[str, str]) -> dict[str, object]:
+        rig.sim.algo.cancel = real  # type: ignore[method-assign]
+        rig.sim.set_price("BTCUSDT", price)
+        return real(p)
+
+    rig.sim.algo.cancel = racing  # type: ignore[method-assign]
+
+
+async def test_cancel_racing_the_trigger_cancels_the_created_order(rig: Rig) -> None:
+    calls = Calls()
+    px = rig.price()
+    # A stop-limit whose created BUY rests below the ask once triggered.
+    o = await rig.manager.place_stop_order("sub1", "BTCUSDT", "BUY", "0.004", str(px + 10),
+                                           price=str(px + 5), **calls.hooks())
+    await until(lambda: o.state == "active")
+    _trigger_before_the_cancel(rig, px + 10)
+    assert await rig.manager.cancel_order(o.client_order_id) is True
+    # The algo cancel lost (-2011); the created order is what the caller wanted gone.
+    await until(lambda: o.state == "cancelled")
+    held = rig.sim.orders_by_client_id(o.client_order_id)
+    assert held is not None and held["status"] == "CANCELED" and held["type"] == "LIMIT"
+    assert [a["algoStatus"] for a in rig.sim.algo_orders()] == ["FINISHED"]
+    assert calls("on_trigger", o) == 1 and calls("on_cancel", o) == 1 and calls("on_fill", o) == 0
+    assert rig.sim.open_orders() == [] and o.filled_fp == 0
+
+
+async def test_cancel_racing_a_market_trigger_leaves_the_fill(rig: Rig) -> None:
+    calls = Calls()
+    rig.sim.max_fill_qty = "0.002"
+    px = rig.price()
+    o = await rig.manager.place_stop_order("sub1", "BTCUSDT", "BUY", "0.004", str(px + 10), **calls.hooks())
+    await until(lambda: o.state == "active")
+    _trigger_before_the_cancel(rig, px + 10)
+    assert await rig.manager.cancel_order(o.client_order_id) is True
+    await until(lambda: o.state == "filled")
+    assert o.filled_fp == 400_000 and calls("on_trigger", o) == 1 and calls("on_fill", o) == 1
+    assert calls("on_cancel", o) == 0 and calls("on_partial", o) == 1
+    assert rig.manager.get_active_orders() == [] and rig.sim.open_orders() == []
+
+
+async def test_fill_of_the_created_order_after_the_algo_cancel_was_answered(rig: Rig) -> None:
+    """The algo order's cancel was answered and its CANCELED seen (on_cancel ran); then a fill of the
+    order its trigger created arrives (at Binance: the trigger won, its frames came late). The
+    simulator cannot produce that order after a successful cancel, so the frame is one of its own
+    fill frames (another order's, same shape) re-addressed to our id and sent through the real
+    user stream. The fill reaches the callbacks: on_partial, then on_fill when it completes."""
+    calls = Calls()
+    px = rig.price()
+    o = await rig.manager.place_stop_order("sub1", "BTCUSDT", "SELL", "0.004", str(px - 30), **calls.hooks())
+    await until(lambda: o.state == "active")
+    assert await rig.manager.cancel_order(o.client_order_id) is True
+    await until(lambda: o.state == "cancelled")
+    assert calls("on_cancel", o) == 1
+    rig.sim.max_fill_qty = "0.002"
+    await rig.client.place_order("BTCUSDT", "SELL", "MARKET", "0.004", client_order_id="other-1")
+    fills = [e for e in rig.sim.events
+             if e.get("e") == "ORDER_TRADE_UPDATE" and e["o"]["c"] == "other-1" and e["o"]["x"] == "TRADE"]
+    assert [f["o"]["X"] for f in fills] == ["PARTIALLY_FILLED", "FILLED"]
+    await until(lambda: rig.manager.stats()["unknown_ids"] >= 3)  # other-1's own frames went by
+    for n, frame in enumerate(fills):
+        late = copy.deepcopy(frame)
+        late["o"].update(c=o.client_order_id, ot="STOP_MARKET", i=10**12 + 1)
+        rig.sim.streams.broadcast(late)
+        await until(lambda n=n: calls("on_partial", o) + calls("on_fill", o) == n + 1)
+    assert calls("on_partial", o) == 1 and calls("on_fill", o) == 1 and calls("on_cancel", o) == 1
+    assert o.state == "filled" and o.filled_fp == 400_000 and rig.manager.stats()["late_fills"] == 2

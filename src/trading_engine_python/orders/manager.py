@@ -121,7 +121,7 @@ class _Intent:
     cancel, and what happens to a fill that arrives after the order closed. The core marks such an
     order (``set_hooked``), so feed results for it carry F_HOOKED; no other order is looked up."""
 
-    __slots__ = ("aborted", "hooks", "phase", "replace", "suppressed")
+    __slots__ = ("aborted", "cancel_created", "hooks", "phase", "replace", "suppressed")
 
     def __init__(self, hooks: _Hooks | None) -> None:
         self.hooks = hooks
@@ -129,6 +129,9 @@ class _Intent:
         self.replace: asyncio.Future[None] | None = None  # a replace waits for this order's close
         self.aborted = False  # a cancel was asked for during the replace: place nothing
         self.suppressed = False  # the replace's own cancel: on_cancel held back (the intent goes on)
+        # An algo order whose cancel lost the race with its trigger: cancel the created order
+        # once the trigger's frame arrives (the caller asked for it to go).
+        self.cancel_created = False
 
 
 class OrderManager:
@@ -721,6 +724,15 @@ class OrderManager:
                 log.info("cancel of %s refused: %s", cid, exc)
                 return True, False
             log.info("cancel of %s: %s; the feed decides", cid, exc)
+            if prev != TRIGGERED:
+                # -2011 for an algo order: gone, or its trigger won the race. In the latter case
+                # the created order is what the caller wants cancelled: now if the trigger's frame
+                # came first, else when it comes (_dispatch).
+                intent = self._intents.get(cid)
+                if order.state_code == TRIGGERED:
+                    self._spawn(self._cancel(cid))
+                elif intent is not None and order.is_live:
+                    intent.cancel_created = True
         except Exception as exc:
             self._stats["unknown_outcomes"] += 1
             log.warning("cancel of %s: outcome unknown (%r); the feed or reconciliation decides", cid, exc)
@@ -1184,6 +1196,10 @@ class OrderManager:
                 # The replace's own cancel: the callbacks move to the new order.
                 flags &= ~F_CLOSED
                 intent.suppressed = True
+        if flags & F_TRIGGERED and intent.cancel_created:
+            intent.cancel_created = False
+            if order.state_code == TRIGGERED:
+                self._spawn(self._cancel(cid))
         hooks = intent.hooks
         if hooks is None:
             return
