@@ -45,15 +45,16 @@ async def test_off_by_default(rig: Rig) -> None:
 
 async def test_renewed_while_live_then_disarmed(rig: Rig) -> None:
     sent = _spy(rig)
-    rig.manager.dead_man_seconds = 1.0
+    rig.manager.dead_man_seconds = 2.0
     o = await rig.limit("BUY", "0.001", rig.price() - 100)
-    # Six renewals span more than the 1 s countdown: the order is still open, so each renewal
-    # replaced the countdown before it ran out.
-    await until(lambda: len(sent) >= 6)
-    assert set(sent) == {(SYM, 1000)} and _armed(rig)
+    # Six renewals span more than the 2 s countdown: the order is still open, so each renewal
+    # replaced the countdown before it ran out (a quarter of it apart: 1.5 s of slack on a busy
+    # machine).
+    await until(lambda: len(sent) >= 6, 20)
+    assert set(sent) == {(SYM, 2000)} and _armed(rig)
     assert o.state == "active" and rig.sim.orders_by_client_id(o.client_order_id)["status"] == "NEW"  # type: ignore[index]
     st = _deadman(rig)
-    assert st["seconds"] == 1.0 and st["armed"] == 1 and st["renewals"] >= 6 and st["failures"] == 0
+    assert st["seconds"] == 2.0 and st["armed"] == 1 and st["renewals"] >= 6 and st["failures"] == 0
     assert st["last_ok_ms"] > 0
     # No live order left on the symbol: the next beat sends 0 (disarms) and the loop stops sending.
     assert await rig.manager.cancel_order(o.client_order_id)
@@ -64,7 +65,7 @@ async def test_renewed_while_live_then_disarmed(rig: Rig) -> None:
     n = len(sent)
     o2 = await rig.limit("SELL", "0.001", rig.price() + 100)  # a new live order re-arms at once
     await until(lambda: len(sent) > n and _armed(rig))
-    assert sent[n] == (SYM, 1000) and o2.is_live
+    assert sent[n] == (SYM, 2000) and o2.is_live
 
 
 async def test_failed_renewal_is_logged_and_retried(rig: Rig, caplog: pytest.LogCaptureFixture) -> None:
