@@ -531,6 +531,19 @@ class OrderManager:
                                parent_id, leverage, bool(reduce_only), tif)
         self._intents[cid] = _Intent(hooks)
         self._core.set_hooked(cid, True)
+        if self._journal is not None:
+            # Before the send, with the algo fields: restore() rebuilds the order from this alone.
+            fields = {"triggerPrice": extra.get("trigger_price"), "callbackRate": extra.get("callback_rate"),
+                      "activatePrice": extra.get("activation_price"), "workingType": working_type,
+                      "closePosition": bool(close_position), "priceProtect": bool(price_protect)}
+            try:
+                await self._write_intent(_algo_intent(cid, sub, order, qty, px, leverage, str(origin),
+                                                      parent_id, fields))
+            except BaseException as exc:  # a cancelled caller too: nothing was sent
+                flags = self._core.close_local(cid, REJECTED, -1, f"journal: {exc!r}")
+                if flags:
+                    self._dispatch(flags | F_HOOKED, order, _now_ms())
+                raise
         place = getattr(self._exchange, "place_algo_order", None)
         try:
             if place is None:
