@@ -98,7 +98,7 @@ async def test_algo_orders_survive_a_crash(sim: BinanceSimulator, impl: Implemen
         await b.stream.stop()
         await b.manager.close()
         await b.client.close()
-        await a.manager.close()  # the crashed one's leftovers (nothing of it runs meanwhile)
+        await a.manager.close()  # the crashed one's tasks (their client is closed: they did nothing)
 
 
 async def test_an_algo_place_never_sent_ends_failed(sim: BinanceSimulator, impl: Implementation,
