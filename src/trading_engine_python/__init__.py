@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from .feed.market_stream import MarketStream
     from .feed.user_stream import UserStreamService
     from .orders._core import OrderState
-    from .orders.manager import OrderManager
+    from .orders.manager import LimitOrderSpec, OrderManager
     from .sim import BinanceSimulator
 
 __version__ = "0.1.0"
@@ -34,6 +34,7 @@ __version__ = "0.1.0"
 # Public name -> the module that defines it (imported on first access).
 _LAZY = {
     "OrderManager": ".orders.manager",
+    "LimitOrderSpec": ".orders.manager",
     "OrderState": ".orders._core",
     "BinanceFuturesClient": ".exchange.binance",
     "ExchangeClient": ".exchange.protocol",
@@ -52,6 +53,7 @@ __all__ = [
     "ExchangeClient",
     "ExchangeError",
     "ExchangeTimeout",
+    "LimitOrderSpec",
     "MarketStream",
     "OrderManager",
     "OrderState",

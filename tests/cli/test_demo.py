@@ -80,7 +80,10 @@ def test_demo_exits_0_with_every_order_reconciled(demo_run: DemoRun) -> None:
     # The scenario really happened: partial fills, replaces, market orders, events through Redis.
     fills = re.search(r"fill events (\d+) \(partial (\d+), orders filled (\d+)\)", out)
     assert fills is not None and int(fills.group(2)) > 0 and int(fills.group(3)) > 0
-    assert int(re.search(r"\+ (\d+) by replace", out).group(1)) > 0  # type: ignore[union-attr]
+    # Reprices: amended in place over ws-fapi (the default order entry), never a fallback to REST.
+    assert int(re.search(r"(\d+) repriced in place", out).group(1)) > 0  # type: ignore[union-attr]
+    entry = re.search(r"order entry \(ws; .*requests ws (\d+), REST (\d+) \(fallbacks (\d+)\)", out)
+    assert entry is not None and int(entry.group(1)) > 0 and entry.group(3) == "0", out[-3000:]
     assert re.search(r"taker +taker .* filled=[1-9]", out)
     # The taker's positions got protective stops (Algo API orders), checked against the venue too.
     algo = re.search(r"algo \(conditional\) orders (\d+): (.*) \(protective", out)
@@ -104,7 +107,9 @@ def test_metrics_scraped_from_a_running_demo(demo_run: DemoRun) -> None:
     assert _value(text, "trading_engine_callback_errors_total", '{kind="order"}') == 0
     assert _value(text, "trading_engine_stream_reconnects_total", '{stream="user"}') == 0
     assert _value(text, "trading_engine_feed_to_callback_seconds_count") > 0
-    assert _value(text, "trading_engine_rest_roundtrip_seconds_count", '{call="place"}') > 0
+    # orders go over ws-fapi (the default order entry); open orders (reconciliation) over REST
+    assert _value(text, "trading_engine_rest_roundtrip_seconds_count", '{call="open_orders"}') > 0
+    assert _value(text, "trading_engine_order_entry_seconds", '{path="ws",quantile="0.5",step="place"}') > 0
     assert 'trading_engine_orders{state="' in text
     assert _value(text, "trading_engine_rest_client_total", '{counter="requests"}') > 0
     # The demo's dead-man switch (120 s by default) is armed while its algos have orders open.

@@ -148,6 +148,7 @@ def _demo(algos: list[Algo], recent: list[str]) -> Any:
         stats=lambda: {"live": 1, "events": None, "malformed": 0},
         get_active_orders=lambda sub=None: [object()] if sub == "mm-btc" else [],
         implementation="python",
+        entry_latency=lambda: {"modify_ws": {"n": 3, "p50_ms": 0.4, "p99_ms": 0.9}},
     )
 
     def totals() -> dict[str, int]:
@@ -210,4 +211,5 @@ def test_rendered_view_shows_positions_and_agreeing_cancels() -> None:
     assert "CANCELLED PMStaker_STM_1 BTCUSDT SELL STOP_MARKET 0/0.004" in text
     plain = view.line()
     assert "cancels=4" in plain and "net notional=+1,240.00" in plain
-    assert plain.endswith("| algo orders: active 1, cancelled 1")
+    assert "| algo orders: active 1, cancelled 1" in plain
+    assert "reprice/ws p50 400µs p99 900µs" in text and "entry: reprice/ws p50 400µs" in plain

@@ -50,6 +50,8 @@ FAILED = MARKET.but(state="failed", error=None)
 # Every builder, with the orders that exercise each alternative of its keys' types.
 SAMPLES: dict[str, list[tuple[Order, dict[str, Any]]]] = {
     "order_active": [(LIMIT, {}), (MARKET, {}), (CHILD, {})],
+    "order_amended": [(LIMIT.but(price=64990.5, quantity=0.004), {}),
+                      (CHILD.but(exchange_order_id=None), {})],
     "order_partially_filled": [(PARTIAL, {}), (PARTIAL.but(exchange_order_id=None, parent_id="p1"), {})],
     "order_filled": [(FILLED, {"account": ACCOUNT}), (FILLED.but(parent_id="twap-1"), {"account": None}),
                      (MARKET.but(state="filled", filled_qty=0.003, avg_price=64990.0), {"account": None})],

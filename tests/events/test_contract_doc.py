@@ -95,7 +95,8 @@ def test_builder_matches_table(event: str) -> None:
 def test_parser_rejects_a_drifted_table() -> None:
     # The check above can fail: a table missing a key, or with a wrong type, parses differently.
     text = DOC.read_text(encoding="utf-8")
-    drifted = parse_contract(text.replace("| `avgPrice` | — | number |", "| `avgPrice` | — | string |"))
+    drifted = parse_contract(
+        text.replace("| `avgPrice` | — | — | number |", "| `avgPrice` | — | — | string |"))
     assert drifted["order_partially_filled"]["avgPrice"] == {"string"}
     dropped = parse_contract(re.sub(r"^\| `account` .*\n", "", text, flags=re.M))
     assert "account" not in dropped["order_filled"]

@@ -128,3 +128,37 @@ async def test_no_redis_publishes_nothing(impl: Implementation) -> None:
     assert m.publisher is None and "events" not in m.stats()
     assert await m.publish("margin_update", {}) is None
     await m.close()
+
+
+async def test_amend_is_published_as_order_amended(impl: Implementation, redis_server: Any,
+                                                   subscriber_factory: Any) -> None:
+    sub = subscriber_factory()
+    await sub.start(redis_server.port)
+    redis = redis_server.client()
+
+    class Amending(FakeExchange):
+        async def modify_order(self, symbol: str, side: str, quantity: str, price: str, *,
+                               client_order_id: str) -> dict[str, Any]:
+            self.calls.append(("modify_order", {"quantity": quantity, "price": price}))
+            m.feed(orjson.dumps({"e": "ORDER_TRADE_UPDATE", "E": 1_700_000_000_999, "o": {
+                "s": symbol, "c": client_order_id, "S": side, "o": "LIMIT", "q": quantity, "p": price,
+                "X": "NEW", "x": "AMENDMENT", "i": 8389765739703625593, "z": "0"}}))
+            return {"status": "NEW", "price": price, "origQty": quantity}
+
+    ex = Amending()
+    m = OrderManager(ex, redis, implementation=impl.name, replace_timeout=2.0)
+    o = await m.place_limit_order("carol-01", "BTCUSDT", "BUY", "0.002", "65000.1")
+    m.feed(frame(o.client_order_id, "NEW"))
+    assert await m.replace_order(o.client_order_id, "64999.9", "0.003") is o
+    assert await sub.wait_count(2)
+    await m.close()
+    await redis.aclose()
+    assert [c for c, _ in sub.events] == ["pms:events:order_active", "pms:events:order_amended"]
+    amended = sub.events[1][1]
+    assert set(amended) == COMMON
+    assert amended["clientOrderId"] == o.client_order_id
+    assert amended["exchangeOrderId"] == "8389765739703625593"
+    assert amended["price"] == 64999.9 and amended["quantity"] == 0.003
+    assert amended["timestamp"] == 1_700_000_000_999
+    assert ex.sent("modify_order") == [{"quantity": "0.003", "price": "64999.9"}]
+    assert not ex.sent("cancel_order") and len(ex.sent("place_order")) == 1

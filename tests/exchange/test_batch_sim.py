@@ -128,7 +128,9 @@ async def test_modify_checks_before_sending(sim: BinanceSimulator, client: Binan
     assert ("PUT", "/fapi/v1/order") not in sim.requests
 
 
-async def test_batch_items_carry_self_trade_prevention(sim: BinanceSimulator, client: BinanceFuturesClient) -> None:
+async def test_batch_items_carry_self_trade_prevention(
+    sim: BinanceSimulator, client: BinanceFuturesClient
+) -> None:
     items = [dict(limit(sim, "stp-b1"), self_trade_prevention="EXPIRE_BOTH"), limit(sim, "stp-b2", 1001)]
     out = await client.place_orders(items)
     assert all(isinstance(o, dict) for o in out)

@@ -113,7 +113,8 @@ async def test_algo_orders_go_over_the_websocket(rig: Rig) -> None:
     rig.sim.set_price("BTCUSDT", px + 20)
     await until(lambda: tp.state == "filled")
     assert seen == ["cancel", "fill"] and tp.filled_fp == 300_000
-    assert rig.sim.ws_requests.count("algoOrder.place") == 2 and rig.sim.ws_requests.count("algoOrder.cancel") == 1
+    assert rig.sim.ws_requests.count("algoOrder.place") == 2
+    assert rig.sim.ws_requests.count("algoOrder.cancel") == 1
     assert not [r for r in rig.sim.requests if r[1] == "/fapi/v1/algoOrder"]
 
 

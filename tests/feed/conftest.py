@@ -87,7 +87,8 @@ class Rig:
         return o
 
     async def replace(self, order: Any, price: Decimal | str) -> Any:
-        new = await self.manager.replace_order(order.client_order_id, str(price))
+        """Cancel-then-place (what these tests follow through faults); amends: test_e2e_sim.py."""
+        new = await self.manager.replace_order(order.client_order_id, str(price), mode="cancel_place")
         if new is not None:
             self.replaced[order.client_order_id] = new
             self.orders.append(new)

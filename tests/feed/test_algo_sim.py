@@ -281,3 +281,16 @@ async def test_fill_of_the_created_order_after_the_algo_cancel_was_answered(rig:
         await until(lambda n=n: calls("on_partial", o) + calls("on_fill", o) == n + 1)
     assert calls("on_partial", o) == 1 and calls("on_fill", o) == 1 and calls("on_cancel", o) == 1
     assert o.state == "filled" and o.filled_fp == 400_000 and rig.manager.stats()["late_fills"] == 2
+
+
+async def test_unknown_outcome_of_an_algo_place_is_resolved_not_rejected(rig: Rig) -> None:
+    """503 "Unknown error" after the venue placed it (docs/binance-protocol.md, "Error codes"): the
+    outcome is unknown, never a reject; the feed or GET algoOrder says it is live."""
+    calls = Calls()
+    rig.sim.faults.http_error(503, path="/fapi/v1/algoOrder", method="POST")
+    px = rig.price()
+    o = await rig.manager.place_stop_order("sub1", "BTCUSDT", "SELL", "0.002", str(px - 30), **calls.hooks())
+    assert o.state in ("placing", "active") and rig.manager.stats()["unknown_outcomes"] == 1
+    await until(lambda: o.state == "active")
+    assert calls("on_cancel", o) == 0 and rig.manager.stats()["orphans"] == 0
+    assert [a["algoStatus"] for a in rig.sim.algo_orders()] == ["NEW"]

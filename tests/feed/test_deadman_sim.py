@@ -51,8 +51,9 @@ async def test_renewed_while_live_then_disarmed(rig: Rig) -> None:
     # replaced the countdown before it ran out (a quarter of it apart: 1.5 s of slack on a busy
     # machine).
     await until(lambda: len(sent) >= 6, 20)
-    assert set(sent) == {(SYM, 2000)} and _armed(rig)
-    assert o.state == "active" and rig.sim.orders_by_client_id(o.client_order_id)["status"] == "NEW"  # type: ignore[index]
+    assert set(sent) == {(SYM, 2000)} and _armed(rig), sent
+    held = rig.sim.orders_by_client_id(o.client_order_id)
+    assert o.state == "active" and held is not None and held["status"] == "NEW", (o.state, held, _deadman(rig))
     st = _deadman(rig)
     assert st["seconds"] == 2.0 and st["armed"] == 1 and st["renewals"] >= 6 and st["failures"] == 0
     assert st["last_ok_ms"] > 0
@@ -60,12 +61,12 @@ async def test_renewed_while_live_then_disarmed(rig: Rig) -> None:
     assert await rig.manager.cancel_order(o.client_order_id)
     await until(lambda: o.state == "cancelled")
     await until(lambda: sent[-1] == (SYM, 0))
-    assert not _armed(rig)
+    assert not _armed(rig), sent
     await until(lambda: _deadman(rig)["armed"] == 0)
     n = len(sent)
     o2 = await rig.limit("SELL", "0.001", rig.price() + 100)  # a new live order re-arms at once
     await until(lambda: len(sent) > n and _armed(rig))
-    assert sent[n] == (SYM, 2000) and o2.is_live
+    assert sent[n] == (SYM, 2000) and o2.is_live, (sent[n:], o2.state)
 
 
 async def test_failed_renewal_is_logged_and_retried(rig: Rig, caplog: pytest.LogCaptureFixture) -> None:

@@ -33,7 +33,8 @@ async def test_protective_stop_follows_the_position(rig: Rig) -> None:
     long_stop = taker.stops["BTCUSDT"]
     await until(lambda: long_stop.state == "active")
     held = {a["clientAlgoId"]: a for a in rig.sim.algo_orders()}[long_stop.client_order_id]
-    assert held["side"] == "SELL" and held["reduceOnly"] is True and Decimal(held["quantity"]) == Decimal("0.004")
+    assert held["side"] == "SELL" and held["reduceOnly"] is True
+    assert Decimal(held["quantity"]) == Decimal("0.004")
     assert Decimal(held["triggerPrice"]) < px and held["orderType"] == "STOP_MARKET"
     await taker._protect("BTCUSDT")  # unchanged position: the same stop stays
     assert taker.stops["BTCUSDT"] is long_stop and len(registry) == 1

@@ -77,6 +77,20 @@ async def test_replace(rig: Rig) -> None:
     assert rig.fills[new.client_order_id] == 1  # the callbacks moved to the replacement
 
 
+async def test_amend_in_place(rig: Rig) -> None:
+    px = rig.price() - 100
+    o = await rig.limit("BUY", "0.010", px)
+    await until(lambda: o.state == "active")
+    assert await rig.manager.replace_order(o.client_order_id, str(px - 10)) is o  # REST PUT
+    held = rig.sim.open_orders()
+    assert [h["clientOrderId"] for h in held] == [o.client_order_id] and Decimal(held[0]["price"]) == px - 10
+    rig.sim.set_price("BTCUSDT", px - 10 - TICK)
+    await until(lambda: o.state == "filled")
+    await rig.settle()
+    rig.check_callbacks()
+    assert rig.fills[o.client_order_id] == 1  # the callbacks stayed on the same order
+
+
 async def test_cancel_all_for_symbol(rig: Rig) -> None:
     btc = [await rig.limit("BUY", "0.002", rig.price() - 100 - n) for n in range(3)]
     eth = await rig.limit("BUY", "0.05", rig.price("ETHUSDT") - 20, symbol="ETHUSDT")

@@ -51,11 +51,11 @@ P = to_fixed("65000.3")
 
 def frame(cid: str, status: str, *, z: str | None = "0", l: str | None = "0", L: str | None = "0",  # noqa: E741
           ap: str | None = "0", i: int | None = OID, E: int | None = 1704459987709,
-          e: str = "ORDER_TRADE_UPDATE") -> bytes:
+          e: str = "ORDER_TRADE_UPDATE", x: str = "TRADE", p: str = "65000.3", q: str = "0.010") -> bytes:
     """The real f0cii/moxt frame (every key Binance sends in hedge mode), fields swapped in."""
     o: dict[str, Any] = {
-        "s": "BTCUSDT", "c": cid, "S": "BUY", "o": "LIMIT", "f": "GTC", "q": "0.010", "p": "65000.3",
-        "ap": ap, "sp": "0", "x": "TRADE", "X": status, "i": i, "l": l, "z": z, "L": L, "n": "0",
+        "s": "BTCUSDT", "c": cid, "S": "BUY", "o": "LIMIT", "f": "GTC", "q": q, "p": p,
+        "ap": ap, "sp": "0", "x": x, "X": status, "i": i, "l": l, "z": z, "L": L, "n": "0",
         "N": "USDT", "T": 1704459987707, "t": 0, "b": "200", "a": "0", "m": False, "R": False,
         "wt": "CONTRACT_PRICE", "ot": "LIMIT", "ps": "LONG", "cp": False, "rp": "0", "pP": False,
         "si": 0, "ss": 0, "V": "NONE", "pm": "NONE", "gtd": 0,

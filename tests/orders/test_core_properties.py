@@ -112,6 +112,15 @@ def frames(draw: st.DrawFn) -> bytes:
             o.pop(key, None)
         else:
             o[key] = value
+    if not algo:  # an amendment (or another execution type) with a new size and price
+        o["x"] = draw(st.sampled_from(["TRADE", "NEW", "AMENDMENT", "AMENDMENT", "CANCELED"]))
+    for key, values in (("q", AMOUNTS), ("p", PRICES)):
+        if draw(st.booleans()):
+            value = draw(_decimal(values) if dirty else st.sampled_from(values))
+            if value is None:
+                o.pop(key, None)
+            else:
+                o[key] = value
     for key, pool in (("i", OIDS), ("E", [0, 5, 1704459987709])):
         target = msg if key == "E" else o
         choice = draw(st.integers(0, 5))

@@ -126,6 +126,7 @@ def test_presence_bits_are_distinct() -> None:
         "P_AP",
         "P_Q",
         "P_P",
+        "P_AMENDED",
     ]
     bits = [getattr(compiled, n) for n in names]
     assert all(b > 0 and b & (b - 1) == 0 for b in bits) and len(set(bits)) == len(bits)
@@ -733,3 +734,44 @@ def test_decode_dict() -> None:
     assert pure.decode_dict([1]) == mal(2)
     assert pure.decode_dict({"e": "ORDER_TRADE_UPDATE", "o": {"c": "a", "X": "NEW", "i": True}}) == mal(4)
     assert pure.decode_dict({"e": "ORDER_TRADE_UPDATE", "o": {"c": "a", "X": "NEW", "i": 5.0}}) == mal(4)
+
+
+# --------------------------------------------------------------------------------------------
+# o.x: only AMENDMENT is read (docs/binance-protocol.md, "Amend in place")
+# --------------------------------------------------------------------------------------------
+
+
+def test_real_amendment_frame(dec: ModuleType) -> None:
+    # a testnet capture: the "o" object alone; wrapped as the user stream delivers it
+    o = json.loads(_data.frames("ws/otu_o_only_real_ccxt_issue_18112_amendment.jsonl")[0])
+    r, u = dec.decode(json.dumps({"e": "ORDER_TRADE_UPDATE", "E": 1, "o": o}).encode())
+    assert r == R_ORDER
+    assert u["amended"] is True and u["status"] == STATUS["NEW"]
+    assert (u["p"], u["q"]) == (51_890_000, 1_200_000_000)
+
+
+@pytest.mark.parametrize(
+    ("members", "amended"),
+    [
+        ('"x":"AMENDMENT"', True),
+        ('"x":"\\u0041MENDMENT"', True),
+        ('"x":"TRADE"', False),
+        ('"x":"AMENDMENTS"', False),
+        ('"x":"AMENDMEN"', False),
+        ('"x":null', False),
+        ('"x":1', False),
+        ('"x":["AMENDMENT"]', False),
+        ('"x":"AMENDMENT","x":"TRADE"', False),  # the last key wins
+        ('"x":"TRADE","x":"AMENDMENT"', True),
+    ],
+)
+def test_execution_type_only_flags_amendment(dec: ModuleType, members: str, amended: bool) -> None:
+    r, u = dec.decode(raw_frame('"c":"a","X":"NEW",' + members))
+    assert r == R_ORDER  # an odd x is never malformed
+    assert u.get("amended", False) is amended
+
+
+def test_repeated_order_object_forgets_the_amendment(dec: ModuleType) -> None:
+    data = b'{"e":"ORDER_TRADE_UPDATE","o":{"c":"a","X":"NEW","x":"AMENDMENT"},"o":{"c":"a","X":"NEW"}}'
+    r, u = dec.decode(data)
+    assert r == R_ORDER and "amended" not in u

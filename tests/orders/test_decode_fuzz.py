@@ -500,6 +500,13 @@ ORDER_FIELDS = {
     ),
     "q": (jstring(DECIMAL_TEXT), jstring(DECIMAL_TEXT) | ANY),
     "p": (jstring(DECIMAL_TEXT), jstring(DECIMAL_TEXT) | ANY),
+    # read only to tell an amendment: near misses and other types must be ignored alike
+    "x": (
+        jstring(
+            st.sampled_from(["AMENDMENT", "TRADE", "NEW", "AMENDMENT ", "AMENDMEN", "AMENDMENTS", "amendmen"])
+        ),
+        ANY,
+    ),
     # ALGO_UPDATE's own keys (read only in one; the order keys only in an ORDER_TRADE_UPDATE)
     "caid": (jstring(), ANY),
     "aid": (st.integers(0, 2**63 - 1).map(str), NUMBER | ANY),

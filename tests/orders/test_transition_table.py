@@ -67,6 +67,7 @@ ALGO_STATUS_NAMES = {S.EV_TRIGGERING: "TRIGGERING", S.EV_TRIGGERED: "TRIGGERED",
                      S.EV_NEW: "NEW", S.EV_CANCELED: "CANCELED", S.EV_EXPIRED: "EXPIRED",
                      S.EV_REJECTED: "REJECTED", S.EV_UNKNOWN: "SOMETHING_NEW"}
 PRE_TRIGGER = (S.PLACING, S.ACTIVE, S.CANCELLING, S.TRIGGERING)
+ALGO_COLUMNS = (S.EV_TRIGGERING, S.EV_TRIGGERED, S.EV_FINISHED)
 
 # Feed events as frames without a fill increase (z = 0), except EV_COMPLETED, a fill to the size.
 FEED_FRAMES: dict[int, Callable[[], bytes]] = {
@@ -78,6 +79,7 @@ FEED_FRAMES: dict[int, Callable[[], bytes]] = {
     S.EV_EXPIRED: lambda: frame(CID, "EXPIRED"),
     S.EV_EXPIRED_IN_MATCH: lambda: frame(CID, "EXPIRED_IN_MATCH"),
     S.EV_REJECTED: lambda: frame(CID, "REJECTED"),
+    S.EV_AMENDED: lambda: frame(CID, "NEW", x="AMENDMENT", p="65001.5", q="0.008"),
 }
 
 
@@ -93,7 +95,7 @@ def feed_frame(path: str, ev: int) -> bytes:
     if ev == S.EV_COMPLETED:
         return completed_frame(path)
     state = PATHS[path][0]
-    if _is_algo(path) and (ev >= S.EV_TRIGGERING or state in PRE_TRIGGER):
+    if _is_algo(path) and (ev in ALGO_COLUMNS or state in PRE_TRIGGER):
         return algo_frame(CID, ALGO_STATUS_NAMES[ev])
     return FEED_FRAMES[ev]()
 
@@ -113,6 +115,7 @@ def expected_feed_flags(state: int, ev: int, acked: bool) -> int:
     flags |= (S.F_CLOSED if acts & S.A_CLOSED else 0) | (S.F_FILLED if acts & S.A_FILLED else 0)
     flags |= S.F_ORPHAN if acts & S.A_ORPHAN else 0
     flags |= S.F_TRIGGERED if acts & S.A_TRIGGER else 0
+    flags |= S.F_AMENDED if acts & S.A_AMEND else 0  # the frame changes both price and quantity
     terminal = state >= S.FIRST_TERMINAL
     if flags & S.F_FILL:
         flags |= S.F_LATE_FILL if terminal else (0 if flags & S.F_FILLED else S.F_PARTIAL)
@@ -146,7 +149,7 @@ def _reachable(path: str, ev: int) -> bool:
     state, acked, _ = PATHS[path]
     if ev == S.EV_PLACE_SENT:
         return False
-    if ev >= S.EV_TRIGGERING and not _is_algo(path):
+    if ev in ALGO_COLUMNS and not _is_algo(path):
         return False
     if _is_algo(path) and state in PRE_TRIGGER and ev in _REVEALING:
         return False
@@ -157,7 +160,8 @@ def _reachable(path: str, ev: int) -> bool:
     return True
 
 
-_REVEALING = (S.EV_PARTIALLY_FILLED, S.EV_FILLED, S.EV_EXPIRED_IN_MATCH, S.EV_FINISHED)
+# (an AMENDMENT is an ORDER_TRADE_UPDATE: for an algo order, its created order's)
+_REVEALING = (S.EV_PARTIALLY_FILLED, S.EV_FILLED, S.EV_EXPIRED_IN_MATCH, S.EV_FINISHED, S.EV_AMENDED)
 CASES = [(p, ev) for p in PATHS for ev in range(S.N_EVENTS) if _reachable(p, ev)]
 
 
@@ -171,7 +175,7 @@ def test_every_row_through_the_core(impl: Implementation, clock: FakeClock, path
     assert order.state_code == state, f"could not reach {path}"
     new, acts = S.TRANSITIONS[state][ev]
     want_state = state if new == S.KEEP else new
-    if ev in FEED_FRAMES or ev == S.EV_COMPLETED or ev >= S.EV_TRIGGERING:
+    if ev in FEED_FRAMES or ev == S.EV_COMPLETED or ev in ALGO_COLUMNS:
         flags = core.feed(feed_frame(path, ev))
         assert flags == expected_feed_flags(state, ev, acked)
     else:
@@ -185,6 +189,11 @@ def test_every_row_through_the_core(impl: Implementation, clock: FakeClock, path
     assert order.state_code == want_state
     if ev == S.EV_COMPLETED:
         assert order.filled_fp >= Q
+    if ev == S.EV_AMENDED and not _is_algo(path):
+        amended = bool(acts & S.A_AMEND)
+        assert (order.price, order.quantity) == ((65001.5, 0.008) if amended else (65000.3, 0.010))
+    elif ev == S.EV_AMENDED:
+        assert (order.price, order.quantity) == (None, 0.010)  # never the created order's (note 9)
 
 
 def test_add_takes_the_place_sent_cell(impl: Implementation, clock: FakeClock) -> None:

@@ -211,7 +211,11 @@ class Algo:
         except Exception:
             self._error("replace")
             return None
-        if new is not None:
+        if new is order:
+            # Amended in place: the same order at the new price, nothing cancelled or placed.
+            self.stats.replaces += 1
+            self.stats.extra["amends"] = self.stats.extra.get("amends", 0) + 1
+        elif new is not None:
             self.stats.replaces += 1
             self.stats.cancels += 1  # the old order's cancel, which the feed reported as CANCELED
             self._record(new)
@@ -248,8 +252,9 @@ class Scalper(BookAlgo):
     """Layered post-only quotes on both sides; reprices with replace_order when the book moves.
 
     Level k sits ``k * spacing`` ticks behind the best price on its side. An order whose target
-    moved ``reprice_ticks`` or more away is replaced (cancel, feed confirms, place); a filled,
-    cancelled or rejected slot is refilled at the next book update.
+    moved ``reprice_ticks`` or more away is repriced: amended in place (one modify request, over
+    ws-fapi with ``--order-entry ws``); a post-only amend that would cross is cancelled by the
+    exchange, and a filled, cancelled or rejected slot is refilled at the next book update.
     """
 
     kind = "scalper"
@@ -373,8 +378,9 @@ class Chaser(BookAlgo):
             elif current.state == "active" and current.price_fp != to_fixed(price):
                 new = await self._replace(current, price)  # same intent: the remaining quantity
                 if new is not None:
+                    if new is not current:  # cancel-then-place: a new child (an amend keeps the order)
+                        children.append(new)
                     current = new
-                    children.append(new)
                     continue
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._book.wait(), 0.5)

@@ -42,8 +42,10 @@ from .engine import (
     TimedClient,
     add_engine_arguments,
     dead_man_seconds,
+    entry_latency_text,
     loop_name,
     open_journal,
+    order_entry,
 )
 from .metrics import EngineCollector, Latency, MetricsServer, fmt_seconds
 from .view import (
@@ -168,6 +170,7 @@ class RemoteSim:
     def __init__(self, url: str) -> None:
         self.base_url = url.rstrip("/")
         self.ws_url = "ws" + self.base_url.removeprefix("http")
+        self.ws_api_url = self.ws_url + "/ws-fapi/v1"
 
     async def stop(self) -> None:
         return None
@@ -280,7 +283,8 @@ class Demo:
         log.info("%s", self.redis_note)
 
         # The simulator's own test credentials (printed by `sim` too); nothing secret.
-        self.raw_client = BinanceFuturesClient(self.sim.api_key, "sim-secret", base_url=self.sim.base_url)
+        self.raw_client = BinanceFuturesClient(self.sim.api_key, "sim-secret", base_url=self.sim.base_url,
+                                               ws_api_url=self.sim.ws_api_url)
         infos: dict[str, SymbolInfo] = {}
         for sym in self.symbols:
             rules = await self.raw_client.symbol_rules(sym)
@@ -291,7 +295,8 @@ class Demo:
         # expires the resting order rather than let it trade with its own account
         # (docs/binance-protocol.md, "Self-trade prevention").
         self.manager = OrderManager(
-            self.client, self.redis, implementation=a.implementation, journal=self.journal, recording=a.record,
+            self.client, self.redis, implementation=a.implementation, journal=self.journal,
+            recording=a.record, order_entry=order_entry(a),
             self_trade_prevention="EXPIRE_MAKER", dead_man_seconds=dead_man_seconds(a),
         )
         if self.journal is not None or a.risk_log:
@@ -306,6 +311,10 @@ class Demo:
             # Before the user stream: its frames must find the restored orders.
             self.restore_report = await self.manager.restore()
             log.info("journal %s: %s", self.args.journal, self.restore_report)
+        if self.manager.order_entry == "ws":
+            up = await self.manager.connect_order_entry()
+            log.info("order entry over ws-fapi at %s (%s)", self.sim.ws_api_url,
+                     "connected" if up else "REST until it connects")
         self.tap = FeedTap(self.manager)
         self.user_stream = UserStreamService(self.raw_client, self.tap, ws_url=self.sim.ws_url)
         # The event panel shows the user stream's order events in both modes: only they carry the
@@ -606,12 +615,14 @@ class Demo:
     def summary_lines(self, res: CheckResult, left: int) -> list[str]:
         t = self.totals()
         m = self.manager.stats()
+        amends = sum(algo.stats.extra.get("amends", 0) for algo in self.algos)
+        moved = t["replaces"] - amends  # cancel-then-place
         lines = [
             f"== demo summary: {self.elapsed():.1f} s, order core {self.manager.implementation}, "
             f"{self.loop_name}, {self.redis_note}",
-            f"orders placed {t['placed']} + {t['replaces']} by replace | fill events {t['fills']} "
-            f"(partial {t['partials']}, orders filled {t['filled']}) | cancels {t['cancels']} "
-            f"(of which {t['replaces']} by replace) | "
+            f"orders placed {t['placed']} + {moved} by replace, {amends} repriced in place | fill events "
+            f"{t['fills']} (partial {t['partials']}, orders filled {t['filled']}) | cancels {t['cancels']} "
+            f"(of which {moved} by replace) | "
             f"rejected {t['rejected']} (post-only -5022: the book moved first) | algo errors {t['errors']}",
         ]
         for algo in self.algos:
@@ -654,6 +665,10 @@ class Demo:
             p50, p99 = la.percentiles(0.5, 0.99, recent=False)
             parts.append(f"{name} p50 {fmt_seconds(p50)} p99 {fmt_seconds(p99)} (n={la.count})")
         lines.append("latency: " + " | ".join(parts))
+        lines.append(f"order entry ({self.manager.order_entry}; request round trips): "
+                     f"{entry_latency_text(self.manager)}; requests ws {m.get('entry_ws', 0)}, "
+                     f"REST {m.get('entry_rest', 0)} (fallbacks {m.get('entry_fallbacks', 0)}), "
+                     f"amends {m.get('amends', 0)}")
         ev = m.get("events")
         if isinstance(ev, dict):
             lines.append(

@@ -28,7 +28,7 @@ from typing import Any
 
 import orjson
 
-from .metrics import Latency
+from .metrics import Latency, fmt_seconds
 
 log = logging.getLogger("trading_engine_python.cli")
 
@@ -44,6 +44,13 @@ def add_engine_arguments(
         choices=("cython", "python"),
         default=None,
         help="order core: compiled or pure-Python twin (default: the compiled one if built)",
+    )
+    p.add_argument(
+        "--order-entry",
+        choices=("ws", "rest"),
+        default="ws",
+        help="send place / amend / cancel over the ws-fapi WebSocket (default; REST while it is down, "
+        "and REST only where the endpoint has no ws-fapi) or always over REST",
     )
     p.add_argument("--metrics-port", type=int, default=None, metavar="PORT", help=metrics_port_help)
     p.add_argument("--metrics-host", default="127.0.0.1", help=metrics_host_help)
@@ -86,6 +93,22 @@ def dead_man_seconds(args: argparse.Namespace) -> float | None:
     if value < 0:
         raise ValueError("--dead-man must be seconds >= 0 (0 = off)")
     return value or None
+
+
+def order_entry(args: argparse.Namespace) -> str | None:
+    """``--order-entry`` as OrderManager's ``order_entry``: "ws" means ws-fapi where there is one."""
+    return "rest" if getattr(args, "order_entry", "ws") == "rest" else None
+
+
+def entry_latency_text(manager: Any) -> str:
+    """Request round trips by step and path (``OrderManager.entry_latency``), for status lines."""
+    names = {"place": "place", "modify": "reprice", "cancel": "cancel"}
+    parts = []
+    for key, lat in sorted(manager.entry_latency().items()):
+        op, _, path = key.partition("_")
+        parts.append(f"{names.get(op, op)}/{path} p50 {fmt_seconds(lat['p50_ms'] / 1000)} "
+                     f"p99 {fmt_seconds(lat['p99_ms'] / 1000)}")
+    return ", ".join(parts) or "no orders yet"
 
 
 def journal_flush(value: str) -> Any:

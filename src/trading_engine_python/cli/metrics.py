@@ -261,6 +261,20 @@ class EngineCollector:
                     rest.add_metric([key], value)
             yield rest
 
+        entry_lat = getattr(self.manager, "entry_latency", None)
+        if entry_lat is not None:
+            g = GaugeMetricFamily(
+                p + "order_entry_seconds",
+                "Order entry request round trip by step (place/modify/cancel) and path (ws/rest), "
+                "over the last 2048 requests of each (seconds)",
+                labels=["step", "path", "quantile"],
+            )
+            for key, lat in sorted(entry_lat().items()):
+                step, _, path = key.partition("_")
+                g.add_metric([step, path, "0.5"], lat["p50_ms"] / 1000)
+                g.add_metric([step, path, "0.99"], lat["p99_ms"] / 1000)
+            yield g
+
         docs = {
             "feed_to_callback": "Frame arrival at the manager to the algo callback (seconds)",
             "feed_frame": "Frame arrival at the manager to feed() returning (seconds)",

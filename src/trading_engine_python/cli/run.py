@@ -23,7 +23,9 @@ from .engine import (
     add_engine_arguments,
     cancel_and_wait,
     dead_man_seconds,
+    entry_latency_text,
     open_journal,
+    order_entry,
 )
 from .metrics import EngineCollector, MetricsServer, fmt_seconds
 
@@ -117,6 +119,7 @@ async def run_live(args: argparse.Namespace, keys: tuple[str, str]) -> int:
         event_stream_maxlen=args.event_stream_maxlen,
         journal=journal,
         recording=args.record,
+        order_entry=order_entry(args),
         dead_man_seconds=dead_man_seconds(args),
     )
     # The tap times every frame through the manager (about a microsecond each): only when metrics
@@ -149,6 +152,9 @@ async def run_live(args: argparse.Namespace, keys: tuple[str, str]) -> int:
             # Before the stream: its frames must find the restored orders.
             report = await manager.restore()
             log.info("journal %s: %s", args.journal, report)
+        if manager.order_entry == "ws":
+            up = await manager.connect_order_entry()
+            log.info("order entry over ws-fapi (%s)", "connected" if up else "REST until it connects")
         try:
             await stream.start()
         except Exception as exc:
@@ -195,7 +201,7 @@ async def _status(manager: Any, stream: Any, client: TimedClient, interval: floa
             else ""
         )
         log.info(
-            "live=%d tracked=%d fills=%d frames=%d malformed=%d reconnects=%d REST p50=%s p99=%s%s",
+            "live=%d tracked=%d fills=%d frames=%d malformed=%d reconnects=%d REST p50=%s p99=%s%s | %s",
             s.get("live", 0),
             s.get("tracked", 0),
             s.get("fills", 0),
@@ -205,4 +211,5 @@ async def _status(manager: Any, stream: Any, client: TimedClient, interval: floa
             fmt_seconds(p50),
             fmt_seconds(p99),
             events,
+            entry_latency_text(manager),
         )

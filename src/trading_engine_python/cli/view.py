@@ -12,7 +12,7 @@ from typing import Any
 
 from ..orders._fixed import FP_SCALE, fixed_to_str
 from .algos import Position
-from .engine import cancel_and_wait
+from .engine import cancel_and_wait, entry_latency_text
 from .metrics import fmt_seconds
 
 # ── pure formatting helpers (tested without a terminal) ──
@@ -176,6 +176,7 @@ class View:
         f["rest"] = d.client.all.percentiles(0.5, 0.99)
         f["lag"] = d.lag.latency.percentiles(0.5, 0.99) if d.lag is not None else (None, None)
         f["events"] = m.get("events")
+        f["entry"] = entry_latency_text(d.manager)
         f["frames"] = d.user_stream.stats()["frames"]
         f["reconnects"] = d.user_stream.stats()["reconnects"] + d.market_stream.stats()["reconnects"]
         f["malformed"] = m.get("malformed", 0)
@@ -201,7 +202,8 @@ class View:
             f"replaces={f['replaces']} fills={f['fills']} partials={f['partials']} cancels={f['cancels']} "
             f"rejected={f['rejected']} open={f['open']} net notional={f['notional']} | "
             f"feed->cb p50={fmt_seconds(f['cb'][0])} p99={fmt_seconds(f['cb'][1])} | "
-            f"REST p50={fmt_seconds(f['rest'][0])} p99={fmt_seconds(f['rest'][1])} | {events}"
+            f"REST p50={fmt_seconds(f['rest'][0])} p99={fmt_seconds(f['rest'][1])} | {events} | "
+            f"entry: {f['entry']}"
             + (f" | faults={f['faults']} reconnects={f['reconnects']}" if f["faults"] is not None else "")
             + (f" | algo orders: {algo_states(f['algo_orders'])}" if f["algo_orders"] else "")
         )
@@ -247,6 +249,7 @@ class View:
             f"[b]malformed[/b] {f['malformed']}",
             f"[b]rate-limit waits[/b] {f['paced']}",
         )
+        head.add_row(f"[b]order entry[/b] {f['entry']}", "", "", "")
 
         table = Table(expand=True, show_edge=False)
         for col in (

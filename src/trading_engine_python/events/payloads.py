@@ -24,6 +24,7 @@ __all__ = [
     "ORDER_EVENT_TYPES",
     "OrderView",
     "order_active",
+    "order_amended",
     "order_cancelled",
     "order_failed",
     "order_filled",
@@ -34,6 +35,7 @@ __all__ = [
 CHANNEL_PREFIX = "pms:events:"
 ORDER_EVENT_TYPES = (
     "order_active",
+    "order_amended",
     "order_partially_filled",
     "order_filled",
     "order_cancelled",
@@ -148,6 +150,14 @@ def order_triggered(order: OrderView, ts_ms: int) -> dict[str, Any]:
     """An algo order's trigger placed its order in the book (ALGO_UPDATE TRIGGERED)."""
     out = _base(order, ts_ms)
     out["price"] = _limit_price(order)
+    out["quantity"] = float(order.quantity)
+    return out
+
+
+def order_amended(order: OrderView, ts_ms: int) -> dict[str, Any]:
+    """Amended in place (feed x=AMENDMENT): the order's new limit price and quantity, same ids."""
+    out = _base(order, ts_ms)
+    out["price"] = float(order.price) if order.price is not None else None
     out["quantity"] = float(order.quantity)
     return out
 

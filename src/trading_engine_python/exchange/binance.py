@@ -873,11 +873,11 @@ class BinanceFuturesClient:
 
         Each item of ``orders`` holds ``place_order``'s arguments by name (``symbol``, ``side``,
         ``order_type``, ``quantity``, ``client_order_id``, and optionally ``price``,
-        ``reduce_only``, ``time_in_force``, ``self_trade_prevention``). Every item is checked before anything is sent (a bad
-        item raises ValueError/TypeError and nothing is sent). The answer keeps the input order;
-        an item the exchange refused is an ``ExchangeError`` (``ExchangeTimeout`` for -1006/-1007)
-        in its place, never raised. A failure of the request as a whole raises as ``place_order``
-        does.
+        ``reduce_only``, ``time_in_force``, ``self_trade_prevention``). Every item is checked before
+        anything is sent (a bad item raises ValueError/TypeError and nothing is sent). The answer
+        keeps the input order; an item the exchange refused is an ``ExchangeError``
+        (``ExchangeTimeout`` for -1006/-1007) in its place, never raised. A failure of the request
+        as a whole raises as ``place_order`` does.
         """
         if not 1 <= len(orders) <= 5:
             raise ValueError(f"a batch holds 1 to 5 orders, got {len(orders)}; nothing was sent")

@@ -41,6 +41,7 @@ cdef enum:
     F_HOOKED = 2048
     F_ORPHAN = 4096
     F_TRIGGERED = 8192
+    F_AMENDED = 16384
 
 cdef enum:
     # Rec.flags bits.

@@ -36,11 +36,14 @@ from libc.stdint cimport int32_t, int64_t, uint32_t, uint64_t
 from libc.string cimport memcmp, memcpy, memset
 
 from trading_engine_python.orders._decode_c cimport (
+    P_AMENDED,
     P_AP,
     P_ALGO,
     P_EVENT_TIME,
     P_LP,
     P_ORDER_ID,
+    P_P,
+    P_Q,
     P_Z,
     R_ORDER,
     R_OTHER_EVENT,
@@ -206,18 +209,18 @@ if (S_PLACING, S_ACTIVE, S_CANCELLING, S_TRIGGERING, S_TRIGGERED, S_FILLED, S_CA
         _states.FINISHED, _states.FIRST_TERMINAL):
     raise ImportError("_core_c: order state codes differ from _states.py; rebuild")
 if (F_ACTIVATED, F_FILL, F_PARTIAL, F_FILLED, F_CLOSED, F_LATE_FILL, F_UNKNOWN_STATUS, F_STALE,
-        F_UNKNOWN_ID, F_MALFORMED, F_OTHER_EVENT, F_HOOKED, F_ORPHAN, F_TRIGGERED) != (
+        F_UNKNOWN_ID, F_MALFORMED, F_OTHER_EVENT, F_HOOKED, F_ORPHAN, F_TRIGGERED, F_AMENDED) != (
         _states.F_ACTIVATED, _states.F_FILL, _states.F_PARTIAL, _states.F_FILLED, _states.F_CLOSED,
         _states.F_LATE_FILL, _states.F_UNKNOWN_STATUS, _states.F_STALE, _states.F_UNKNOWN_ID,
         _states.F_MALFORMED, _states.F_OTHER_EVENT, _states.F_HOOKED, _states.F_ORPHAN,
-        _states.F_TRIGGERED):
+        _states.F_TRIGGERED, _states.F_AMENDED):
     raise ImportError("_core_c: transition flags differ from _states.py; rebuild")
 
 # The transition table: _states.TRANSITIONS, read (as _states.CELLS) into a C array at import, so
 # that both cores run the one table. Cell = new state (low 4 bits, _KEEP = unchanged) | actions << 4.
 cdef enum:
     _N_STATES = 12
-    _N_EVENTS = 18
+    _N_EVENTS = 19
     _KEEP = 15
     _A_ACK = 1
     _A_SEEN = 2
@@ -226,6 +229,7 @@ cdef enum:
     _A_ORPHAN = 16
     _A_REFUSE = 32
     _A_TRIGGER = 64
+    _A_AMEND = 128
     _EV_UNKNOWN = 0
     _EV_EXPIRED_IN_MATCH = 6
     _EV_COMPLETED = 8
@@ -238,19 +242,21 @@ cdef enum:
     _EV_TRIGGERING = 15
     _EV_TRIGGERED = 16
     _EV_FINISHED = 17
+    _EV_AMENDED = 18
     _FIRST_ALGO_TYPE = 2
     _N_TYPES = 7
 
 if ((_N_STATES, _N_EVENTS, _KEEP, _A_ACK, _A_SEEN, _A_CLOSED, _A_FILLED, _A_ORPHAN, _A_REFUSE, _A_TRIGGER,
-     _EV_UNKNOWN, _EV_EXPIRED_IN_MATCH, _EV_COMPLETED, _EV_PLACE_SENT, _EV_CANCEL_SENT, _EV_CANCEL_REFUSED,
-     _EV_CANCEL_REFUSED_ACKED, _EV_REJECTED_LOCAL, _EV_FAILED_LOCAL, _EV_TRIGGERING, _EV_TRIGGERED,
-     _EV_FINISHED, _FIRST_ALGO_TYPE, _N_TYPES)
+     _A_AMEND, _EV_UNKNOWN, _EV_EXPIRED_IN_MATCH, _EV_COMPLETED, _EV_PLACE_SENT, _EV_CANCEL_SENT,
+     _EV_CANCEL_REFUSED, _EV_CANCEL_REFUSED_ACKED, _EV_REJECTED_LOCAL, _EV_FAILED_LOCAL, _EV_TRIGGERING,
+     _EV_TRIGGERED, _EV_FINISHED, _EV_AMENDED, _FIRST_ALGO_TYPE, _N_TYPES)
         != (len(_states.STATE_NAMES), _states.N_EVENTS, _states.KEEP, _states.A_ACK, _states.A_SEEN,
             _states.A_CLOSED, _states.A_FILLED, _states.A_ORPHAN, _states.A_REFUSE, _states.A_TRIGGER,
-            _states.EV_UNKNOWN, _states.EV_EXPIRED_IN_MATCH, _states.EV_COMPLETED, _states.EV_PLACE_SENT,
-            _states.EV_CANCEL_SENT, _states.EV_CANCEL_REFUSED, _states.EV_CANCEL_REFUSED_ACKED,
-            _states.EV_REJECTED_LOCAL, _states.EV_FAILED_LOCAL, _states.EV_TRIGGERING,
-            _states.EV_TRIGGERED, _states.EV_FINISHED, _states.FIRST_ALGO_TYPE, len(_states.ORDER_TYPES))
+            _states.A_AMEND, _states.EV_UNKNOWN, _states.EV_EXPIRED_IN_MATCH, _states.EV_COMPLETED,
+            _states.EV_PLACE_SENT, _states.EV_CANCEL_SENT, _states.EV_CANCEL_REFUSED,
+            _states.EV_CANCEL_REFUSED_ACKED, _states.EV_REJECTED_LOCAL, _states.EV_FAILED_LOCAL,
+            _states.EV_TRIGGERING, _states.EV_TRIGGERED, _states.EV_FINISHED, _states.EV_AMENDED,
+            _states.FIRST_ALGO_TYPE, len(_states.ORDER_TYPES))
         or (ST_NEW, ST_PARTIALLY_FILLED, ST_FILLED, ST_CANCELED, ST_EXPIRED, ST_EXPIRED_IN_MATCH,
             ST_REJECTED) != (_states.EV_NEW, _states.EV_PARTIALLY_FILLED, _states.EV_FILLED,
                              _states.EV_CANCELED, _states.EV_EXPIRED, _states.EV_EXPIRED_IN_MATCH,
@@ -1226,6 +1232,22 @@ cdef class OrderCore:
                 elif v >= 0:
                     u.L = v
                     u.present |= P_LP
+                value = fields.get("q")
+                v = _field_int(value)
+                if v == -2:
+                    kind = 2
+                elif v >= 0:
+                    u.q = v
+                    u.present |= P_Q
+                value = fields.get("p")
+                v = _field_int(value)
+                if v == -2:
+                    kind = 2
+                elif v >= 0:
+                    u.p = v
+                    u.present |= P_P
+                if fields.get("amended") is True:
+                    u.present |= P_AMENDED
                 if cid is _BAD:
                     kind = 2
             self._expire()
@@ -1290,6 +1312,7 @@ cdef class OrderCore:
         cdef int flags = 0
         cdef int ev = u.status
         cdef bint has_z
+        cdef bint size
         cdef bint was_terminal
         cdef int64_t z = 0
         cdef bint is_algo = (r.kind >> 1) >= _FIRST_ALGO_TYPE
@@ -1318,6 +1341,20 @@ cdef class OrderCore:
         else:
             has_z = u.present & P_Z
             z = u.z
+            if ev == ST_NEW or ev == ST_PARTIALLY_FILLED:
+                # Note 9: an amendment, or a partial fill, states the order's size; taken first,
+                # so that the fill is measured against it.
+                size = (u.present & P_AMENDED) or (ev == ST_PARTIALLY_FILLED and has_z and z > r.filled)
+                if u.present & P_AMENDED:
+                    ev = _EV_AMENDED
+                if size and not is_algo and (_CELLS[r.state][_EV_AMENDED] >> 4) & _A_AMEND:
+                    if u.present & P_P and u.p > 0 and u.p != r.price:
+                        r.price = u.p
+                        flags = F_AMENDED
+                    if (u.present & P_Q and u.q > r.filled and (not has_z or u.q > z)
+                            and u.q != r.qty):
+                        r.qty = u.q
+                        flags = F_AMENDED
         if has_z and z > r.filled:
             flags |= self._fill(r, z, u)
             if r.filled >= r.qty:

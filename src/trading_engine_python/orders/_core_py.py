@@ -33,6 +33,7 @@ from . import _decode_py as dec
 from ._fixed import FP_SCALE
 from ._states import (
     A_ACK,
+    A_AMEND,
     A_CLOSED,
     A_FILLED,
     A_ORPHAN,
@@ -41,6 +42,7 @@ from ._states import (
     A_TRIGGER,
     ACTIVE,
     CELLS,
+    EV_AMENDED,
     EV_CANCEL_REFUSED,
     EV_CANCEL_REFUSED_ACKED,
     EV_CANCEL_SENT,
@@ -54,6 +56,7 @@ from ._states import (
     EV_UNKNOWN,
     EXPIRE_REASONS,
     F_ACTIVATED,
+    F_AMENDED,
     F_CLOSED,
     F_FILL,
     F_FILLED,
@@ -221,7 +224,7 @@ def _checked(result: object, fields: Mapping[str, Any] | None
     event_time = _field_int(fields.get("event_time", 0))
     if event_time == -2:
         ok = False
-    for key in ("order_id", "z", "ap", "L"):
+    for key in ("order_id", "z", "ap", "L", "q", "p"):
         value = fields.get(key, _BAD)
         if value is _BAD:
             continue
@@ -234,6 +237,8 @@ def _checked(result: object, fields: Mapping[str, Any] | None
             ok = False
         else:
             f[key] = v
+    if fields.get("amended") is True:
+        f["amended"] = True
     if not ok:
         return 2, None, 0, 0, None
     return 0, cid, max(event_time, 0), status, f  # type: ignore[return-value]
@@ -746,9 +751,10 @@ class OrderCore:
 
         Each value is read once, before anything changes, and must be what the decoder gives:
         ``status`` one of the ST_* codes, ``cid`` a str (a subclass is read as its plain value) or
-        None (an id longer than 36 bytes), ``event_time``/``order_id``/``z``/``ap``/``L`` absent,
-        None or a plain int in [0, 2**63). Anything else makes the frame malformed (counted, never
-        raised): an exchange order id beyond int64 is no id of Binance's.
+        None (an id longer than 36 bytes), ``event_time``/``order_id``/``z``/``ap``/``L``/``q``/``p``
+        absent, None or a plain int in [0, 2**63). Anything else makes the frame malformed (counted,
+        never raised): an exchange order id beyond int64 is no id of Binance's. ``amended`` counts
+        only when it is ``True``.
         """
         self._enter()
         try:
@@ -803,6 +809,15 @@ class OrderCore:
             z = f.get("z", o._qty)
         else:
             z = f.get("z")
+            if status == dec.ST_NEW or status == dec.ST_PARTIALLY_FILLED:
+                # Note 9: an amendment, or a partial fill, states the order's size; taken first, so
+                # that the fill is measured against it.
+                amended = f.get("amended")
+                size = amended or (status == dec.ST_PARTIALLY_FILLED and z is not None and z > o._filled)
+                if amended:
+                    status = EV_AMENDED
+                if size and not is_algo and CELLS[o._state][EV_AMENDED] >> 4 & A_AMEND:
+                    flags = self._amend(o, f, z)
         if z is not None and z > o._filled:
             flags |= self._fill(o, z, f)
             if o._filled >= o._qty:
@@ -849,6 +864,19 @@ class OrderCore:
         new = cell & 15
         if new != KEEP:
             self._set_state(o, new)
+        return flags
+
+    def _amend(self, o: OrderState, f: Mapping[str, Any], z: int | None) -> int:
+        """Note 9: the frame's p/q become the order's; F_AMENDED when one of them changed."""
+        flags = 0
+        p = f.get("p")
+        if p is not None and p > 0 and p != o._price:
+            o._price = p
+            flags = F_AMENDED
+        q = f.get("q")
+        if q is not None and q > o._filled and (z is None or q > z) and q != o._qty:
+            o._qty = q
+            flags = F_AMENDED
         return flags
 
     def _fill(self, o: OrderState, z: int, f: Mapping[str, Any]) -> int:

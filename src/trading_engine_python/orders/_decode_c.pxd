@@ -59,6 +59,7 @@ cpdef enum:
     P_P = 0x200
     P_ALGO_ID = 0x400           # o.aid of an ALGO_UPDATE
     P_ALGO = 0x800              # the frame is an ALGO_UPDATE (cid = o.caid, order_id = o.ai, z = o.aq)
+    P_AMENDED = 0x1000          # o.x is "AMENDMENT" (no value: a flag)
 
 
 cdef struct Update:

@@ -60,7 +60,7 @@ cdef extern from *:
     #endif
         return p;
     }
-    /* A dict presized for the 14 keys of an R_ORDER result (no resize while filling it), with
+    /* A dict presized for the 15 keys of an R_ORDER result (no resize while filling it), with
        the private constructor where it is still public (Cython uses it the same way). */
     #if PY_VERSION_HEX < 0x030d0000
     #define te_dict_presized(n) _PyDict_NewPresized(n)
@@ -110,7 +110,8 @@ cdef enum:
     _NF = 16
 
 cdef enum:
-    _ORDER_BITS = P_ORDER_ID | P_TRADE_ID | P_TRADE_TIME | P_Z | P_L | P_LP | P_AP | P_Q | P_P | P_ALGO_ID
+    _ORDER_BITS = (P_ORDER_ID | P_TRADE_ID | P_TRADE_TIME | P_Z | P_L | P_LP | P_AP | P_Q | P_P | P_ALGO_ID
+                   | P_AMENDED)
     # The fields an ALGO_UPDATE keeps from the shared slots.
     _ALGO_KEEP = P_EVENT_TIME | P_AP | P_Q | P_P | P_ALGO_ID
     # _State.apresent bits: o.ai and o.aq seen with a value
@@ -954,6 +955,30 @@ cdef const unsigned char* _status_value(const unsigned char* p, const unsigned c
     return _skip(p, end, 2)
 
 
+cdef const unsigned char* _exec_type_value(const unsigned char* p, const unsigned char* end,
+                                           Update* out) noexcept nogil:
+    # o.x: only "AMENDMENT" matters (docs/binance-protocol.md, "Amend in place"); any other value, of
+    # any type, clears the flag (last key wins) and is never an error.
+    cdef const unsigned char* body
+    cdef bint esc = False
+    cdef Py_ssize_t m
+    cdef unsigned char buf[_STATUS_BUF]
+    out.present &= ~(<unsigned int>P_AMENDED)
+    if p[0] != _QUOTE:
+        return _skip_any(p, end, 2)
+    body = p + 1
+    p = _string(body, end, &esc)
+    if p == NULL:
+        return NULL
+    if esc:
+        m = _unescape(body, p - 1, buf, _STATUS_BUF)
+        if m == 9 and memcmp(buf, b"AMENDMENT", 9) == 0:
+            out.present |= P_AMENDED
+    elif p - 1 - body == 9 and memcmp(body, b"AMENDMENT", 9) == 0:
+        out.present |= P_AMENDED
+    return p
+
+
 cdef const unsigned char* _event_value(const unsigned char* p, const unsigned char* end,
                                        Update* out, _State* st) noexcept nogil:
     cdef const unsigned char* body
@@ -1060,6 +1085,8 @@ cdef const unsigned char* _order(const unsigned char* p, const unsigned char* en
                 p = _decimal_value(p, end, st, _F_Q, &out.q, &out.present, P_Q, False)
             elif k == c'p':
                 p = _decimal_value(p, end, st, _F_P, &out.p, &out.present, P_P, False)
+            elif k == c'x':
+                p = _exec_type_value(p, end, out)
             else:
                 p = _skip_any(p, end, 2)
         elif klen == 2 and key[0] == c'a':
@@ -1276,7 +1303,7 @@ cdef int decode_frame(const unsigned char* buf, Py_ssize_t n, Update* out) noexc
 cdef dict update_as_dict(int result, const Update* u):
     cdef dict d
     if result == R_ORDER:
-        d = te_dict_presized(14)
+        d = te_dict_presized(15)
         d["status"] = u.status
         d["cid"] = PyUnicode_DecodeUTF8(<char*>u.cid, u.cid_len, NULL) if u.cid_len >= 0 else None
         if u.present & P_ORDER_ID:
@@ -1299,6 +1326,8 @@ cdef dict update_as_dict(int result, const Update* u):
             d["q"] = u.q
         if u.present & P_P:
             d["p"] = u.p
+        if u.present & P_AMENDED:
+            d["amended"] = True
         if u.present & P_ALGO:
             d["algo"] = True
             if u.present & P_ALGO_ID:

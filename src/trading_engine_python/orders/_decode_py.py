@@ -6,7 +6,10 @@ order tracker needs (schemas: docs/binance-protocol.md, "Order update event" and
 - envelope ``e`` (event type, required), ``E`` (event time, optional int), ``o`` (order, required);
 - inside ``o``: ``c`` clientOrderId and ``X`` status (required strings), ``i`` orderId, ``t``
   tradeId, ``T`` trade time (optional ints), ``z``/``l``/``L``/``ap``/``q``/``p`` (optional decimal
-  strings, returned as int64 fixed point scaled by ``FP_SCALE`` = 1e8, Binance's precision).
+  strings, returned as int64 fixed point scaled by ``FP_SCALE`` = 1e8, Binance's precision);
+  ``x`` execution type, read only to tell an amendment: ``"amended": True`` when it is the string
+  ``AMENDMENT`` (docs/binance-protocol.md, "Amend in place"); any other value, of any type, is ignored
+  and never makes a frame malformed.
 
 ``decode(bytes)`` is literally ``decode_dict(orjson.loads(bytes))``; the compiled twin scans the bytes
 itself and must give the same answer for every input (the tests compare them on fuzzed bytes).
@@ -159,6 +162,7 @@ class Update(TypedDict, total=False):
     ap: int
     q: int
     p: int
+    amended: bool  # present (True) only when o.x is "AMENDMENT"
     event_type: str
     reason: int
     algo: bool  # an ALGO_UPDATE (present only then, True)
@@ -325,6 +329,8 @@ def decode_dict(obj: object) -> tuple[int, Update]:
         out["q"] = q
     if p >= 0:
         out["p"] = p
+    if order.get("x") == "AMENDMENT":
+        out["amended"] = True
     return R_ORDER, out
 
 

@@ -94,6 +94,14 @@ def message_from_rest(order: dict[str, Any]) -> dict[str, Any]:
     avg = order.get("avgPrice")
     if avg is not None:
         o["ap"] = avg
+    if o["X"] in ("NEW", "PARTIALLY_FILLED"):
+        # An open order's answer holds the exchange's current price and quantity, which an amend
+        # may have changed: read as an amendment, which takes them (else it is the same as a NEW;
+        # docs/binance-protocol.md, "Amend in place").
+        o["x"] = "AMENDMENT"
+        price = order.get("price")
+        if price is not None:
+            o["p"] = price
     msg: dict[str, Any] = {"e": "ORDER_TRADE_UPDATE", "o": o}
     if isinstance(order.get("updateTime"), int):
         msg["E"] = order["updateTime"]

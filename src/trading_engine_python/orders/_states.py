@@ -48,6 +48,7 @@ F_OTHER_EVENT: Final = 1024
 F_ORPHAN: Final = 4096  # the exchange says open (NEW/PARTIALLY_FILLED) an order we closed rejected/failed
 F_HOOKED: Final = 2048  # the order is marked (set_hooked): the shell has callbacks or a waiter on it
 F_TRIGGERED: Final = 8192  # an algo order's trigger placed its order: on_trigger, order_triggered
+F_AMENDED: Final = 16384  # the exchange amended it in place: its price and/or quantity changed (note 9)
 
 SIDES: Final = ("BUY", "SELL")
 # LIMIT and MARKET go to /fapi/v1/order; the rest are algo (conditional) orders, placed with
@@ -89,7 +90,10 @@ EV_FAILED_LOCAL: Final = 14  # an unknown outcome resolved as "never placed"
 EV_TRIGGERING: Final = 15
 EV_TRIGGERED: Final = 16
 EV_FINISHED: Final = 17
-N_EVENTS: Final = 18
+# o.x == "AMENDMENT" with o.X NEW / PARTIALLY_FILLED: the order was modified in place and stays
+# live with the frame's p/q (docs/binance-protocol.md, "Amend in place"; note 9).
+EV_AMENDED: Final = 18
+N_EVENTS: Final = 19
 EVENT_NAMES: Final = (
     "UNKNOWN",
     "NEW",
@@ -109,6 +113,7 @@ EVENT_NAMES: Final = (
     "TRIGGERING",
     "TRIGGERED",
     "FINISHED",
+    "AMENDMENT",
 )
 
 # What a cell asks for besides the new state (bits of a cell, above its 4 state bits).
@@ -120,6 +125,7 @@ A_FILLED: Final = 8  # -> F_FILLED (on_fill)
 A_ORPHAN: Final = 16  # -> F_ORPHAN: counted; the shell cancels an order nobody manages
 A_REFUSE: Final = 32  # not allowed from this state: nothing changes, the caller is told no
 A_TRIGGER: Final = 64  # -> F_TRIGGERED (on_trigger): an algo order's created order exists
+A_AMEND: Final = 128  # take the frame's p/q as the order's price/quantity; F_AMENDED if one changed
 
 _LIVE_FEED = {  # the feed rows of the live states, the differences noted per row
     EV_UNKNOWN: (KEEP, 0),  # unknown status: no state change; money it carries still counts (note 1)
@@ -151,6 +157,7 @@ _CLOSED_FEED = {  # the feed rows of cancelled / expired (terminal, never live a
     EV_TRIGGERING: (KEEP, 0),  # a trigger after our cancel closed it (reordered): its fills are late
     EV_TRIGGERED: (KEEP, 0),
     EV_FINISHED: (KEEP, 0),  # the created order's own end came first
+    EV_AMENDED: (KEEP, 0),  # an amendment after the close (reordered): stale
 }
 _TERMINAL_LOCAL = {  # a terminal order takes no local transition
     EV_PLACE_SENT: (KEEP, A_REFUSE),
@@ -166,6 +173,7 @@ _NEVER_PLACED = {  # rejected / failed: declared never placed, yet the exchange 
     EV_PARTIALLY_FILLED: (KEEP, A_ORPHAN),
     EV_TRIGGERING: (KEEP, A_ORPHAN),
     EV_TRIGGERED: (KEEP, A_ORPHAN),
+    EV_AMENDED: (KEEP, A_ORPHAN),
 }
 
 # TRANSITIONS[state][event] = (new state or KEEP, actions). Every (state, event) pair is listed.
@@ -180,6 +188,7 @@ TRANSITIONS: Final[dict[int, dict[int, tuple[int, int]]]] = {
         **_LIVE_FEED,
         EV_NEW: (ACTIVE, A_ACK),  # an algo order's NEW too: waiting for its trigger
         EV_PARTIALLY_FILLED: (ACTIVE, A_ACK),  # a fill can be the first thing we hear of it
+        EV_AMENDED: (ACTIVE, A_ACK | A_AMEND),  # amended before its NEW reached us: it rests
         EV_CANCEL_SENT: (CANCELLING, 0),  # cancel before the NEW arrived: allowed, the id is ours
         EV_CANCEL_REFUSED: (KEEP, A_REFUSE),
         EV_CANCEL_REFUSED_ACKED: (KEEP, A_REFUSE),
@@ -190,6 +199,7 @@ TRANSITIONS: Final[dict[int, dict[int, tuple[int, int]]]] = {
         **_LIVE_FEED,
         EV_NEW: (KEEP, A_ACK),  # duplicate NEW: stale
         EV_PARTIALLY_FILLED: (KEEP, A_ACK),
+        EV_AMENDED: (KEEP, A_ACK | A_AMEND),
         EV_CANCEL_SENT: (CANCELLING, 0),
         EV_CANCEL_REFUSED: (KEEP, A_REFUSE),
         EV_CANCEL_REFUSED_ACKED: (KEEP, A_REFUSE),
@@ -198,6 +208,7 @@ TRANSITIONS: Final[dict[int, dict[int, tuple[int, int]]]] = {
         **_LIVE_FEED,
         EV_NEW: (KEEP, A_ACK),  # the place's NEW overtook by our cancel: still cancelling, not active
         EV_PARTIALLY_FILLED: (KEEP, A_ACK),  # a fill while the cancel is in flight: on_partial
+        EV_AMENDED: (KEEP, A_ACK | A_AMEND),  # an amend answered before the cancel: still cancelling
         EV_CANCEL_SENT: (KEEP, A_REFUSE),  # one cancel in flight at a time
         EV_CANCEL_REFUSED: (PLACING, 0),  # back to where it was
         EV_CANCEL_REFUSED_ACKED: (ACTIVE, 0),  # acknowledged while the cancel was in flight: active
@@ -210,6 +221,7 @@ TRANSITIONS: Final[dict[int, dict[int, tuple[int, int]]]] = {
         EV_NEW: (KEEP, A_ACK),  # a late algo NEW: stale
         EV_PARTIALLY_FILLED: (KEEP, A_ACK),
         EV_TRIGGERING: (KEEP, A_ACK),
+        EV_AMENDED: (KEEP, A_ACK),  # an algo order's size and price are not the created order's
         EV_CANCEL_SENT: (KEEP, A_REFUSE),  # neither the algo order nor its created order to cancel
         EV_CANCEL_REFUSED: (KEEP, 0),  # the algo cancel lost the race with the trigger
         EV_CANCEL_REFUSED_ACKED: (KEEP, 0),
@@ -220,6 +232,7 @@ TRANSITIONS: Final[dict[int, dict[int, tuple[int, int]]]] = {
         EV_PARTIALLY_FILLED: (KEEP, A_ACK),  # the created order's fills: on_partial
         EV_TRIGGERING: (KEEP, 0),  # stale
         EV_TRIGGERED: (KEEP, 0),  # stale
+        EV_AMENDED: (KEEP, A_ACK),  # the created order amended (not by us): the algo order keeps its own
         EV_CANCEL_SENT: (KEEP, 0),  # cancels the created order; its CANCELED ends this one
         EV_CANCEL_REFUSED: (KEEP, 0),
         EV_CANCEL_REFUSED_ACKED: (KEEP, 0),
@@ -255,6 +268,16 @@ TRANSITIONS: Final[dict[int, dict[int, tuple[int, int]]]] = {
 #    an unknown status (EV_UNKNOWN), as is an algo status in an ORDER_TRADE_UPDATE (decoder).
 # 8. An order closed by EV_EXPIRED_IN_MATCH (self-trade prevention) keeps that as its
 #    expire_reason (EXPIRE_REASONS[1]).
+# 9. EV_AMENDED is the column when o.x is AMENDMENT and o.X is NEW or PARTIALLY_FILLED. Such a
+#    frame, and a PARTIALLY_FILLED one with a fill increase (it states the size the fill is part
+#    of, and heals a lost amendment), set a LIMIT/MARKET order's size first when its row has
+#    A_AMEND in that column: o.p (if above 0) and o.q (if above both the filled quantity and o.z)
+#    become its price and quantity BEFORE the fill arithmetic, so the fill is measured against the
+#    size the exchange states (a fill completing it still makes the column EV_COMPLETED).
+#    F_AMENDED only when one of them changed, so a replayed amendment is stale; a duplicate fill
+#    frame has no increase and changes nothing. Binance cancels instead of amending a quantity at
+#    or below the executed one. Algo orders never take a size from a frame (their created order's
+#    is not theirs).
 
 
 def _cells() -> tuple[tuple[int, ...], ...]:

@@ -8,8 +8,12 @@ A thin async shell around the order core (compiled, or its pure twin). The rules
   the very same rules.
 - An unknown outcome (timeout, dropped connection, -1006/-1007, the 503 "Unknown error") is
   resolved by the feed or by a status query, never guessed.
-- Cancel before reprice: ``replace_order`` places the new order only after the feed confirmed the
-  old one is gone, so one intent never has two live orders.
+- Reprice: ``replace_order`` amends a LIMIT order in place (one modify request; the feed's
+  AMENDMENT confirms it) when only its price and/or quantity change; otherwise it cancels and places
+  the new order only after the feed confirmed the old one is gone, so one intent never has two live
+  orders.
+- Order entry: over ws-fapi when the client offers it and the WebSocket is up, else over REST, per
+  request; both paths keep the same contract (``order_entry``).
 - The common feed path is synchronous: ``feed(frame)`` decodes, transitions and runs plain
   callbacks without touching the event loop. Only async work (coroutine callbacks, the risk hook)
   goes through one ordered work queue.
@@ -31,20 +35,23 @@ import logging
 import os
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, fields
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Protocol
 
-from ..exchange.errors import UNKNOWN_ORDER, ExchangeError, ExchangeTimeout
-from ..exchange.protocol import ExchangeClient
+from ..exchange.errors import NO_SUCH_ORDER, UNKNOWN_ORDER, ExchangeAuthError, ExchangeError, ExchangeTimeout
+from ..exchange.protocol import ExchangeClient, SupportsBatch, SupportsModify
 from . import _core, _decode_py
 from ._core import OrderState
 from ._fixed import fixed_to_str, to_fixed
 from ._forms import algo_message_from_rest, message_from_dict, message_from_rest
 from ._states import (
     CANCELLED,
+    CANCELLING,
     EXPIRED,
     F_ACTIVATED,
+    F_AMENDED,
     F_CLOSED,
     F_FILL,
     F_FILLED,
@@ -95,6 +102,32 @@ _STP_MODES = frozenset({"EXPIRE_TAKER", "EXPIRE_MAKER", "EXPIRE_BOTH"})
 _TIFS = frozenset({"GTC", "IOC", "FOK", "GTX", "GTD"})
 _OID_LIMIT = 2**63  # Binance's orderId is an int64
 _LEVERAGE_MAX = 125  # Binance's ceiling; the cores refuse more (LEVERAGE_MAX)
+_BATCH_MAX = 5  # orders per batchOrders request (docs/binance-protocol.md, "Batch orders")
+# -5027 "No need to modify the order.": the amend asked for what the order already is
+# (docs/binance-protocol.md, "Amend in place").
+_NO_NEED_TO_MODIFY = -5027
+_NOT_SENT = -1  # ExchangeError code of a local failure that certainly sent nothing
+_LATENCY_SAMPLES = 2048
+
+
+@dataclass(frozen=True, slots=True)
+class LimitOrderSpec:
+    """One item of ``place_limit_orders``: ``place_limit_order``'s arguments (a dict with these
+    keys works the same)."""
+
+    sub_account_id: str
+    symbol: str
+    side: str
+    quantity: Number
+    price: Number
+    leverage: int = 1
+    reduce_only: bool = False
+    time_in_force: str | None = None
+    origin: str = "MANUAL"
+    parent_id: str | None = None
+    on_fill: Callback | None = None
+    on_cancel: Callback | None = None
+    on_partial: Callback | None = None
 
 
 class _Hooks:
@@ -121,12 +154,13 @@ class _Intent:
     cancel, and what happens to a fill that arrives after the order closed. The core marks such an
     order (``set_hooked``), so feed results for it carry F_HOOKED; no other order is looked up."""
 
-    __slots__ = ("aborted", "cancel_created", "hooks", "phase", "replace", "suppressed")
+    __slots__ = ("aborted", "amend", "cancel_created", "hooks", "phase", "replace", "suppressed")
 
     def __init__(self, hooks: _Hooks | None) -> None:
         self.hooks = hooks
         self.phase = _LIVE
         self.replace: asyncio.Future[None] | None = None  # a replace waits for this order's close
+        self.amend: asyncio.Future[None] | None = None  # an amend waits for its AMENDMENT (or a close)
         self.aborted = False  # a cancel was asked for during the replace: place nothing
         self.suppressed = False  # the replace's own cancel: on_cancel held back (the intent goes on)
         # An algo order whose cancel lost the race with its trigger: cancel the created order
@@ -139,6 +173,10 @@ class OrderManager:
 
     ``implementation`` picks the core explicitly ("cython" or "python"); by default the compiled
     one unless TRADING_ENGINE_NO_EXTENSIONS is set.
+
+    ``order_entry``: "ws" sends place / modify / cancel over the client's ws-fapi connection
+    (``exchange_client.ws_api``) and falls back to REST for a request while that WebSocket is down;
+    "rest" never uses it. The default is "ws" when the client offers ws-fapi, else "rest".
     """
 
     def __init__(
@@ -160,6 +198,7 @@ class OrderManager:
         recording: Any = None,
         dead_man_seconds: float | None = None,
         self_trade_prevention: str | None = None,
+        order_entry: str | None = None,
     ) -> None:
         if dead_man_seconds is not None and not dead_man_seconds > 0:
             raise ValueError(f"dead_man_seconds must be > 0 or None, not {dead_man_seconds!r}")
@@ -177,6 +216,10 @@ class OrderManager:
         self._deadman: dict[str, int] = {"renewals": 0, "failures": 0, "armed": 0, "last_ok_ms": 0}
         self._algo_ids: dict[str, int] = {}
         self._exchange = exchange_client
+        self._ws = _ws_entry(exchange_client, order_entry)
+        self.order_entry = "ws" if self._ws is not None else "rest"
+        self._ws_starting: asyncio.Task[Any] | None = None
+        self._latency: dict[str, deque[float]] = {}
         self._redis = redis_client
         self._risk = risk_engine
         self.replace_timeout = float(replace_timeout)
@@ -199,7 +242,8 @@ class OrderManager:
         self._stats = dict.fromkeys(
             ("callback_errors", "risk_errors", "rest_rejections", "unknown_outcomes", "status_queries",
              "resolved_failed", "replaces", "replace_aborted", "adopted",
-             "cancel_resends", "orphans_cancelled", "bad_order_ids"), 0)
+             "cancel_resends", "orphans_cancelled", "bad_order_ids", "entry_ws", "entry_rest",
+             "entry_fallbacks", "amends", "amends_unchanged", "amends_refused", "batches"), 0)
         self._publisher: EventPublisher | None = None
         if redis_client is not None:
             from ..events.publisher import EventPublisher
@@ -232,7 +276,7 @@ class OrderManager:
         # and no risk hook attached, never leaves the compiled core.
         mask = _ALWAYS
         if self._publisher is not None:
-            mask |= F_ACTIVATED | F_FILL | F_FILLED | F_CLOSED | F_TRIGGERED
+            mask |= F_ACTIVATED | F_FILL | F_FILLED | F_CLOSED | F_TRIGGERED | F_AMENDED
         if self._risk is not None:
             mask |= F_FILL
         # Results only the journal asks for take a short path in feed(): the order is noted.
@@ -316,13 +360,52 @@ class OrderManager:
             raise ValueError(f"self_trade_prevention must be one of {sorted(_STP_MODES)} or None")
         return await self._place(sub_account_id, symbol, side, "LIMIT", quantity, price, leverage,
                                  origin, parent_id, on_fill, on_cancel, on_partial, reduce_only,
-                                 time_in_force, stp=self_trade_prevention or self.self_trade_prevention)
+                                 time_in_force, stp=self_trade_prevention)
+
+    async def place_limit_orders(
+        self, orders: Sequence[LimitOrderSpec | Mapping[str, Any]]
+    ) -> list[OrderState]:
+        """Place several limit orders: one OrderState per item, in input order, each with
+        ``place_limit_order``'s contract (items are ``LimitOrderSpec`` or dicts of its fields).
+
+        Every item is checked first (a bad one raises ValueError and nothing is registered or
+        sent). Up to 5 go in one batchOrders request, the requests sent concurrently; an item the
+        exchange refuses rejects only its own order. A client without batch support gets one
+        place request per item (concurrently too).
+        """
+        specs = [_spec(item, n) for n, item in enumerate(orders)]
+        checked = [self._check(s.sub_account_id, s.symbol, s.side, "LIMIT", s.quantity, s.price, s.leverage,
+                               s.parent_id, s.time_in_force) for s in specs]
+        placed: list[OrderState] = []
+        for spec, (qty, px) in zip(specs, checked, strict=True):
+            placed.append(await self._register(
+                spec.sub_account_id, spec.symbol, spec.side, "LIMIT", qty, px, spec.leverage, spec.origin,
+                spec.parent_id, spec.on_fill, spec.on_cancel, spec.on_partial, spec.reduce_only,
+                spec.time_in_force, None))
+        chunks = [placed[i:i + _BATCH_MAX] for i in range(0, len(placed), _BATCH_MAX)]
+        if isinstance(self._exchange, SupportsBatch) and self._recording is None:
+            await asyncio.gather(*(self._send_batch(chunk) for chunk in chunks))
+        else:
+            # One request per order (a recording replays those one by one).
+            await asyncio.gather(*(self._send_place(o) for o in placed))
+        for symbol in {o.symbol for o in placed}:
+            self._deadman_touch(symbol)
+        return placed
 
     async def _place(self, sub: str, symbol: str, side: str, order_type: str, quantity: Any,
                      price: Any, leverage: int, origin: str, parent_id: str | None,
                      on_fill: Callback | None, on_cancel: Callback | None,
                      on_partial: Callback | None, reduce_only: bool, tif: str | None,
                      hooks: _Hooks | None = None, stp: str | None = None) -> OrderState:
+        qty, px = self._check(sub, symbol, side, order_type, quantity, price, leverage, parent_id, tif)
+        order = await self._register(sub, symbol, side, order_type, qty, px, leverage, origin, parent_id,
+                                     on_fill, on_cancel, on_partial, reduce_only, tif, hooks, stp)
+        await self._send_place(order, stp)
+        self._deadman_touch(symbol)
+        return order
+
+    def _check(self, sub: str, symbol: str, side: str, order_type: str, quantity: Any, price: Any,
+               leverage: int, parent_id: str | None, tif: str | None) -> tuple[int, int]:
         # Everything is checked before anything is registered or sent.
         if self._closed:
             raise RuntimeError("OrderManager is closed")
@@ -348,6 +431,13 @@ class OrderManager:
             raise ValueError(f"time_in_force must be one of {sorted(_TIFS)}, not {tif!r}")
         if parent_id is not None and not isinstance(parent_id, str):
             raise ValueError("parent_id must be a string or None")
+        return qty, px
+
+    async def _register(self, sub: str, symbol: str, side: str, order_type: str, qty: int, px: int,
+                        leverage: int, origin: str, parent_id: str | None, on_fill: Callback | None,
+                        on_cancel: Callback | None, on_partial: Callback | None, reduce_only: bool,
+                        tif: str | None, hooks: _Hooks | None, stp: str | None = None) -> OrderState:
+        """The checked order tracked (placing) and journaled; nothing sent yet."""
         cid = self._ids.new(sub, order_type, str(origin))
         if self._recording is not None:
             self._recording.command("place", {
@@ -374,35 +464,85 @@ class OrderManager:
                 if flags:
                     self._dispatch(flags | F_HOOKED, order, _now_ms())
                 raise
+        return order
+
+    def _place_args(self, order: Any, stp: str | None = None) -> dict[str, Any]:
+        px = order.price_fp
+        args = {"symbol": order.symbol, "side": order.side, "order_type": order.order_type,
+                "quantity": fixed_to_str(order.quantity_fp), "price": fixed_to_str(px) if px else None,
+                "client_order_id": order.client_order_id, "reduce_only": order.reduce_only,
+                "time_in_force": order.time_in_force}
+        # selfTradePreventionMode: the order's own, else the manager's default for limit orders.
+        # The keyword only when there is a mode: a client without it keeps working.
+        mode = stp or (self.self_trade_prevention if order.order_type == "LIMIT" else None)
+        if mode is not None:
+            args["self_trade_prevention"] = mode
+        return args
+
+    async def _send_place(self, order: Any, stp: str | None = None) -> None:
+        cid = order.client_order_id
+        args = self._place_args(order, stp)
+        stp_kw = "self_trade_prevention"
+        extra = {stp_kw: args[stp_kw]} if stp_kw in args else {}
         try:
-            # The keyword only when there is a mode: a client without it keeps working.
-            extra = {"self_trade_prevention": stp} if stp is not None else {}
-            call = self._exchange.place_order(
-                symbol, side, order_type, fixed_to_str(qty),
-                price=fixed_to_str(px) if px else None, client_order_id=cid,
-                reduce_only=bool(reduce_only), time_in_force=tif, **extra)
+            call = self._entry("place", lambda c: c.place_order(
+                args["symbol"], args["side"], args["order_type"], args["quantity"], price=args["price"],
+                client_order_id=cid, reduce_only=args["reduce_only"], time_in_force=args["time_in_force"],
+                **extra))
             reply = await (call if self._recording is None else self._recorded("place_reply", cid, call))
-        except ExchangeTimeout as exc:
-            self._resolver.unknown_outcome(order, "place", exc)
-        except ExchangeError as exc:
-            self._stats["rest_rejections"] += 1
-            flags = self._core.close_local(cid, REJECTED, exc.code, exc.msg)
-            if flags:
-                self._dispatch(flags | F_HOOKED, order, _now_ms())  # a local close: look up its intent
         except asyncio.CancelledError:
             self._resolver.unknown_outcome(order, "place", None)
             raise
-        except ValueError as exc:
+        except Exception as exc:
+            self._place_outcome(order, exc)
+        else:
+            self._place_outcome(order, reply)
+
+    async def _send_batch(self, chunk: list[Any]) -> None:
+        """One batchOrders request (over REST: ws-fapi has no batch method)."""
+        self._stats["batches"] += 1
+        self._stats["entry_rest"] += 1
+        t0 = time.perf_counter()
+        try:
+            answers: list[Any] = list(await self._exchange.place_orders(  # type: ignore[attr-defined]
+                [self._place_args(o) for o in chunk]))
+        except asyncio.CancelledError:
+            for o in chunk:
+                self._resolver.unknown_outcome(o, "place", None)
+            raise
+        except Exception as exc:
+            # The request as a whole: refused, refused before sending, or unknown, for every item.
+            for o in chunk:
+                self._place_outcome(o, exc)
+            return
+        self._observe("place", "rest", t0)
+        if len(answers) != len(chunk):
+            unknown = ExchangeTimeout(-1006, "batch answer has the wrong length; outcome unknown")
+            answers = [unknown] * len(chunk)
+        for o, answer in zip(chunk, answers, strict=True):
+            self._place_outcome(o, answer)
+
+    def _place_outcome(self, order: Any, result: Any) -> None:
+        """A place request's answer (a reply dict) or failure (the exception), for one order."""
+        cid = order.client_order_id
+        if isinstance(result, ExchangeTimeout):
+            self._resolver.unknown_outcome(order, "place", result)
+        elif isinstance(result, ExchangeError):
+            self._stats["rest_rejections"] += 1
+            flags = self._core.close_local(cid, REJECTED, result.code, result.msg)
+            if flags:
+                self._dispatch(flags | F_HOOKED, order, _now_ms())  # a local close: look up its intent
+        elif isinstance(result, ValueError):
             # The client refuses before sending (a quantity off the symbol's step, a price off
             # its tick, a type for the Algo API): definitely not placed.
             self._stats["rest_rejections"] += 1
-            flags = self._core.close_local(cid, REJECTED, -1, str(exc))
+            flags = self._core.close_local(cid, REJECTED, -1, str(result))
             if flags:
                 self._dispatch(flags | F_HOOKED, order, _now_ms())  # a local close: look up its intent
-        except Exception as exc:  # a client bug or transport error: the outcome is unknown
-            self._resolver.unknown_outcome(order, "place", exc)
+        elif isinstance(result, BaseException):  # a client bug or transport error: the outcome is unknown
+            self._resolver.unknown_outcome(order, "place", result)
         else:
-            oid = reply.get("orderId") if isinstance(reply, dict) else None
+            oid = result.get("orderId") if isinstance(result, dict) else None
             if isinstance(oid, int) and not isinstance(oid, bool):
                 if 0 <= oid < _OID_LIMIT:
                     self._core.set_exchange_id(cid, oid)
@@ -412,8 +552,85 @@ class OrderManager:
                     self._stats["bad_order_ids"] += 1
                     log.warning("place reply for %s has an orderId out of range; waiting for the feed", cid)
             self._resolver.watch(order)
-        self._deadman_touch(symbol)
-        return order
+
+    # ── Order entry: ws-fapi or REST, per request ──
+
+    async def _entry(self, op: str, send: Callable[[Any], Awaitable[Any]]) -> Any:
+        """``send(client)`` over ws-fapi while it is connected, else over REST (a fallback, counted).
+
+        A ws request that certainly never left (``ExchangeError(-1)``: the connection went away
+        just before) goes over REST too; any other answer, an unknown outcome included, is the
+        request's own: it was sent once and is never sent again on the other path.
+        """
+        ws = self._ws
+        if ws is not None:
+            if ws.connected:
+                t0 = time.perf_counter()
+                try:
+                    reply = await send(ws)
+                except ExchangeError as exc:
+                    if exc.code != _NOT_SENT or isinstance(exc, (ExchangeTimeout, ExchangeAuthError)):
+                        self._stats["entry_ws"] += 1
+                        raise
+                else:
+                    self._stats["entry_ws"] += 1
+                    self._observe(op, "ws", t0)
+                    return reply
+            self._start_ws()
+            self._stats["entry_fallbacks"] += 1
+        self._stats["entry_rest"] += 1
+        t0 = time.perf_counter()
+        reply = await send(self._exchange)
+        self._observe(op, "rest", t0)
+        return reply
+
+    def _start_ws(self) -> None:
+        # The ws client reconnects by itself once started; this starts it (once at a time) when
+        # a request found it down, so the next requests go back to the WebSocket.
+        if self._closed or (self._ws_starting is not None and not self._ws_starting.done()):
+            return
+        self._ws_starting = asyncio.ensure_future(self._ws_start_quietly())
+        self._tasks.add(self._ws_starting)
+        self._ws_starting.add_done_callback(self._tasks.discard)
+
+    async def _ws_start_quietly(self) -> None:
+        ws = self._ws
+        if ws is None:
+            return
+        try:
+            await ws.start()
+        except ExchangeError as exc:
+            log.info("ws-fapi order entry not up yet (%s); orders go over REST meanwhile", exc)
+        except Exception:  # a client bug: orders keep going over REST
+            log.exception("ws-fapi order entry could not be started; orders go over REST")
+
+    async def connect_order_entry(self) -> bool:
+        """Open the ws-fapi connection now (with ``order_entry="ws"``); True when it is up. Orders
+        go over REST while it is not, so calling this is optional."""
+        if self._ws is None:
+            return False
+        await self._ws_start_quietly()
+        return bool(self._ws.connected)
+
+    def _observe(self, op: str, path: str, t0: float) -> None:
+        key = f"{op}_{path}"
+        samples = self._latency.get(key)
+        if samples is None:
+            samples = self._latency[key] = deque(maxlen=_LATENCY_SAMPLES)
+        samples.append(time.perf_counter() - t0)
+
+    def entry_latency(self) -> dict[str, dict[str, float]]:
+        """Request round trips (request sent to its answer) of the last 2048 requests of each
+        kind: ``{"place_ws": {"n", "p50_ms", "p99_ms"}, "modify_rest": ..., ...}``."""
+        out: dict[str, dict[str, float]] = {}
+        for key, samples in self._latency.items():
+            if not samples:
+                continue
+            ordered = sorted(samples)
+            n = len(ordered)
+            out[key] = {"n": n, "p50_ms": ordered[(n - 1) // 2] * 1000,
+                        "p99_ms": ordered[min(n - 1, (n * 99) // 100)] * 1000}
+        return out
 
     # ── Public API: algo (conditional) orders ──
     #
@@ -544,16 +761,26 @@ class OrderManager:
                 if flags:
                     self._dispatch(flags | F_HOOKED, order, _now_ms())
                 raise
-        place = getattr(self._exchange, "place_algo_order", None)
+        if self._recording is not None:
+            self._recording.command("place", {
+                "cid": cid, "sub": sub, "symbol": symbol, "side": side, "type": order_type, "qty": qty,
+                "price": px, "leverage": leverage, "origin": str(origin), "parent": parent_id,
+                "reduce_only": bool(reduce_only), "tif": tif, "close_position": bool(close_position),
+                "price_protect": bool(price_protect), "working_type": working_type, "algo": extra})
         try:
-            if place is None:
+            if getattr(self._exchange, "place_algo_order", None) is None:
                 raise ValueError("the exchange client has no Algo API (place_algo_order)")
-            reply = await place(
+            # Over ws-fapi (algoOrder.place) with order_entry "ws", else REST, as plain orders.
+            call = self._entry("place", lambda c: c.place_algo_order(
                 symbol, side, order_type, None if close_position else fixed_to_str(qty),
                 client_algo_id=cid, price=fixed_to_str(px) if px else None, working_type=working_type,
                 reduce_only=bool(reduce_only), close_position=bool(close_position),
                 price_protect=bool(price_protect), self_trade_prevention=self.self_trade_prevention,
-                **extra)
+                **extra))
+            reply = await (call if self._recording is None else self._recorded("place_reply", cid, call))
+        except ExchangeTimeout:  # -1006/-1007, the 503 "Unknown error": it may be placed
+            self._stats["unknown_outcomes"] += 1
+            self._spawn(self._resolve_algo(order))
         except (ExchangeError, ValueError) as exc:
             # Definitely not placed: Binance refused it (-2021 "would immediately trigger", a
             # filter) or the client did before sending.
@@ -603,6 +830,8 @@ class OrderManager:
 
     def feed_algo_rest(self, answer: dict[str, Any]) -> int:
         """A Query Algo Order / openAlgoOrders item through the feed's rules (reconciliation)."""
+        if self._recording is not None:
+            self._recording.command("rest_algo", answer)
         flags = self._core.feed_decoded(*_decode_py.decode_dict(algo_message_from_rest(answer)))
         cid = answer.get("clientAlgoId")
         order = self._core.get(cid) if isinstance(cid, str) else None
@@ -693,12 +922,13 @@ class OrderManager:
             except BaseException:
                 self._core.undo_cancel(cid, prev)
                 raise
-        if order.is_algo:
-            return await self._cancel_algo(order, prev)
         if self._recording is not None:
             self._recording.command("cancel", {"cid": cid})
+        if order.is_algo:
+            return await self._cancel_algo(order, prev)
         try:
-            call = self._exchange.cancel_order(order.symbol, client_order_id=cid)
+            symbol = order.symbol
+            call = self._entry("cancel", lambda c: c.cancel_order(symbol, client_order_id=cid))
             await (call if self._recording is None else self._recorded("cancel_reply", cid, call))
         except ExchangeTimeout as exc:
             self._resolver.unknown_outcome(order, "cancel", exc)
@@ -727,10 +957,10 @@ class OrderManager:
         cid = order.client_order_id
         try:
             if prev == TRIGGERED:
-                await self._exchange.cancel_order(order.symbol, client_order_id=cid)
+                call = self._entry("cancel", lambda c: c.cancel_order(order.symbol, client_order_id=cid))
             else:
-                await self._exchange.cancel_algo_order(  # type: ignore[attr-defined]
-                    order.symbol, client_algo_id=cid)
+                call = self._entry("cancel", lambda c: c.cancel_algo_order(order.symbol, client_algo_id=cid))
+            await (call if self._recording is None else self._recorded("cancel_reply", cid, call))
         except ExchangeError as exc:
             if exc.code != UNKNOWN_ORDER:
                 self._core.undo_cancel(cid, prev)
@@ -765,19 +995,65 @@ class OrderManager:
         return sum(1 for sent, _ in results if sent)
 
     async def replace_order(self, client_order_id: str, new_price: Number | None,
-                            new_quantity: Number | None = None) -> OrderState | None:
-        """Cancel, wait for the feed to confirm, then place the same intent at ``new_price``.
+                            new_quantity: Number | None = None, *, side: str | None = None,
+                            order_type: str | None = None, time_in_force: str | None = None,
+                            mode: str = "auto") -> OrderState | None:
+        """Reprice an order: amend it in place, or cancel it and place the same intent anew.
 
-        Returns the new OrderState, or None when nothing was placed: the old order filled, the
-        cancel was refused, or it was not confirmed within ``replace_timeout``.
+        ``new_price`` None keeps the price; ``new_quantity`` is the quantity to leave open (default:
+        what is open now), on both paths.
+
+        Amend (``mode="auto"``, a LIMIT order whose side, type and time in force stay, a client that
+        can modify): one modify request; returns the SAME OrderState (same client order id,
+        callbacks attached) once the feed confirmed the new price/quantity (its AMENDMENT), within
+        ``replace_timeout``. None when the order ended instead: it filled, or the exchange cancelled
+        it (a GTX amend that would cross, a quantity at or below the executed one; on_cancel runs
+        as for any cancel), or -2011/-2013 (the fill or a cancel won). -5027 (nothing to change)
+        returns the order unchanged; another refusal returns None with the order unchanged. An
+        unknown outcome is settled by a status query: the order as the exchange has it.
+
+        Cancel-then-place (``mode="cancel_place"``, or any change of side, type or time in force):
+        cancel, wait for the feed to confirm, then place the same intent (its callbacks move to
+        the new order). Returns the new OrderState, or None when nothing was placed: the old order
+        filled, the cancel was refused, or it was not confirmed within ``replace_timeout``.
         """
+        if mode not in ("auto", "cancel_place"):
+            raise ValueError(f"mode must be 'auto' or 'cancel_place', not {mode!r}")
+        if side is not None and side not in _SIDES:
+            raise ValueError(f"side must be 'BUY' or 'SELL', not {side!r}")
+        if order_type is not None and order_type not in _TYPES:
+            raise ValueError(f"order_type must be 'LIMIT' or 'MARKET', not {order_type!r}")
+        if time_in_force is not None and time_in_force not in _TIFS:
+            raise ValueError(f"time_in_force must be one of {sorted(_TIFS)}, not {time_in_force!r}")
+        old = self._core.get(client_order_id)
+        if old is not None and old.is_algo:
+            raise ValueError("replace_order takes LIMIT and MARKET orders, not algo orders")
+        if (old is not None and old.order_type == "LIMIT" and order_type in (None, "LIMIT")
+                and new_price is None and new_quantity is None and side is None and time_in_force is None):
+            raise ValueError("replacing a limit order needs a new price, quantity, side or time in force")
+        if (mode == "auto" and old is not None and old.order_type == "LIMIT"
+                and (side is None or side == old.side) and order_type in (None, "LIMIT")
+                and (time_in_force is None or time_in_force == old.time_in_force)
+                and isinstance(self._exchange, SupportsModify)):
+            return await self._amend(client_order_id, new_price, new_quantity)
+        return await self._cancel_place(client_order_id, new_price, new_quantity, side, order_type,
+                                        time_in_force)
+
+    async def _cancel_place(self, client_order_id: str, new_price: Number | None,
+                            new_quantity: Number | None, new_side: str | None, new_type: str | None,
+                            new_tif: str | None) -> OrderState | None:
         cid = client_order_id
         old = self._core.get(cid)
         intent = self._intents.get(cid)
-        if old is None or not old.is_live or (intent is not None and intent.replace is not None):
+        if old is None or not old.is_live or (intent is not None and (intent.replace is not None
+                                                                     or intent.amend is not None)):
             return None
-        if old.order_type == "LIMIT":
-            px = to_fixed(new_price, "new_price")
+        otype = new_type or old.order_type
+        px = 0
+        if otype == "LIMIT":
+            if new_price is None and old.order_type != "LIMIT":
+                raise ValueError("a limit order needs a price")
+            px = to_fixed(new_price, "new_price") if new_price is not None else old.price_fp
             if px <= 0:
                 raise ValueError(f"new_price must be > 0, not {new_price!r}")
         if new_quantity is not None and to_fixed(new_quantity, "new_quantity") <= 0:
@@ -826,10 +1102,107 @@ class OrderManager:
         if to_fixed(quantity) <= 0:
             return None
         self._stats["replaces"] += 1
+        tif = new_tif if new_tif is not None else old.time_in_force
         return await self._place(
-            old.sub_account_id, old.symbol, old.side, old.order_type, quantity,
-            new_price if old.order_type == "LIMIT" else None, old.leverage, old.origin,
-            old.parent_id, None, None, None, old.reduce_only, old.time_in_force, hooks=hooks)
+            old.sub_account_id, old.symbol, new_side or old.side, otype, quantity,
+            fixed_to_str(px) if otype == "LIMIT" else None, old.leverage, old.origin,
+            old.parent_id, None, None, None, old.reduce_only, tif if otype == "LIMIT" else None,
+            hooks=hooks)
+
+    async def _amend(self, cid: str, new_price: Number | None,
+                     new_quantity: Number | None) -> OrderState | None:
+        """One modify request (docs/binance-protocol.md, "Amend in place"), then the feed's word."""
+        order = self._core.get(cid)
+        intent = self._intents.get(cid)
+        if order is None or not order.is_live or order.state_code == CANCELLING or (
+                intent is not None and (intent.replace is not None or intent.amend is not None)):
+            return None  # a cancel on its way ends the order: nothing to amend
+        px = to_fixed(new_price, "new_price") if new_price is not None else order.price_fp
+        if px <= 0:
+            raise ValueError(f"new_price must be > 0, not {new_price!r}")
+        filled = order.filled_fp
+        if new_quantity is not None:
+            open_qty = to_fixed(new_quantity, "new_quantity")
+            if open_qty <= 0:
+                raise ValueError(f"new_quantity must be > 0, not {new_quantity!r}")
+            # Binance's quantity is the order's total: what filled stays filled.
+            qty = filled + open_qty
+        else:
+            qty = order.quantity_fp
+        if intent is None:
+            intent = self._intents[cid] = _Intent(None)
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        intent.amend = done
+        self._core.set_hooked(cid, True)  # its AMENDMENT or close must reach the waiter
+        symbol, side = order.symbol, order.side
+        self._stats["amends"] += 1
+        self._replaces_waiting += 1
+        try:
+            if self._journal is not None:
+                await self._write_intent(Intent("amend", cid, order.sub_account_id, symbol, side,
+                                                order.order_type, qty, px))
+            try:
+                await self._entry("modify", lambda c: c.modify_order(
+                    symbol, side, fixed_to_str(qty), fixed_to_str(px), client_order_id=cid))
+            except ExchangeTimeout as exc:
+                self._stats["unknown_outcomes"] += 1
+                log.warning("amend of %s: outcome unknown (%s); asking the exchange", cid, exc)
+                await self._settle_amend(order, done)
+            except ExchangeError as exc:
+                if exc.code == _NO_NEED_TO_MODIFY:
+                    self._stats["amends_unchanged"] += 1
+                    return order if order.is_live else None
+                if exc.code in (UNKNOWN_ORDER, NO_SUCH_ORDER):
+                    # The fill or a cancel won: the feed closes the order; should its frame be
+                    # lost, a status query does.
+                    self._spawn(self._closed_meanwhile(order))
+                else:
+                    self._stats["amends_refused"] += 1
+                    log.info("amend of %s refused: %s", cid, exc)
+                return None
+            except ValueError as exc:  # refused by the client before sending (tick, step)
+                self._stats["amends_refused"] += 1
+                log.info("amend of %s refused: %s", cid, exc)
+                return None
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # a client bug or transport error: the outcome is unknown
+                self._stats["unknown_outcomes"] += 1
+                log.warning("amend of %s: outcome unknown (%r); asking the exchange", cid, exc)
+                await self._settle_amend(order, done)
+            else:
+                # Accepted: the feed's AMENDMENT (or a close) follows; the reply never drives state.
+                wake = self._drain_wake
+                if wake is not None and not wake.done():
+                    wake.set_result(None)  # an on_order_update caller must be free to deliver it
+                try:
+                    await asyncio.wait_for(asyncio.shield(done), self.replace_timeout)
+                except TimeoutError:
+                    log.warning("amend of %s: no AMENDMENT within %.1fs; asking the exchange",
+                                cid, self.replace_timeout)
+                    await self._settle_amend(order, done)
+        finally:
+            self._replaces_waiting -= 1
+            intent.amend = None
+            if intent.hooks is None and intent.replace is None and self._intents.get(cid) is intent:
+                del self._intents[cid]  # an amend-only record: nothing to keep
+                if order.is_live:
+                    self._core.set_hooked(cid, False)
+        return order if order.is_live else None
+
+    async def _closed_meanwhile(self, order: Any) -> None:
+        await asyncio.sleep(self._resolver.resolve_timeout)
+        if order.is_live and not self._closed:
+            await self._resolver.query(order)
+
+    async def _settle_amend(self, order: Any, done: asyncio.Future[None]) -> None:
+        """An amend whose answer we lack: the feed may still say; else one status query, whose
+        answer (price and quantity as the exchange has them) goes through the feed rules."""
+        if not done.done():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(done), self._resolver.resolve_timeout)
+        if not done.done() and order.is_live:
+            await self._resolver.query(order)
 
     # ── Feed event handler (called by UserStreamService) ──
 
@@ -1051,8 +1424,11 @@ class OrderManager:
             log.warning("cannot adopt open algo order %s: %s", cid, exc)
             return None
         self._stats["adopted"] += 1
+        if self._recording is not None:
+            self._recording.command("adopt_algo", item)
         if self._journal is not None:
-            intent = _algo_intent(cid, parsed.sub_account_prefix, order, qty, px, 1, parsed.type_code, None, item)
+            intent = _algo_intent(cid, parsed.sub_account_prefix, order, qty, px, 1, parsed.type_code, None,
+                                  item)
             try:
                 result = self._journal.append_intent(intent)
                 if inspect.isawaitable(result):
@@ -1202,6 +1578,9 @@ class OrderManager:
         intent = self._intents.get(cid)
         if intent is None:
             return
+        amend = intent.amend
+        if flags & (F_AMENDED | F_FILLED | F_CLOSED) and amend is not None and not amend.done():
+            amend.set_result(None)
         waiter = intent.replace
         if flags & (F_FILLED | F_CLOSED) and waiter is not None and not waiter.done():
             waiter.set_result(None)
@@ -1284,6 +1663,8 @@ class OrderManager:
             return
         if flags & F_ACTIVATED:
             pub.publish_nowait("order_active", payloads.order_active(order, ts))
+        if flags & F_AMENDED:
+            pub.publish_nowait("order_amended", payloads.order_amended(order, ts))
         if flags & F_TRIGGERED:
             pub.publish_nowait("order_triggered", payloads.order_triggered(order, ts))
         if flags & F_FILL and not flags & F_FILLED:
@@ -1467,6 +1848,40 @@ def _is_algo(order: Any) -> bool:
 
 def _now_ms() -> int:
     return time.time_ns() // 1_000_000
+
+
+def _ws_entry(client: Any, order_entry: str | None) -> Any:
+    """The ws-fapi client order entry uses, or None for REST only."""
+    if order_entry not in (None, "ws", "rest"):
+        raise ValueError(f"order_entry must be 'ws' or 'rest', not {order_entry!r}")
+    if order_entry == "rest":
+        return None
+    try:
+        ws = getattr(client, "ws_api", None)
+    except ValueError:  # BinanceFuturesClient without a ws-fapi URL
+        ws = None
+    if ws is None or not hasattr(ws, "connected"):
+        if order_entry == "ws":
+            raise ValueError("order_entry='ws' needs a client with a ws-fapi endpoint (client.ws_api)")
+        return None
+    return ws
+
+
+_SPEC_FIELDS = frozenset(f.name for f in fields(LimitOrderSpec))
+
+
+def _spec(item: Any, n: int) -> LimitOrderSpec:
+    if isinstance(item, LimitOrderSpec):
+        return item
+    if not isinstance(item, Mapping):
+        raise ValueError(f"order {n}: a LimitOrderSpec or a dict, not {type(item).__name__}")
+    unknown = set(item) - _SPEC_FIELDS
+    if unknown:
+        raise ValueError(f"order {n}: unknown keys {sorted(unknown)}")
+    try:
+        return LimitOrderSpec(**item)
+    except TypeError as exc:  # a required key missing
+        raise ValueError(f"order {n}: {exc}") from None
 
 
 class _LogBudget:

@@ -11,14 +11,14 @@ starts (so that the stream's frames find the orders). Steps:
    still finds them. An entry without a place intent (a cancel of an order the journal never saw
    placed) cannot be rebuilt; if it is open at the exchange, reconciliation adopts it.
 2. Bring each to its journaled state through the core's public entry points only: ``add``, then
-   synthetic status answers (the shape of a GET /fapi/v1/order reply) through ``feed_decoded``,
-   the very transition rules every frame meets (an algo order first gets its ALGO_UPDATE
-   statuses: NEW, and TRIGGERED when it filled; its fills are its created order's). The first
-   answer, silent, sets the cumulative fill to ``risk_filled`` (what the risk hook had been told before the stop); the second sets the
-   journaled fill and state, and the increase it reports, ``filled - risk_filled``, goes to the
-   risk hook alone: the events, callbacks and publisher saw it before the stop. Every later
-   increase (the exchange's answers below) goes through the normal dispatch, so a fill made while
-   the process was down reaches the risk hook once, and one already told never again.
+   synthetic status answers (the shape of a GET /fapi/v1/order reply) through ``feed_decoded``, the
+   very transition rules every frame meets (an algo order first gets its ALGO_UPDATE statuses: NEW,
+   and TRIGGERED when it filled; its fills are its created order's). The first answer, silent, sets
+   the cumulative fill to ``risk_filled`` (what the risk hook had been told before the stop); the
+   second sets the journaled fill and state, and the increase it reports, ``filled - risk_filled``,
+   goes to the risk hook alone: the events, callbacks and publisher saw it before the stop. Every
+   later increase (the exchange's answers below) goes through the normal dispatch, so a fill made
+   while the process was down reaches the risk hook once, and one already told never again.
 3. Reconcile (``reconcile=True``): open orders, a status query for each restored live order
    missing from them (this covers a place intent with no change: the order is looked up by client
    id, never placed again), and adoption of open orders with our prefix that the journal never
@@ -128,7 +128,8 @@ async def restore(manager: OrderManager, *, reconcile: bool = True,
         if order.state_code == PLACING:
             report["resolving"] += 1
             # An algo order is asked for at the Algo API, under its clientAlgoId.
-            manager._spawn(manager._resolve_algo(order) if order.is_algo else manager._resolver.resolve(order))
+            resolve = manager._resolve_algo(order) if order.is_algo else manager._resolver.resolve(order)
+            manager._spawn(resolve)
     for cid in pending_cancel:
         order = core.get(cid)
         live = order is not None and order.is_live and order.state_code != CANCELLING
@@ -142,10 +143,20 @@ def _recreate(manager: OrderManager, e: JournalEntry) -> Any:
     assert p is not None
     core = manager._core
     cid = e.client_id
-    order = core.add(cid, p.sub_account_id, p.symbol, _SIDES[p.side], _TYPES[p.order_type], int(p.quantity),
-                     int(p.price or 0), p.origin, p.parent_id, int(p.leverage), bool(p.reduce_only),
-                     p.time_in_force)
     change = e.change
+    qty, px = int(p.quantity), int(p.price or 0)
+    a = e.action
+    if a is not None and a.action == "amend" and a.price:
+        # Written before the amend left: the size it asked for, or (refused) the place's, whichever
+        # is larger, so that no fill looks like completion; reconciliation's answers state the
+        # exchange's size and price (an open order's answer is read as an amendment).
+        qty, px = max(qty, int(a.quantity)), int(a.price)
+    if change is not None and change.state != FILLED and change.filled >= qty:
+        # Amended above what it has filled, to a size the journal lost (a later cancel intent
+        # replaced the amend's): one unit more than the fill until the exchange states it.
+        qty = change.filled + 1
+    order = core.add(cid, p.sub_account_id, p.symbol, _SIDES[p.side], _TYPES[p.order_type], qty, px,
+                     p.origin, p.parent_id, int(p.leverage), bool(p.reduce_only), p.time_in_force)
     told = manager._risk_told
     if change is None:
         return order  # the intent only: placing, to be looked up by client id
