@@ -746,8 +746,10 @@ class OrderManager:
         tif = "GTC" if px else None
         order = self._core.add(cid, sub, symbol, _SIDES[side], _ALL_TYPES[order_type], qty, px, str(origin),
                                parent_id, leverage, bool(reduce_only), tif)
-        self._intents[cid] = _Intent(hooks)
-        self._core.set_hooked(cid, True)
+        if hooks.on_fill or hooks.on_cancel or hooks.on_partial or hooks.on_trigger:
+            # As for plain orders: without callbacks its frames never leave the core.
+            self._intents[cid] = _Intent(hooks)
+            self._core.set_hooked(cid, True)
         if self._journal is not None:
             # Before the send, with the algo fields: restore() rebuilds the order from this alone.
             fields = {"triggerPrice": extra.get("trigger_price"), "callbackRate": extra.get("callback_rate"),
@@ -971,10 +973,13 @@ class OrderManager:
                 # -2011 for an algo order: gone, or its trigger won the race. In the latter case
                 # the created order is what the caller wants cancelled: now if the trigger's frame
                 # came first, else when it comes (_dispatch).
-                intent = self._intents.get(cid)
                 if order.state_code == TRIGGERED:
                     self._spawn(self._cancel(cid))
-                elif intent is not None and order.is_live:
+                elif order.is_live:
+                    intent = self._intents.get(cid)
+                    if intent is None:  # an order without callbacks: its TRIGGERED must reach us
+                        intent = self._intents[cid] = _Intent(None)
+                        self._core.set_hooked(cid, True)
                     intent.cancel_created = True
         except Exception as exc:
             self._stats["unknown_outcomes"] += 1
@@ -1588,10 +1593,12 @@ class OrderManager:
                 # The replace's own cancel: the callbacks move to the new order.
                 flags &= ~F_CLOSED
                 intent.suppressed = True
-        if flags & F_TRIGGERED and intent.cancel_created:
+        if intent.cancel_created and flags & (F_TRIGGERED | F_FILLED | F_CLOSED):
             intent.cancel_created = False
-            if order.state_code == TRIGGERED:
+            if flags & F_TRIGGERED and order.state_code == TRIGGERED:
                 self._spawn(self._cancel(cid))
+            if intent.hooks is None and intent.replace is None and intent.amend is None:
+                del self._intents[cid]  # made for this alone (an order without callbacks)
         hooks = intent.hooks
         if hooks is None:
             return
