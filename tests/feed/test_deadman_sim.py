@@ -53,7 +53,8 @@ async def test_renewed_while_live_then_disarmed(rig: Rig) -> None:
     await until(lambda: len(sent) >= 6, 20)
     assert set(sent) == {(SYM, 2000)} and _armed(rig), sent
     held = rig.sim.orders_by_client_id(o.client_order_id)
-    assert o.state == "active" and held is not None and held["status"] == "NEW", (o.state, held, _deadman(rig))
+    assert o.state == "active" and held is not None and held["status"] == "NEW", (o.state, held,
+                                                                                 _deadman(rig))
     st = _deadman(rig)
     assert st["seconds"] == 2.0 and st["armed"] == 1 and st["renewals"] >= 6 and st["failures"] == 0
     assert st["last_ok_ms"] > 0
