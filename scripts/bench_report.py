@@ -146,6 +146,20 @@ def compact(data: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def merge(base: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """``base`` with the benchmarks of ``new`` in place of those of the same full name (new ones
+    appended); the machine and commit stay ``base``'s, and each merged run is listed under
+    ``merged_runs`` (its date, commit and how many benchmarks it brought)."""
+    fresh = {b.get("fullname") or b.get("name"): b for b in new.get("benchmarks", [])}
+    out = dict(base)
+    kept = [b for b in base.get("benchmarks", []) if (b.get("fullname") or b.get("name")) not in fresh]
+    out["benchmarks"] = kept + list(fresh.values())
+    info = new.get("commit_info") or {}
+    out["merged_runs"] = [*base.get("merged_runs", []), {
+        "datetime": new.get("datetime"), "commit": info.get("id"), "benchmarks": len(fresh)}]
+    return out
+
+
 def groups(benches: list[Bench]) -> dict[str, list[Bench]]:
     out: dict[str, list[Bench]] = {}
     for b in benches:
@@ -245,14 +259,18 @@ def machine(data: dict[str, Any]) -> dict[str, str]:
         "system": f"{mi.get('system', platform.system())} {mi.get('release', platform.release())}",
         "date": when[:19].replace("T", " ") + " UTC" if "+" in when or when.endswith("Z") else when[:19],
         "commit": cid or "unknown",
+        "merged": "; ".join(
+            f"{r.get('benchmarks')} re-run {str(r.get('datetime') or '?')[:19].replace('T', ' ')}, commit "
+            f"{str(r.get('commit') or 'unknown')[:10]}" for r in data.get("merged_runs", [])),
     }
 
 
 def machine_line(m: dict[str, str], quick: bool) -> str:
     mode = " Short mode (BENCH_QUICK=1): small sizes, few rounds; indicative only." if quick else ""
+    merged = f" Merged since: {m['merged']}." if m.get("merged") else ""
     return (
         f"Machine: {m['cpu']}, {m['cores']} cores, {m['impl']} {m['python']}, {m['system']}; "
-        f"run {m['date']}, commit {m['commit']}.{mode}"
+        f"run {m['date']}, commit {m['commit']}.{merged}{mode}"
     )
 
 
@@ -418,6 +436,45 @@ def target_rows(benches: list[Bench]) -> list[list[str]]:
         if value is not None and ok is not None:
             rows.append([what, target, shown, "met" if ok else "**missed**"])
 
+    # The headline: a frame for an order with on_fill/on_cancel/on_partial (bench_hot.py).
+    hot_yard = _find(benches, "test_orjson_loads_hot_yardstick")
+    for test, what, limit in (
+        ("test_feed_with_callbacks", "raw frame through `manager.feed`, order with 3 callbacks", 0.45),
+        ("test_feed_without_callbacks", "raw frame through `manager.feed`, order without callbacks", 0.3),
+        ("test_on_order_update_with_callbacks", "raw frame through `await on_order_update`, 3 callbacks",
+         0.5),
+    ):
+        for live in (100, 10_000):
+            ours = _find(benches, f"{test}[{live}-cython]")
+            if ours and hot_yard and ours.value and hot_yard.value:
+                r = ours.value / hot_yard.value
+                row(f"{what}, {live:,} live orders, compiled, vs `orjson.loads` of the frame",
+                    f"<= {limit}x its time", r, r <= limit,
+                    f"{r:.2f}x ({fmt_time(ours.value)} vs {fmt_time(hot_yard.value)})")
+    ours = _find(benches, "test_feed_with_callbacks[10000-cython]")
+    pure = _find(benches, "test_feed_with_callbacks[10000-python]")
+    if ours and pure and ours.value and pure.value:
+        r = pure.value / ours.value
+        row("the same with callbacks at 10,000, compiled vs pure-Python twin", ">= 5x faster", r, r >= 5,
+            f"{r:.1f}x")
+    for kind, limit in (("callbacks", 224), ("bare", 200)):
+        mem = _find(benches, f"test_bytes_per_live_order_placed[{kind}-cython]")
+        if mem:
+            n = mem.extra.get("orders")
+            label = "with 3 callbacks" if kind == "callbacks" else "without callbacks"
+            for key, how in (("bytes_per_order_tracemalloc", "tracemalloc"), ("bytes_per_order_rss", "RSS")):
+                v = mem.extra.get(key)
+                if isinstance(v, (int, float)):
+                    row(f"bytes per live order placed through the manager {label}, at {n:,}, {how}",
+                        f"< {limit} B", v, v < limit, f"{v:.0f} B")
+    for test, what in (("test_lookup_at_scale", "lookup by client id"),
+                       ("test_fill_frame_at_scale", "fill frame through `OrderCore.feed`")):
+        small = _find(benches, f"{test}[1000-cython]")
+        big = _find(benches, f"{test}[1000000-cython]")
+        if small and big and small.value and big.value:
+            r = big.value / small.value
+            row(f"{what} at 1M live orders vs 1k, compiled", "<= 1.3x", r, r <= 1.3,
+                f"{r:.2f}x ({fmt_time(big.value)} vs {fmt_time(small.value)})")
     ours = _find(benches, "test_on_order_update_raw_frame[cython]")
     pure = _find(benches, "test_on_order_update_raw_frame[python]")
     yard = _find(benches, "test_orjson_loads_yardstick")
@@ -580,6 +637,9 @@ def main(argv: list[str] | None = None) -> int:
         help="label the numbers as short-mode (default: from BENCH_QUICK)",
     )
     ap.add_argument("--no-chart", action="store_true", help="skip chart.png")
+    ap.add_argument("--merge-into", type=Path, default=None, metavar="BASE",
+                    help="a partial run (pytest -k ...) merged into the recorded results BASE: its "
+                    "benchmarks replace those of the same full name there, the others stay")
     ap.add_argument("--write-json", type=Path, default=None, metavar="PATH",
                     help="also write the results here without the per-round timings (stats.data), which "
                     "make pytest-benchmark's file tens of MB: the copy to keep in the repository")
@@ -588,6 +648,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"bench_report: {args.results} not found", file=sys.stderr)
         return 2
     data, benches = load(args.results)
+    if args.merge_into is not None:
+        data, benches = load_data(merge(json.loads(args.merge_into.read_text()), data))
     if not benches:
         print(f"bench_report: no benchmarks in {args.results}", file=sys.stderr)
         return 1

@@ -204,3 +204,56 @@ def test_targets_are_checked_against_the_figures() -> None:
     assert verdicts.count("**missed**") == 3  # 0.6x orjson, 600 B RSS, 1.5 ms p99
     assert rows["the same, compiled vs pure-Python twin"] == ("10.0x", "met")
     assert rows["Redis events/s, ours vs one `await publish()` per event"] == ("40.0x", "met")
+
+
+def test_the_hot_path_targets_come_first() -> None:
+    _, benches = report.load_data({"benchmarks": [
+        _bench("test_orjson_loads_hot_yardstick", ns_per_frame=2000.0),
+        _bench("test_feed_with_callbacks[100-cython]", ns_per_frame=800.0),  # 0.40x: met
+        _bench("test_feed_with_callbacks[10000-cython]", ns_per_frame=1000.0),  # 0.50x: missed
+        _bench("test_feed_with_callbacks[10000-python]", ns_per_frame=9000.0),
+        _bench("test_feed_without_callbacks[100-cython]", ns_per_frame=500.0),
+        _bench("test_on_order_update_with_callbacks[100-cython]", ns_per_frame=900.0),
+        _bench("test_bytes_per_live_order_placed[callbacks-cython]", orders=100_000,
+               bytes_per_order_tracemalloc=190.0, bytes_per_order_rss=230.0),
+        _bench("test_lookup_at_scale[1000-cython]", ns_per_op=100.0),
+        _bench("test_lookup_at_scale[1000000-cython]", ns_per_op=125.0),
+        _bench("test_orjson_loads_yardstick", ns_per_call=2000.0),
+        _bench("test_on_order_update_raw_frame[cython]", ns_per_frame=600.0),
+    ]})
+    rows = report.target_rows(benches)
+    assert rows[0][0] == ("raw frame through `manager.feed`, order with 3 callbacks, 100 live orders, "
+                          "compiled, vs `orjson.loads` of the frame")
+    got = {r[0]: (r[2].split(" ")[0], r[3]) for r in rows}
+    assert got[rows[0][0]] == ("0.40x", "met")
+    assert got[rows[1][0]] == ("0.50x", "**missed**") and "10,000" in rows[1][0]
+    assert got["the same with callbacks at 10,000, compiled vs pure-Python twin"] == ("9.0x", "met")
+    assert got["bytes per live order placed through the manager with 3 callbacks, at 100,000, RSS"] == (
+        "230", "**missed**")
+    assert got["lookup by client id at 1M live orders vs 1k, compiled"] == ("1.25x", "met")
+    assert rows[-1][0] == ("raw frame through `await on_order_update`, compiled, vs `orjson.loads` "
+                           "of the frame alone")
+
+
+def test_a_partial_run_is_merged_into_the_recorded_results(tmp_path: Path) -> None:
+    base = {"machine_info": {"node": "m"}, "benchmarks": [
+        {**_bench("test_old"), "fullname": "b.py::test_old"},
+        {**_bench("test_feed_with_callbacks[100-cython]", ns_per_frame=900.0),
+         "fullname": "h.py::test_feed_with_callbacks[100-cython]"}]}
+    new = {"datetime": "now", "commit_info": {"id": "abc"}, "benchmarks": [
+        {**_bench("test_feed_with_callbacks[100-cython]", ns_per_frame=700.0),
+         "fullname": "h.py::test_feed_with_callbacks[100-cython]"},
+        {**_bench("test_new"), "fullname": "h.py::test_new"}]}
+    merged = report.merge(base, new)
+    assert [b["name"] for b in merged["benchmarks"]] == ["test_old", "test_feed_with_callbacks[100-cython]",
+                                                         "test_new"]
+    assert merged["benchmarks"][1]["extra_info"]["ns_per_frame"] == 700.0
+    assert merged["machine_info"] == {"node": "m"} and merged["merged_runs"] == [
+        {"datetime": "now", "commit": "abc", "benchmarks": 2}]
+    (tmp_path / "base.json").write_text(json.dumps(base))
+    (tmp_path / "new.json").write_text(json.dumps(new))
+    kept = tmp_path / "kept.json"
+    argv = [str(tmp_path / "new.json"), "--merge-into", str(tmp_path / "base.json"),
+            "--write-json", str(kept), "--out", str(tmp_path / "out"), "--no-chart"]
+    assert report.main(argv) == 0
+    assert len(json.loads(kept.read_text())["benchmarks"]) == 3

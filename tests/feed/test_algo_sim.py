@@ -294,3 +294,15 @@ async def test_unknown_outcome_of_an_algo_place_is_resolved_not_rejected(rig: Ri
     await until(lambda: o.state == "active")
     assert calls("on_cancel", o) == 0 and rig.manager.stats()["orphans"] == 0
     assert [a["algoStatus"] for a in rig.sim.algo_orders()] == ["NEW"]
+
+
+async def test_cancel_racing_the_trigger_without_callbacks(rig: Rig) -> None:
+    """The same race for an algo order placed without callbacks: the created order goes too."""
+    px = rig.price()
+    o = await rig.manager.place_stop_order("sub1", "BTCUSDT", "BUY", "0.004", str(px + 10), price=str(px + 5))
+    await until(lambda: o.state == "active")
+    _trigger_before_the_cancel(rig, px + 10)
+    assert await rig.manager.cancel_order(o.client_order_id) is True
+    await until(lambda: o.state == "cancelled")
+    assert rig.sim.open_orders() == [] and o.filled_fp == 0
+    assert rig.manager._waiting == {}  # the follow-through's entry is gone with it

@@ -24,6 +24,7 @@ from trading_engine_python.orders._states import (
     ACTIVE,
     CANCELLING,
     F_ACTIVATED,
+    F_CALLED,
     F_CLOSED,
     F_FILL,
     F_FILLED,
@@ -328,6 +329,213 @@ def test_hooked_orders_carry_f_hooked_on_feed_results(impl: Implementation, cloc
     assert core.begin_cancel(CID) == ACTIVE  # local transitions return what they always return
     core.set_hooked(CID, False)
     assert core.feed(frame(CID, "CANCELED")) == F_CLOSED
+
+
+def test_a_hook_handle_marks_the_order_and_comes_back_with_its_results(impl: Implementation,
+                                                                        clock: FakeClock) -> None:
+    core = make(impl, clock)
+    add(core)
+    add(core, "PMSsub1_LMT_other")
+    assert core.last_hook() == -1 and core.get_hook(CID) == -1
+    core.set_hook(CID, 7)
+    core.set_hook("unknown", 3)  # nothing to mark
+    assert core.get_hook(CID) == 7 and core.get_hook("unknown") == -1 and core.hooks_in_use() == {7}
+    assert core.feed(frame(CID, "NEW")) == F_ACTIVATED | F_HOOKED and core.last_hook() == 7
+    assert core.feed(frame("PMSsub1_LMT_other", "NEW")) == F_ACTIVATED and core.last_hook() == -1
+    assert core.feed(frame("nobody", "NEW")) == F_UNKNOWN_ID and core.last_hook() == -1
+    core.set_hook(CID, -1)
+    assert core.feed(frame(CID, "CANCELED")) == F_CLOSED and core.last_hook() == -1
+    assert core.hooks_in_use() == set()
+    for bad, exc in ((-2, ValueError), (2**31, ValueError), (1.0, TypeError), (True, TypeError)):
+        with pytest.raises(exc):
+            core.set_hook(CID, bad)
+
+
+def test_the_last_hook_survives_the_eviction_of_the_last_order(impl: Implementation,
+                                                               clock: FakeClock) -> None:
+    core = make(impl, clock, ttl=1.0)
+    add(core)
+    core.set_hook(CID, 2)
+    core.feed(frame(CID, "CANCELED"))
+    clock.advance(2.0)
+    assert core.get(CID) is None  # evicted, while still the last order
+    assert core.last_hook() == 2 and core.last_order().state == "cancelled"
+
+
+def test_the_watch_returns_accepted_orders_past_their_deadline_oldest_first(impl: Implementation,
+                                                                            clock: FakeClock) -> None:
+    core = make(impl, clock)
+    a, b, c = add(core, "PMSa"), add(core, "PMSb"), add(core, "PMSc")
+    assert core.watch("PMSa", 30.0) and core.watch("PMSb", 30.0)
+    clock.advance(1.0)
+    assert core.watch("PMSc", 30.0) and not core.watch("unknown", 30.0)
+    assert core.watched() == 3 and core.expired() == []
+    clock.advance(29.0)
+    assert core.expired() == [a, b] and core.watched() == 1  # taken off the watch
+    assert core.expired() == []
+    clock.advance(1.0)
+    assert core.expired() == [c] and core.watched() == 0
+    assert a.state == b.state == c.state == "placing"  # the watch asks nothing, changes nothing
+
+
+def test_an_order_leaving_placing_or_cancelling_leaves_the_watch(impl: Implementation,
+                                                                 clock: FakeClock) -> None:
+    core = make(impl, clock)
+    add(core, "PMSa")
+    b = add(core, "PMSb")
+    add(core, "PMSc")
+    for cid in ("PMSa", "PMSb", "PMSc"):
+        core.watch(cid, 5.0)
+    core.feed(frame("PMSa", "NEW"))  # acknowledged: active
+    core.feed(frame("PMSc", "CANCELED"))  # closed
+    assert core.watched() == 1
+    assert not core.watch("PMSa", 5.0)  # active: nothing to watch
+    assert core.begin_cancel("PMSa") == ACTIVE and core.watch("PMSa", 5.0)  # cancelling again
+    core.begin_cancel("PMSb")
+    assert core.undo_cancel("PMSb", PLACING)  # cancelling -> placing: still unanswered, still watched
+    clock.advance(5.0)
+    assert core.expired() == [b, core.get("PMSa")]
+    assert core.close_local("PMSc", REJECTED, -1, "x") == 0 and core.watched() == 0
+
+
+def test_watching_again_moves_the_deadline_and_a_shorter_timeout_keeps_the_order(impl: Implementation,
+                                                                                 clock: FakeClock) -> None:
+    core = make(impl, clock)
+    a, b, c = add(core, "PMSa"), add(core, "PMSb"), add(core, "PMSc")
+    core.watch("PMSa", 10.0)
+    core.watch("PMSb", 10.0)
+    core.watch("PMSa", 10.0)  # again: now after b
+    core.watch("PMSc", 1.0)  # shorter: first
+    clock.advance(1.0)
+    assert core.expired() == [c]
+    clock.advance(9.0)
+    assert core.expired() == [b, a]
+
+
+def test_indexes_stay_exact_through_growth_and_deletions(impl: Implementation, clock: FakeClock) -> None:
+    # Thousands of ids through both indexes: growth rehashes every key, eviction shifts runs back,
+    # a reused exchange id moves to the latest order; every lookup must still find exactly its own.
+    import random
+
+    rnd = random.Random(7)
+    core = make(impl, clock, ttl=10.0)
+    alive: dict[str, int] = {}
+    oid_owner: dict[int, str] = {}
+    for k in range(6000):
+        cid = f"PMSs{rnd.randrange(50):02d}_LMT_{k:08d}"
+        add(core, cid)
+        oid = rnd.randrange(4000)  # collisions on purpose: the latest report owns the id
+        core.set_exchange_id(cid, oid)
+        alive[cid] = oid
+        oid_owner[oid] = cid
+        if rnd.random() < 0.4:
+            victim = rnd.choice(list(alive))
+            core.close_local(victim, FAILED, -2013, "gone")
+            del alive[victim]
+        if k % 1000 == 999:
+            clock.advance(20.0)  # the closed ones are let go of at the next call
+            core.get("")
+            for oid, owner in list(oid_owner.items()):
+                if owner not in alive:
+                    del oid_owner[oid]
+    for cid in alive:
+        o = core.get(cid)
+        assert o is not None and o.client_order_id == cid and o.exchange_order_id == alive[cid]
+    for oid, owner in oid_owner.items():
+        got = core.get_by_exchange_id(oid)
+        assert got is not None and got.client_order_id == owner
+    assert core.get("PMSs00_LMT_99999999") is None and len(core.live()) == len(alive)
+
+
+def test_a_large_core_reads_every_frame_as_a_small_one(impl: Implementation, clock: FakeClock) -> None:
+    # Past some 200k orders the compiled core looks for the client id before decoding (a prefetch
+    # hint): frames where that look finds something odd must still mean what the decoder says.
+    core = make(impl, clock)
+    for k in range(220_000):
+        core.add(f"PMSbig_{k:08d}", "sub1", "BTCUSDT", 0, 0, Q, P, "MANUAL", None, 1, False, None)
+    add(core)
+    good = frame(CID, "NEW")
+    assert core.feed(good) == F_ACTIVATED
+    for data in (good[: good.index(b'"c":"') + 5],  # cut right after the key
+                 good[: good.index(b'"c":"') + 9],  # cut inside the id
+                 good.replace(CID.encode(), b"PMSsub1\\u005fLMT"),  # an escaped id
+                 good.replace(CID.encode(), b"X" * 40),  # longer than any id
+                 good.replace(b'"c":', b'"C":'),  # no id
+                 b'{"c":"', b'"c":"' + CID.encode() + b'"'):
+        assert core.feed(data) in (F_MALFORMED, F_UNKNOWN_ID, F_STALE)
+    assert core.feed(frame(CID, "CANCELED")) == F_CLOSED and core.counters()["live"] == 220_000
+
+
+def test_feed_call_runs_the_one_callback_a_result_asks_for(impl: Implementation, clock: FakeClock) -> None:
+    core = make(impl, clock)
+    seen: list[tuple[str, str, Any]] = []
+
+    def cb(name: str) -> Any:
+        def run(order: Any) -> None:
+            # the core is free again: the callback may use it
+            seen.append((name, order.state, core.get(order.client_order_id) is order))
+        return run
+
+    table: list[Any] = [(cb("partial"), cb("fill"), cb("cancel")), None]
+    add(core)
+    add(core, "PMSb")
+    add(core, "PMSc")
+    core.set_hook(CID, 0)
+    core.set_hook("PMSb", 1)  # an entry the shell keeps for itself
+    assert core.feed_call(frame(CID, "NEW"), table, 0) == F_ACTIVATED  # no callback for it: handled
+    assert core.feed_call(frame(CID, "PARTIALLY_FILLED", z="0.004", l="0.004", L="65000.3"), table, 0) == (
+        F_FILL | F_PARTIAL)
+    filled = frame(CID, "FILLED", z="0.010", l="0.006", L="65000.3")
+    assert core.feed_call(filled, table, 0) == F_FILL | F_FILLED
+    assert seen == [("partial", "active", True), ("fill", "filled", True)]
+    assert core.feed_call(frame("PMSb", "CANCELED"), table, 0) == F_CLOSED | F_HOOKED  # the shell's
+    assert core.feed_call(frame("PMSc", "CANCELED"), table, 0) == F_CLOSED  # not hooked: nothing
+    assert core.feed_call(b"junk", table, 0) == F_MALFORMED and core.call_outcome() is None
+    assert len(seen) == 2
+
+
+def test_feed_call_leaves_to_the_shell_what_is_not_one_plain_callback(impl: Implementation,
+                                                                      clock: FakeClock) -> None:
+    core = make(impl, clock)
+    seen: list[str] = []
+    table: list[Any] = [(lambda o: seen.append("p"), None, lambda o: seen.append("c"))]
+    for cid in ("PMSa", "PMSb", "PMSc", "PMSd"):
+        add(core, cid)
+        core.set_hook(cid, 0)
+    part = {"z": "0.004", "l": "0.004", "L": "65000.3"}
+    assert core.feed_call(frame("PMSa", "PARTIALLY_FILLED", **part), None, 0) == (
+        F_FILL | F_PARTIAL | F_ACTIVATED | F_HOOKED)  # no table: the shell runs it
+    assert core.feed_call(frame("PMSb", "PARTIALLY_FILLED", **part), table, F_ACTIVATED) == (
+        F_FILL | F_PARTIAL | F_ACTIVATED | F_HOOKED)  # a bit the shell acts on
+    assert core.feed_call(frame("PMSc", "EXPIRED", **part), table, 0) == (
+        F_FILL | F_PARTIAL | F_CLOSED | F_HOOKED)  # two callbacks for one event
+    assert core.feed_call(frame("PMSd", "FILLED", z="0.010", l="0.01", L="1"), table, 0) == (
+        F_FILL | F_FILLED)  # its entry has no on_fill: nothing to run, nothing left
+    assert seen == []
+    with pytest.raises(TypeError):
+        core.feed_call(frame("PMSa", "NEW"), (), 0)
+
+
+def test_feed_call_hands_back_what_the_callback_raised_or_returned(impl: Implementation,
+                                                                   clock: FakeClock) -> None:
+    core = make(impl, clock)
+    boom = ValueError("boom")
+
+    def bad(order: Any) -> None:
+        raise boom
+
+    def returns(order: Any) -> str:
+        return "later"
+
+    table: list[Any] = [(None, None, bad), (None, None, returns)]
+    a, b = add(core, "PMSa"), add(core, "PMSb")
+    core.set_hook("PMSa", 0)
+    core.set_hook("PMSb", 1)
+    assert core.feed_call(frame("PMSa", "CANCELED"), table, 0) == F_CLOSED | F_CALLED
+    assert core.call_outcome() == (bad, a, None, boom) and core.call_outcome() is None
+    assert core.feed_call(frame("PMSb", "CANCELED"), table, 0) == F_CLOSED | F_CALLED
+    assert core.call_outcome() == (returns, b, "later", None)
+    assert a.state == b.state == "cancelled"
 
 
 # ── exchange ids ──

@@ -2,11 +2,12 @@
 
 Hypothesis draws sequences of: add, feed (real frame templates with random statuses, z, l, L, ap,
 ids, event times, duplicate keys, nulls, truncation, other events and plain garbage, in every input
-form), begin_cancel, undo_cancel, close_local, set_exchange_id, set_hooked, clock advances (a fake
-clock shared by both), lookups (get, get_by_exchange_id, live, by_parent) and holding / dropping
-the views they return. After every step the two cores must give the same return value (or raise the same
-exception type), the same counters(), len(), last_order() and last_event_time(), and every held
-view must show the same public fields in both, including views of orders evicted since.
+form), begin_cancel, undo_cancel, close_local, set_exchange_id, set_hooked, set_hook, get_hook, the
+in-flight watch (watch with a few timeouts, expired), clock advances (a fake clock shared by both),
+lookups (get, get_by_exchange_id, live, by_parent) and holding / dropping the views they return. After
+every step the two cores must give the same return value (or raise the same exception type), the same
+counters(), len(), last_order(), last_hook(), watched() and last_event_time(), and every held view must
+show the same public fields in both, including views of orders evicted since.
 """
 
 from __future__ import annotations
@@ -171,6 +172,11 @@ OPS = st.one_of(
               st.sampled_from([REJECTED, FAILED, ACTIVE, 99]), st.integers(-5000, 0), st.text(max_size=5)),
     st.tuples(st.just("set_hooked"), st.sampled_from(CIDS + UNKNOWN_CIDS),
               st.sampled_from([True, False, 0, 1])),
+    st.tuples(st.just("set_hook"), st.sampled_from(CIDS + UNKNOWN_CIDS),
+              st.sampled_from([-1, 0, 1, 7, 2**31 - 1, 2**31, -2, 1.5])),
+    st.tuples(st.just("get_hook"), st.sampled_from(CIDS + UNKNOWN_CIDS)),
+    st.tuples(st.just("watch"), st.sampled_from(CIDS + UNKNOWN_CIDS), st.sampled_from([0.0, 1.0, 5.0, 30.0])),
+    st.tuples(st.just("expired")),
     st.tuples(st.just("set_exchange_id"), st.sampled_from(CIDS + UNKNOWN_CIDS),
               st.sampled_from([*OIDS, -1, 0])),
     st.tuples(st.just("advance"), st.sampled_from([0.0, 0.125, 0.5, 1.0, 5.0, 600.0])),
@@ -232,7 +238,7 @@ class Pair:
                 assert all(a == b for a, b in same), (op, same)
                 if kind == "add" or op[2]:
                     self.held.append((res_p, res_c))
-        elif kind in ("live", "by_parent"):
+        elif kind in ("live", "by_parent", "expired"):
             assert [_view_dict(o) for o in res_p] == [_view_dict(o) for o in res_c], op
             assert all(o.is_live for o in res_c)
         else:
@@ -257,6 +263,8 @@ class Pair:
         assert len(p) == len(c) == p.counters()["tracked"]
         assert _view_dict(p.last_order()) == _view_dict(c.last_order())
         assert p.last_event_time() == c.last_event_time()
+        assert p.last_hook() == c.last_hook()
+        assert p.watched() == c.watched()
         for vp, vc in self.held:
             assert _view_dict(vp) == _view_dict(vc)
 

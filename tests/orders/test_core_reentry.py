@@ -314,7 +314,8 @@ def test_close_local_converts_code_and_msg_before_changing_anything(impl: Implem
 
 
 @pytest.mark.parametrize("method", ["get", "live", "by_parent", "get_by_exchange_id", "set_hooked",
-                                    "undo_cancel", "begin_cancel", "set_exchange_id", "feed_decoded"])
+                                    "set_hook", "get_hook", "watch", "undo_cancel", "begin_cancel",
+                                    "set_exchange_id", "feed_decoded"])
 def test_every_entry_refuses_a_nested_call(impl: Implementation, clock: FakeClock, method: str) -> None:
     # The nested call comes from argument code (__hash__, __index__, __bool__, __eq__, a mapping).
     log: list[tuple[str, Any]] = []
@@ -357,6 +358,9 @@ def test_every_entry_refuses_a_nested_call(impl: Implementation, clock: FakeCloc
         "by_parent": lambda: core.by_parent(Key()),
         "get_by_exchange_id": lambda: core.get_by_exchange_id(Key()),
         "set_hooked": lambda: core.set_hooked(CID, Key()),
+        "set_hook": lambda: core.set_hook(CID, Key()),
+        "get_hook": lambda: core.get_hook(Key()),
+        "watch": lambda: core.watch(Key(), 1.0),
         "undo_cancel": lambda: core.undo_cancel(CID, Key()),
         "begin_cancel": lambda: core.begin_cancel(meddling(CID)),  # read as a plain str
         "set_exchange_id": lambda: core.set_exchange_id(CID, Key()),

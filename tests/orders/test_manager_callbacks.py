@@ -201,3 +201,72 @@ async def test_callbacks_of_a_late_fill_after_close(impl: Implementation) -> Non
     await m.on_order_update(ev(order, "FILLED", l="0.006", z="0.010", L="65000.1"))
     assert log.names() == ["cancel", "fill"]
     await m.close()
+
+
+# ── callbacks are reached through the order's record ──
+
+
+class _Algo:
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, str]] = []
+
+    def on_fill(self, order: Any) -> None:
+        self.seen.append(("fill", order.client_order_id))
+
+    def on_cancel(self, order: Any) -> None:
+        self.seen.append(("cancel", order.client_order_id))
+
+    def on_partial(self, order: Any) -> None:
+        self.seen.append(("partial", order.client_order_id))
+
+
+async def test_orders_with_the_same_callbacks_share_one_handle(impl: Implementation) -> None:
+    # An algo passes its bound methods (a new method object each time) for every order it places.
+    m, _ = make(impl)
+    a, b = _Algo(), _Algo()
+    orders = [await place(m, on_fill=a.on_fill, on_cancel=a.on_cancel, on_partial=a.on_partial)
+              for _ in range(5)]
+    other = await place(m, on_fill=b.on_fill, on_cancel=b.on_cancel, on_partial=b.on_partial)
+    bare = await place(m)
+    handles = {m._core.get_hook(o.client_order_id) for o in orders}
+    assert len(handles) == 1 and m._core.get_hook(other.client_order_id) not in handles | {-1}
+    assert m._core.get_hook(bare.client_order_id) == -1 and len(m._hook_list) == 2
+    await m.on_order_update(ev(orders[1], "PARTIALLY_FILLED", l="0.004", z="0.004", L="65000.1"))
+    await m.on_order_update(ev(other, "CANCELED"))
+    await m.on_order_update(ev(orders[3], "FILLED", l="0.010", z="0.010", L="65000.1"))
+    await m.on_order_update(ev(bare, "FILLED", l="0.010", z="0.010", L="65000.1"))
+    assert a.seen == [("partial", orders[1].client_order_id), ("fill", orders[3].client_order_id)]
+    assert b.seen == [("cancel", other.client_order_id)]
+    await m.close()
+
+
+async def test_handles_of_callbacks_no_order_holds_are_reused(impl: Implementation) -> None:
+    # Algos come and go: the handle table stays the size of what tracked orders still use.
+    m, _ = make(impl, terminal_ttl=0.0)
+    seen: list[str] = []
+    for k in range(3000):
+        order = await place(m, on_cancel=lambda o, k=k: seen.append(f"{k}"))
+        await m.on_order_update(ev(order, "CANCELED"))  # closed, then let go of at the next call
+    assert len(seen) == 3000 and seen[-1] == "2999"
+    assert len(m._hook_list) <= 2048 and m.stats()["tracked"] <= 1
+    await m.close()
+
+
+async def test_an_unhashable_callable_works_and_gets_its_own_handle(impl: Implementation) -> None:
+    class Cb:
+        __hash__ = None  # type: ignore[assignment]
+
+        def __init__(self) -> None:
+            self.n = 0
+
+        def __call__(self, order: Any) -> None:
+            self.n += 1
+
+    m, _ = make(impl)
+    cb = Cb()
+    one, two = await place(m, on_fill=cb), await place(m, on_fill=cb)
+    assert m._core.get_hook(one.client_order_id) != m._core.get_hook(two.client_order_id)
+    await m.on_order_update(ev(one, "FILLED", l="0.010", z="0.010", L="65000.1"))
+    await m.on_order_update(ev(two, "FILLED", l="0.010", z="0.010", L="65000.1"))
+    assert cb.n == 2
+    await m.close()

@@ -684,6 +684,8 @@ async def test_late_fills_on_a_replaced_order_reach_the_moved_callbacks(impl: Im
     assert log.entries[1] == ("fill", old.client_order_id, "filled", 0.010, 0.006)
     await m.on_order_update(ev(old, "FILLED", l="0.006", z="0.010", L="65000.3"))  # duplicate
     assert len(log.entries) == 2 and m.stats()["late_fills"] == 2
+    await m.on_order_update(ev(old, "FILLED", l="0.001", z="0.011", L="65000.3"))  # above its size
+    assert len(log.entries) == 2 and m.stats()["late_fills"] == 3  # counted; filled: nothing more runs
     assert new.state == "placing" and new.filled_qty == 0.0  # the new order is untouched
     await m.close()
 

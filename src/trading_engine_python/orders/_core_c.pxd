@@ -4,7 +4,7 @@
 # so a Rec* stays valid while the tracker grows); a slot number names a record, and its
 # generation counter tells a view whether the slot still holds its order.
 from cpython.ref cimport PyObject
-from libc.stdint cimport int32_t, int64_t, uint8_t, uint32_t, uint64_t
+from libc.stdint cimport int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
 
 from trading_engine_python.orders._decode_c cimport Update
 
@@ -42,6 +42,7 @@ cdef enum:
     F_ORPHAN = 4096
     F_TRIGGERED = 8192
     F_AMENDED = 16384
+    F_CALLED = 32768
 
 cdef enum:
     # Rec.flags bits.
@@ -50,8 +51,9 @@ cdef enum:
     RF_OID = 4              # Rec.oid holds Binance's orderId
     RF_VIEW = 8             # an OrderState view of this slot is registered in OrderCore._vt
     RF_ERROR = 16           # OrderCore._errors holds (code, msg) for this slot
-    RF_HOOKED = 32          # set_hooked(): feed results for this order carry F_HOOKED
+    RF_HOOKED = 32          # set_hooked()/set_hook(): feed results for this order carry F_HOOKED
     RF_STP = 64             # closed by EXPIRED_IN_MATCH: expire_reason (note 8 of _states)
+    RF_WATCHED = 128        # on the in-flight watch list (Rec.at is its deadline)
 
 cdef enum:
     # Live lists (intrusive, doubly linked): Rec.link[2 * list] = previous, [2 * list + 1] = next.
@@ -60,7 +62,8 @@ cdef enum:
     L_SYM = 2
     L_PAIR = 3
     L_PARENT = 4
-    N_LISTS = 5
+    L_WATCH = 5             # acknowledged placing/cancelling orders, in deadline order
+    N_LISTS = 6
     # Roles of an interned string that heads a live list (StrEnt.head/tail index).
     ROLE_SUB = 0
     ROLE_SYM = 1
@@ -71,6 +74,7 @@ cdef enum:
     PAGE_SIZE = 1024
     PAGE_MASK = 1023
     CID_CAP = 36            # Binance's newClientOrderId limit (-4015)
+    SLOT_LIMIT = 16776192   # (2**24 // PAGE_SIZE - 1) pages: slot + 1 fits a bucket's 24 bits
 
 cdef enum:
     # Indexes into OrderCore._cnt, in the order of COUNTERS.
@@ -95,31 +99,41 @@ cdef enum:
 
 
 ctypedef struct Rec:
-    int64_t oid             # exchange order id (valid when RF_OID)
-    int64_t qty             # fixed point 1e8, as every amount below
-    int64_t price           # 0: none (market)
-    int64_t filled
+    # 176 bytes. What a feed event reads comes first, together (the key, the flags, the amounts:
+    # the first 96 bytes, two or three cache lines); what only a close or a query reads, after.
+    uint8_t cid_len
+    uint8_t state
+    uint8_t flags           # RF_*
+    uint8_t kind            # bit 0: side (SIDES index), bits 1-3: order type (ORDER_TYPES index)
+    # Bumped when the slot is freed. 16 bits are enough: a view whose order is evicted is frozen
+    # first, so a mismatch is only a consistency check.
+    uint16_t gen
+    uint8_t leverage        # 1..125 (LEVERAGE_MAX)
+    char cid[36]            # UTF-8 bytes, not NUL-terminated
+    int32_t hook            # the shell's handle (set_hook), -1: none
+    int64_t filled          # fixed point 1e8, as every amount below
+    int64_t qty
     int64_t avg
     int64_t last_qty
     int64_t last_price
-    double terminal_at      # clock seconds when it became terminal
+    int64_t oid             # exchange order id (valid when RF_OID)
+    int64_t price           # 0: none (market)
+    # Clock seconds: the in-flight deadline while RF_WATCHED (a live order), the time it became
+    # terminal once terminal (one field: an order is never both).
+    double at
     int32_t pair            # index into OrderCore._pairs: (sub-account, symbol)
     int32_t origin          # interned string index
     int32_t parent          # interned string index, -1: none
     int32_t tif             # interned string index, -1: none
-    int32_t leverage
-    uint32_t gen            # bumped when the slot is freed
-    int32_t link[10]        # live lists; link[0] chains the free list of unused slots
-    uint8_t kind            # bit 0: side (SIDES index), bits 1-3: order type (ORDER_TYPES index)
-    uint8_t state
-    uint8_t flags           # RF_*
-    uint8_t cid_len
-    char cid[36]            # UTF-8 bytes, not NUL-terminated
+    int32_t link[12]        # live lists; link[0] chains the free list of unused slots
 
 
-ctypedef struct Bucket:
-    int32_t slot            # -1: empty
-    uint32_t tag            # low 32 bits of the key's hash; the home bucket is tag & mask
+# A bucket is (slot + 1) << 8 | the low 8 bits of the key's 64-bit hash (0: empty); the home
+# bucket is (hash >> 32) & mask. Four bytes a bucket, so the two indexes cost 10-20 bytes an order;
+# the tag spares the record of every other key on the probe path but one in 256. Slots stay below
+# 2**24 - 1 (SLOT_LIMIT). What the bucket does not hold (the home of an entry, when it moves) is
+# the hash of its record's key, computed again.
+ctypedef uint32_t Bucket
 
 
 ctypedef struct HTab:
@@ -127,7 +141,9 @@ ctypedef struct HTab:
     Bucket* b
     uint32_t mask
     uint32_t count
-    uint32_t limit          # grow before count reaches this (load factor 0.7)
+    uint32_t limit          # grow before count reaches this (load factor 0.8)
+    int by_oid              # keyed by Rec.oid, else by Rec.cid
+    uint64_t seed           # the core's hash key
 
 
 ctypedef struct VEnt:
@@ -153,11 +169,15 @@ ctypedef struct PairEnt:
 # Hash tables of slot numbers (the keys live in the records).
 cdef int ht_init(HTab* t, uint32_t cap) except -1
 cdef void ht_free(HTab* t) noexcept
-cdef void ht_put(HTab* t, int32_t slot, uint32_t tag) noexcept nogil
-cdef int ht_reserve(HTab* t, Py_ssize_t need) except -1
-cdef void ht_delete_at(HTab* t, uint32_t i) noexcept nogil
-cdef int64_t cid_bucket(const HTab* t, Rec** pages, const char* k, Py_ssize_t n, uint32_t tag) noexcept nogil
-cdef int64_t oid_bucket(const HTab* t, Rec** pages, int64_t oid, uint32_t tag) noexcept nogil
+cdef void ht_put(HTab* t, int32_t slot, uint64_t h) noexcept nogil
+cdef int ht_reserve(HTab* t, Rec** pages, Py_ssize_t need) except -1
+cdef void ht_delete_at(HTab* t, Rec** pages, uint32_t i) noexcept nogil
+cdef int64_t cid_bucket(const HTab* t, Rec** pages, const char* k, Py_ssize_t n, uint64_t h) noexcept nogil
+cdef int64_t oid_bucket(const HTab* t, Rec** pages, int64_t oid, uint64_t h) noexcept nogil
+
+
+cdef inline int32_t bucket_slot(Bucket e) noexcept nogil:
+    return <int32_t>(e >> 8) - 1
 
 
 cdef class OrderCore:
@@ -170,6 +190,9 @@ cdef class OrderCore:
     cdef Py_ssize_t _n_live
     cdef int32_t _all_head
     cdef int32_t _all_tail
+    cdef int32_t _watch_head        # L_WATCH: oldest deadline first
+    cdef int32_t _watch_tail
+    cdef Py_ssize_t _n_watched
     cdef HTab _by_cid
     cdef HTab _by_oid
     cdef VEnt* _vt                  # live views by slot (open addressing, load <= 0.5)
@@ -203,6 +226,7 @@ cdef class OrderCore:
     cdef bint _ready
     cdef bint _busy                 # a public method is running: a nested call is refused
     cdef double _op_now             # the clock, as _begin() read it for the running call
+    cdef object _outcome            # feed_call: (callback, order, result, exception) for the shell
 
     cdef int _enter(self) except -1
     cdef int _begin(self, bint closing) except -1
@@ -214,12 +238,14 @@ cdef class OrderCore:
     cdef int32_t _slot_of(self, object key) except -2
     cdef int _set_oid(self, int32_t slot, Rec* r, int64_t oid) except -1
     cdef int _feed_update(self, int result, Update* u) except -1
+    cdef int _feed_any(self, object data) except -1
     cdef int _apply(self, int32_t slot, Rec* r, const Update* u) except -1
     cdef int _take(self, int32_t slot, Rec* r, int cell, int flags) except -2
     cdef int _fill(self, Rec* r, int64_t z, const Update* u) except -1
     cdef int _set_state(self, int32_t slot, Rec* r, int new) except -1
     cdef void _link_live(self, int32_t slot, Rec* r) noexcept
     cdef void _unlink_live(self, int32_t slot, Rec* r) noexcept
+    cdef void _unwatch(self, int32_t slot, Rec* r) noexcept
     cdef int32_t _alloc_slot(self) except -1
     cdef int _reserve(self) except -1
     cdef int _reserve_feed(self) except -1
@@ -238,7 +264,7 @@ cdef class OrderCore:
 cdef class OrderState:
     cdef OrderCore _core            # None once frozen, restored from a copy/pickle, or made by __new__
     cdef int32_t _slot
-    cdef uint32_t _gen
+    cdef uint16_t _gen
     cdef Rec* _snap                 # owned copy of the record once frozen
     cdef tuple _strs                # once frozen: (sub, symbol, origin, parent, tif, error)
 

@@ -32,7 +32,7 @@ from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_GET_SIZE
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
 from cpython.mem cimport PyMem_RawFree, PyMem_RawMalloc, PyMem_RawRealloc
 from cpython.ref cimport PyObject
-from libc.stdint cimport int32_t, int64_t, uint32_t, uint64_t
+from libc.stdint cimport int32_t, int64_t, uint8_t, uint32_t, uint64_t
 from libc.string cimport memcmp, memcpy, memset
 
 from trading_engine_python.orders._decode_c cimport (
@@ -149,6 +149,24 @@ cdef extern from *:
         return h;
     }
 
+    /* Where o.c's value probably is, for a prefetch only (the decoder decides what the frame
+       says): the first "c":" in the frame, up to the next quote, NULL when it is not a plain
+       string of at most 36 bytes. In compact JSON that text can only be a key (a quote inside a
+       string is escaped); the envelope has no "c" key. */
+    static inline const char *te_find_cid(const char *p, Py_ssize_t n, Py_ssize_t *len) {
+        const char *k = (const char *)memmem(p, (size_t)n, "\\"c\\":\\"", 5);
+        const char *end = p + n, *q;
+        if (k == NULL) return NULL;
+        k += 5;
+        for (q = k; q < end && q - k <= 36; q++) {
+            if (*q == '"') { *len = q - k; return k; }
+            if (*q == '\\\\') return NULL;
+        }
+        return NULL;
+    }
+
+    static inline void te_prefetch(const void *p) { __builtin_prefetch(p, 0, 3); }
+
     /* splitmix64 finalizer, for exchange order ids. */
     static inline uint64_t te_hash_u64(uint64_t x, uint64_t seed) {
         x ^= seed;
@@ -190,6 +208,8 @@ cdef extern from *:
     }
     """
     uint64_t te_hash_bytes(const char* p, Py_ssize_t n, uint64_t seed) noexcept nogil
+    const char* te_find_cid(const char* p, Py_ssize_t n, Py_ssize_t* len) noexcept nogil
+    void te_prefetch(const void* p) noexcept nogil
     uint64_t te_hash_u64(uint64_t x, uint64_t seed) noexcept nogil
     double te_monotonic() noexcept nogil
     int64_t te_wavg(int64_t avg, int64_t filled, int64_t lp, int64_t inc, int64_t z,
@@ -199,6 +219,10 @@ cdef extern from *:
 cdef enum:
     _HT_MIN = 64
     _STRS_MIN = 16
+    # From this many buckets (1 MB of index, some 200k orders) the index no longer sits in the
+    # caches: feed() looks for the client id first and prefetches its bucket, which then arrives
+    # while the decoder works through the frame (about 300 ns for a 530-byte one).
+    _PREFETCH_MIN = 262143
 
 
 # The C constants must be the shared Python ones: a mismatch is a build error, not a silent bug.
@@ -209,11 +233,12 @@ if (S_PLACING, S_ACTIVE, S_CANCELLING, S_TRIGGERING, S_TRIGGERED, S_FILLED, S_CA
         _states.FINISHED, _states.FIRST_TERMINAL):
     raise ImportError("_core_c: order state codes differ from _states.py; rebuild")
 if (F_ACTIVATED, F_FILL, F_PARTIAL, F_FILLED, F_CLOSED, F_LATE_FILL, F_UNKNOWN_STATUS, F_STALE,
-        F_UNKNOWN_ID, F_MALFORMED, F_OTHER_EVENT, F_HOOKED, F_ORPHAN, F_TRIGGERED, F_AMENDED) != (
+        F_UNKNOWN_ID, F_MALFORMED, F_OTHER_EVENT, F_HOOKED, F_ORPHAN, F_TRIGGERED, F_AMENDED,
+        F_CALLED) != (
         _states.F_ACTIVATED, _states.F_FILL, _states.F_PARTIAL, _states.F_FILLED, _states.F_CLOSED,
         _states.F_LATE_FILL, _states.F_UNKNOWN_STATUS, _states.F_STALE, _states.F_UNKNOWN_ID,
         _states.F_MALFORMED, _states.F_OTHER_EVENT, _states.F_HOOKED, _states.F_ORPHAN,
-        _states.F_TRIGGERED, _states.F_AMENDED):
+        _states.F_TRIGGERED, _states.F_AMENDED, _states.F_CALLED):
     raise ImportError("_core_c: transition flags differ from _states.py; rebuild")
 
 # The transition table: _states.TRANSITIONS, read (as _states.CELLS) into a C array at import, so
@@ -286,12 +311,21 @@ cdef inline object _fp_float(int64_t v):
     return (<object>v) / 100000000
 
 
-cdef inline uint32_t _cid_tag(uint64_t seed, const char* p, Py_ssize_t n) noexcept nogil:
-    return <uint32_t>te_hash_bytes(p, n, seed)
+cdef inline uint64_t _cid_hash(uint64_t seed, const char* p, Py_ssize_t n) noexcept nogil:
+    return te_hash_bytes(p, n, seed)
 
 
-cdef inline uint32_t _oid_tag(uint64_t seed, int64_t oid) noexcept nogil:
-    return <uint32_t>te_hash_u64(<uint64_t>oid, seed)
+cdef inline uint64_t _oid_hash(uint64_t seed, int64_t oid) noexcept nogil:
+    return te_hash_u64(<uint64_t>oid, seed)
+
+
+cdef inline void _prefetch_cid(const HTab* t, const char* p, Py_ssize_t n) noexcept nogil:
+    # Only the bucket: reading it here (to prefetch the record too) would stall on it, and the
+    # record's own miss costs less than that wait (measured).
+    cdef Py_ssize_t m = 0
+    cdef const char* k = te_find_cid(p, n, &m)
+    if k != NULL:
+        te_prefetch(&t.b[<uint32_t>(te_hash_bytes(k, m, t.seed) >> 32) & t.mask])
 
 
 cdef inline uint32_t _vt_home(int32_t slot, uint32_t mask) noexcept nogil:
@@ -391,16 +425,13 @@ cdef int _previous(object previous) except -2:
 # ── hash tables of slot numbers ──
 
 cdef int ht_init(HTab* t, uint32_t cap) except -1:
-    cdef uint32_t i
     t.b = <Bucket*>PyMem_RawMalloc(cap * sizeof(Bucket))
     if t.b == NULL:
         raise MemoryError()
-    for i in range(cap):
-        t.b[i].slot = -1
-        t.b[i].tag = 0
+    memset(t.b, 0, cap * sizeof(Bucket))
     t.mask = cap - 1
     t.count = 0
-    t.limit = <uint32_t>(cap * 7 // 10)
+    t.limit = <uint32_t>(cap * 4 // 5)
     return 0
 
 
@@ -412,49 +443,64 @@ cdef void ht_free(HTab* t) noexcept:
     t.limit = 0
 
 
-cdef void ht_put(HTab* t, int32_t slot, uint32_t tag) noexcept nogil:
+cdef inline uint64_t _key_hash(const HTab* t, Rec** pages, int32_t slot) noexcept nogil:
+    cdef const Rec* r = rec_at(pages, slot)
+    if t.by_oid:
+        return te_hash_u64(<uint64_t>r.oid, t.seed)
+    return te_hash_bytes(r.cid, r.cid_len, t.seed)
+
+
+cdef inline uint32_t _home(const HTab* t, uint64_t h) noexcept nogil:
+    return <uint32_t>(h >> 32) & t.mask
+
+
+cdef void ht_put(HTab* t, int32_t slot, uint64_t h) noexcept nogil:
     # The key is known absent and there is room (count < limit).
-    cdef uint32_t i = tag & t.mask
-    while t.b[i].slot >= 0:
+    cdef uint32_t i = _home(t, h)
+    while t.b[i]:
         i = (i + 1) & t.mask
-    t.b[i].slot = slot
-    t.b[i].tag = tag
+    t.b[i] = (<uint32_t>(slot + 1) << 8) | <uint32_t>(h & 0xFF)
     t.count += 1
 
 
-cdef int ht_reserve(HTab* t, Py_ssize_t need) except -1:
-    """Grow (doubling) until ``need`` entries fit under the load limit."""
+cdef int ht_reserve(HTab* t, Rec** pages, Py_ssize_t need) except -1:
+    """Grow (doubling) until ``need`` entries fit under the load limit (the keys are hashed again
+    from their records)."""
     cdef HTab old
     cdef HTab nt
     cdef uint32_t cap
     cdef uint32_t i
+    cdef int32_t s
     if need < t.limit:
         return 0
     cap = t.mask + 1
-    while need >= <Py_ssize_t>(cap * 7 // 10):
+    while need >= <Py_ssize_t>(cap * 4 // 5):
         if cap >= (1u << 30):
             raise MemoryError("order core hash table full")
         cap *= 2
     ht_init(&nt, cap)
+    nt.by_oid = t.by_oid
+    nt.seed = t.seed
     old = t[0]
     for i in range(old.mask + 1):
-        if old.b[i].slot >= 0:
-            ht_put(&nt, old.b[i].slot, old.b[i].tag)
+        if old.b[i]:
+            s = bucket_slot(old.b[i])
+            ht_put(&nt, s, _key_hash(&old, pages, s))
     PyMem_RawFree(old.b)
     t[0] = nt
     return 0
 
 
-cdef void ht_delete_at(HTab* t, uint32_t i) noexcept nogil:
+cdef void ht_delete_at(HTab* t, Rec** pages, uint32_t i) noexcept nogil:
     # Backward-shift deletion: pull later entries of the run back over the hole unless their home
     # bucket lies cyclically in (hole, entry], so every probe sequence stays unbroken.
     cdef uint32_t j = i
     cdef uint32_t home
     while True:
         j = (j + 1) & t.mask
-        if t.b[j].slot < 0:
+        if not t.b[j]:
             break
-        home = t.b[j].tag & t.mask
+        home = _home(t, _key_hash(t, pages, bucket_slot(t.b[j])))
         if i <= j:
             if i < home <= j:
                 continue
@@ -462,35 +508,36 @@ cdef void ht_delete_at(HTab* t, uint32_t i) noexcept nogil:
             continue
         t.b[i] = t.b[j]
         i = j
-    t.b[i].slot = -1
-    t.b[i].tag = 0
+    t.b[i] = 0
     t.count -= 1
 
 
 cdef int64_t cid_bucket(const HTab* t, Rec** pages, const char* k, Py_ssize_t n,
-                        uint32_t tag) noexcept nogil:
-    cdef uint32_t i = tag & t.mask
+                        uint64_t h) noexcept nogil:
+    cdef uint32_t i = _home(t, h)
+    cdef uint32_t tag = <uint32_t>(h & 0xFF)
     cdef const Rec* r
-    cdef int32_t s
+    cdef Bucket e
     while True:
-        s = t.b[i].slot
-        if s < 0:
+        e = t.b[i]
+        if not e:
             return -1
-        if t.b[i].tag == tag:
-            r = rec_at(pages, s)
+        if (e & 0xFF) == tag:
+            r = rec_at(pages, bucket_slot(e))
             if r.cid_len == n and memcmp(r.cid, k, n) == 0:
                 return i
         i = (i + 1) & t.mask
 
 
-cdef int64_t oid_bucket(const HTab* t, Rec** pages, int64_t oid, uint32_t tag) noexcept nogil:
-    cdef uint32_t i = tag & t.mask
-    cdef int32_t s
+cdef int64_t oid_bucket(const HTab* t, Rec** pages, int64_t oid, uint64_t h) noexcept nogil:
+    cdef uint32_t i = _home(t, h)
+    cdef uint32_t tag = <uint32_t>(h & 0xFF)
+    cdef Bucket e
     while True:
-        s = t.b[i].slot
-        if s < 0:
+        e = t.b[i]
+        if not e:
             return -1
-        if t.b[i].tag == tag and rec_at(pages, s).oid == oid:
+        if (e & 0xFF) == tag and rec_at(pages, bucket_slot(e)).oid == oid:
             return i
         i = (i + 1) & t.mask
 
@@ -600,7 +647,8 @@ cdef class OrderState:
 
     @property
     def terminal_at(self):
-        return self._rec().terminal_at
+        cdef const Rec* r = self._rec()
+        return r.at if r.state >= S_FIRST_TERMINAL else 0.0
 
     @property
     def side(self):
@@ -705,7 +753,8 @@ cdef class OrderState:
         cdef const Rec* r = self._rec()
         return (
             self.client_order_id, r.oid if r.flags & RF_OID else None, r.qty, r.price, r.filled,
-            r.avg, r.last_qty, r.last_price, r.terminal_at, r.leverage, r.kind, r.state,
+            r.avg, r.last_qty, r.last_price, r.at if r.state >= S_FIRST_TERMINAL else 0.0, r.leverage,
+            r.kind, r.state,
             r.flags & (RF_ACKED | RF_REDUCE_ONLY | RF_OID | RF_ERROR | RF_HOOKED | RF_STP),
             (self._str(0), self._str(1), self._str(2), self._str(3), self._str(4), self._str(5)),
         )
@@ -731,11 +780,14 @@ def _restore_state(tuple t):
     r.avg = t[5]
     r.last_qty = t[6]
     r.last_price = t[7]
-    r.terminal_at = t[8]
+    r.at = t[8]
+    if not (LEVERAGE_MIN <= t[9] <= LEVERAGE_MAX):
+        raise ValueError("bad OrderState state")
     r.leverage = t[9]
     r.kind = t[10]
     r.state = t[11]
-    r.flags = t[12]
+    r.flags = t[12] & ~RF_WATCHED
+    r.hook = -1
     if not (r.kind < 2 * _N_TYPES and r.state < len(_STATE_NAMES)):
         raise ValueError("bad OrderState state")
     r.cid_len = len(cid)
@@ -745,6 +797,23 @@ def _restore_state(tuple t):
     if len(v._strs) != 6:
         raise ValueError("bad OrderState state")
     return v
+
+
+cdef inline void _list_insert_after(Rec** pages, int32_t* head, int32_t* tail, int lst, int32_t after,
+                                    int32_t slot) noexcept nogil:
+    # after: -1 inserts at the head.
+    cdef Rec* r = rec_at(pages, slot)
+    cdef int32_t nxt = rec_at(pages, after).link[2 * lst + 1] if after >= 0 else head[0]
+    r.link[2 * lst] = after
+    r.link[2 * lst + 1] = nxt
+    if after >= 0:
+        rec_at(pages, after).link[2 * lst + 1] = slot
+    else:
+        head[0] = slot
+    if nxt >= 0:
+        rec_at(pages, nxt).link[2 * lst] = slot
+    else:
+        tail[0] = slot
 
 
 # ── the core ──
@@ -760,6 +829,8 @@ cdef class OrderCore:
         self._free = -1
         self._all_head = -1
         self._all_tail = -1
+        self._watch_head = -1
+        self._watch_tail = -1
         self._strs_free = -1
         self._pairs_free = -1
         self._last_slot = -1
@@ -782,6 +853,8 @@ cdef class OrderCore:
         self._clock = clock
         self._mono = clock is _MONOTONIC
         self._seed = secrets.randbits(64)
+        self._by_cid.seed = self._by_oid.seed = self._seed
+        self._by_oid.by_oid = 1
         self._ready = True
 
     def __dealloc__(self):
@@ -835,7 +908,7 @@ cdef class OrderCore:
         cdef bytes cid
         cdef Py_ssize_t n
         cdef int64_t q, p
-        cdef int32_t lev
+        cdef uint8_t lev
         cdef int c_side, c_type
         cdef bint ro
         cdef int32_t sub_i = -1, sym_i = -1, pair_i = -1, origin_i = -1, parent_i = -1, tif_i = -1
@@ -858,7 +931,7 @@ cdef class OrderCore:
             c_type = <int>_int_arg("order_type", order_type, 0, _N_TYPES - 1)
             q = _int_arg("quantity", quantity, 1, _INT64_MAX)
             p = _int_arg("price", price, 0, _INT64_MAX)
-            lev = <int32_t>_int_arg("leverage", leverage, LEVERAGE_MIN, LEVERAGE_MAX)
+            lev = <uint8_t>_int_arg("leverage", leverage, LEVERAGE_MIN, LEVERAGE_MAX)
             ro = bool(reduce_only)
             self._expire()
             if self._find_cid(cid, n) >= 0:
@@ -892,7 +965,8 @@ cdef class OrderCore:
             r.avg = 0
             r.last_qty = 0
             r.last_price = 0
-            r.terminal_at = 0.0
+            r.at = 0.0
+            r.hook = -1
             r.pair = pair_i
             r.origin = origin_i
             r.parent = parent_i
@@ -903,7 +977,7 @@ cdef class OrderCore:
             r.flags = RF_REDUCE_ONLY if ro else 0
             r.cid_len = n
             memcpy(r.cid, <const char*>cid, n)
-            ht_put(&self._by_cid, slot, _cid_tag(self._seed, r.cid, n))
+            ht_put(&self._by_cid, slot, _cid_hash(self._seed, r.cid, n))
             self._n_tracked += 1
             self._link_live(slot, r)
             self._cnt[C_ADDED] += 1
@@ -1044,6 +1118,130 @@ cdef class OrderCore:
         finally:
             self._busy = False
 
+    def set_hook(self, client_order_id, hook):
+        """Store the shell's handle for an order (an index into its own table of callbacks) and
+        mark it (F_HOOKED) when ``hook`` >= 0; -1 clears both. ``last_hook()`` then answers it with
+        each result, so the shell reaches an order's callbacks without building its id."""
+        cdef int32_t slot
+        cdef Rec* r
+        cdef int32_t h
+        self._enter()
+        try:
+            h = <int32_t>_int_arg("hook", hook, -1, 2147483647)
+            slot = self._slot_of(_key(client_order_id))
+            if slot >= 0:
+                r = rec_at(self._pages, slot)
+                r.hook = h
+                if h >= 0:
+                    r.flags |= RF_HOOKED
+                else:
+                    r.flags &= ~RF_HOOKED
+            return None
+        finally:
+            self._busy = False
+
+    def get_hook(self, client_order_id):
+        """The order's handle (``set_hook``); -1 for none or an unknown order."""
+        cdef int32_t slot
+        self._enter()
+        try:
+            slot = self._slot_of(_key(client_order_id))
+            return rec_at(self._pages, slot).hook if slot >= 0 else -1
+        finally:
+            self._busy = False
+
+    def last_hook(self):
+        """The handle of ``last_order()`` (-1: none, or no last order). Reads only."""
+        cdef OrderState v
+        if self._last_slot >= 0:
+            return rec_at(self._pages, self._last_slot).hook
+        if self._last_frozen is not None:
+            v = self._last_frozen
+            return v._snap.hook
+        return -1
+
+    def hooks_in_use(self):
+        """The set of handles tracked orders hold (the shell frees the others)."""
+        cdef int32_t slot
+        cdef Rec* r
+        cdef set out = set()
+        self._enter()
+        try:
+            for slot in range(self._hwm):
+                r = rec_at(self._pages, slot)
+                if r.state != S_IDLE and r.hook >= 0:
+                    out.add(r.hook)
+            return out
+        finally:
+            self._busy = False
+
+    # ── the in-flight watch: accepted requests whose feed event has not come ──
+
+    def watch(self, client_order_id, timeout):
+        """The exchange accepted a request for this placing/cancelling order: it is due back from
+        ``expired()`` ``timeout`` seconds from now unless it leaves placing/cancelling first (then
+        it is unlinked in O(1)). Watching it again moves its deadline. False when not placing or
+        cancelling (or unknown). Kept in deadline order: with one timeout, appending keeps it."""
+        cdef int32_t slot, s
+        cdef Rec* r
+        cdef double deadline
+        cdef double now
+        self._enter()
+        try:
+            deadline = timeout
+            now = self._now()
+            deadline += now
+            self._op_now = now
+            self._expire()
+            slot = self._slot_of(_key(client_order_id))
+            if slot < 0:
+                return False
+            r = rec_at(self._pages, slot)
+            if not (r.state == S_PLACING or r.state == S_CANCELLING):
+                return False
+            if r.flags & RF_WATCHED:
+                self._unwatch(slot, r)
+            r.at = deadline
+            s = self._watch_tail
+            while s >= 0 and rec_at(self._pages, s).at > deadline:  # only for a shorter timeout
+                s = rec_at(self._pages, s).link[2 * L_WATCH]
+            if s == self._watch_tail:
+                list_append(self._pages, &self._watch_head, &self._watch_tail, L_WATCH, slot)
+            else:
+                _list_insert_after(self._pages, &self._watch_head, &self._watch_tail, L_WATCH, s, slot)
+            r.flags |= RF_WATCHED
+            self._n_watched += 1
+            return True
+        finally:
+            self._busy = False
+
+    def expired(self):
+        """The watched orders whose deadline has passed, oldest first, each taken off the watch
+        (only those are looked at)."""
+        cdef int32_t slot
+        cdef Rec* r
+        cdef double now
+        cdef list out = []
+        self._enter()
+        try:
+            now = self._now()
+            self._op_now = now
+            self._expire()
+            while self._watch_head >= 0:
+                slot = self._watch_head
+                r = rec_at(self._pages, slot)
+                if r.at > now:
+                    break
+                out.append(self._view(slot))
+                self._unwatch(slot, r)
+            return out
+        finally:
+            self._busy = False
+
+    def watched(self):
+        """How many orders are on the watch."""
+        return self._n_watched
+
     def close_local(self, client_order_id, state, code, msg):
         """REST rejection (REJECTED) or resolution as never placed (FAILED).
 
@@ -1125,15 +1323,73 @@ cdef class OrderCore:
         """One raw user-stream frame. Raises TypeError only for an unsupported argument type (as
         the pure twin's decoder does); bad content is counted, never raised. Subclasses of bytes,
         bytearray and str are read as their contents (see ``_decode_py.decode``)."""
+        self._enter()
+        try:
+            return self._feed_any(data)
+        finally:
+            self._busy = False
+
+    def feed_call(self, data, list table, int slow):
+        """``feed(data)``, then, when the result is one the shell would only hand to the order's
+        callback, that callback run here: the order's handle (``set_hook``) indexes ``table``, whose
+        entry is None (the shell decides) or ``(on_partial, on_fill, on_cancel)``; the flags pick
+        one (F_PARTIAL, else F_FILLED, else F_CLOSED) and it is called with the order's view once
+        the core is free again (it may call the core). Not for a result with a ``slow`` bit, nor
+        F_TRIGGERED, nor a partial fill that also closes the order (two callbacks), nor with
+        ``table`` None. A result handled here comes back without F_HOOKED; with F_CALLED when the
+        callback raised or returned something (``call_outcome()`` has it)."""
+        cdef int flags
+        cdef int32_t h
+        cdef Py_ssize_t k
+        self._enter()
+        try:
+            flags = self._feed_any(data)
+            if (not (flags & F_HOOKED) or flags & (slow | F_TRIGGERED) or table is None
+                    or (flags & F_PARTIAL and flags & F_CLOSED) or self._last_slot < 0):
+                return flags
+            h = rec_at(self._pages, self._last_slot).hook
+            if h < 0 or h >= len(table):
+                return flags
+            entry = table[h]
+            if entry is None:
+                return flags
+            k = 0 if flags & F_PARTIAL else 1 if flags & F_FILLED else 2 if flags & F_CLOSED else 3
+            fn = (<tuple>entry)[k] if k < 3 else None
+            if fn is None:
+                return flags & ~F_HOOKED
+            view = self._view(self._last_slot)
+        finally:
+            self._busy = False
+        try:
+            result = fn(view)
+        except Exception as exc:
+            self._outcome = (fn, view, None, exc)
+            return (flags & ~F_HOOKED) | F_CALLED
+        if result is None:
+            return flags & ~F_HOOKED
+        self._outcome = (fn, view, result, None)
+        return (flags & ~F_HOOKED) | F_CALLED
+
+    def call_outcome(self):
+        """What the callback ``feed_call`` ran left for the shell: (callback, order, result,
+        exception), once; None when there is nothing."""
+        out = self._outcome
+        self._outcome = None
+        return out
+
+    cdef int _feed_any(self, object data) except -1:
         cdef Update u
         cdef Py_buffer view
         cdef const char* s
         cdef Py_ssize_t n
         cdef int res
-        self._enter()
-        try:
+        if True:
             if type(data) is bytes:
-                res = decode_frame(<const unsigned char*>PyBytes_AS_STRING(data), PyBytes_GET_SIZE(data), &u)
+                s = PyBytes_AS_STRING(data)
+                n = PyBytes_GET_SIZE(data)
+                if self._by_cid.mask >= _PREFETCH_MIN:
+                    _prefetch_cid(&self._by_cid, s, n)
+                res = decode_frame(<const unsigned char*>s, n, &u)
             elif isinstance(data, str):
                 try:
                     s = PyUnicode_AsUTF8AndSize(data, &n)
@@ -1156,8 +1412,6 @@ cdef class OrderCore:
                 raise TypeError("decode() takes bytes, bytearray, memoryview or str, "
                                 f"not {type(data).__name__}")
             return self._feed_update(res, &u)
-        finally:
-            self._busy = False
 
     def feed_decoded(self, result, fields):
         """Apply the output of ``decode``/``decode_dict`` (dict inputs come this way).
@@ -1436,11 +1690,13 @@ cdef class OrderCore:
         if old == new:
             return 0
         r.state = new
+        if r.flags & RF_WATCHED and not (new == S_PLACING or new == S_CANCELLING):
+            self._unwatch(slot, r)  # the feed (or a local close) answered: no question to ask
         if new >= S_FIRST_TERMINAL:
             if old < S_FIRST_TERMINAL:
                 self._unlink_live(slot, r)
                 # A Python clock was read by _begin(closing=True), before anything changed.
-                r.terminal_at = te_monotonic() if self._mono else self._op_now
+                r.at = te_monotonic() if self._mono else self._op_now
                 # Room was made by _reserve_feed() at the start of the operation.
                 self._ring[(self._ring_head + self._ring_len) & (self._ring_cap - 1)] = slot
                 self._ring_len += 1
@@ -1449,14 +1705,14 @@ cdef class OrderCore:
 
     cdef int _set_oid(self, int32_t slot, Rec* r, int64_t oid) except -1:
         # As the pure dict assignment: the latest order to report an id owns it in the index.
-        cdef uint32_t tag = _oid_tag(self._seed, oid)
-        cdef int64_t i = oid_bucket(&self._by_oid, self._pages, oid, tag)
+        cdef uint64_t h = _oid_hash(self._seed, oid)
+        cdef int64_t i = oid_bucket(&self._by_oid, self._pages, oid, h)
         r.oid = oid
         r.flags |= RF_OID
         if i >= 0:
-            self._by_oid.b[i].slot = slot
+            self._by_oid.b[i] = (<uint32_t>(slot + 1) << 8) | (self._by_oid.b[i] & 0xFF)  # same key
         else:
-            ht_put(&self._by_oid, slot, tag)  # room made by _reserve_feed()
+            ht_put(&self._by_oid, slot, h)  # room made by _reserve_feed()
         return 0
 
     cdef void _link_live(self, int32_t slot, Rec* r) noexcept:
@@ -1470,6 +1726,11 @@ cdef class OrderCore:
             list_append(self._pages, &strs[r.parent].head[ROLE_PARENT], &strs[r.parent].tail[ROLE_PARENT],
                         L_PARENT, slot)
         self._n_live += 1
+
+    cdef void _unwatch(self, int32_t slot, Rec* r) noexcept:
+        list_remove(self._pages, &self._watch_head, &self._watch_tail, L_WATCH, slot)
+        r.flags &= ~RF_WATCHED
+        self._n_watched -= 1
 
     cdef void _unlink_live(self, int32_t slot, Rec* r) noexcept:
         cdef StrEnt* strs = self._strs
@@ -1499,7 +1760,7 @@ cdef class OrderCore:
         while self._ring_len:
             slot = self._ring[self._ring_head]
             if not (self._ring_len > self._max
-                    or self._op_now - rec_at(self._pages, slot).terminal_at >= self._ttl):
+                    or self._op_now - rec_at(self._pages, slot).at >= self._ttl):
                 break
             # Off the ring before it is evicted: the slot can never be found there twice. If the
             # eviction fails (memory), it goes back to the head untouched.
@@ -1527,13 +1788,13 @@ cdef class OrderCore:
         if r.flags & RF_ERROR:
             del self._errors[slot]
         # C side: cannot fail.
-        i = cid_bucket(&self._by_cid, self._pages, r.cid, r.cid_len, _cid_tag(self._seed, r.cid, r.cid_len))
+        i = cid_bucket(&self._by_cid, self._pages, r.cid, r.cid_len, _cid_hash(self._seed, r.cid, r.cid_len))
         if i >= 0:
-            ht_delete_at(&self._by_cid, <uint32_t>i)
+            ht_delete_at(&self._by_cid, self._pages, <uint32_t>i)
         if r.flags & RF_OID:
-            i = oid_bucket(&self._by_oid, self._pages, r.oid, _oid_tag(self._seed, r.oid))
-            if i >= 0 and self._by_oid.b[i].slot == slot:  # another order may have reported the id since
-                ht_delete_at(&self._by_oid, <uint32_t>i)
+            i = oid_bucket(&self._by_oid, self._pages, r.oid, _oid_hash(self._seed, r.oid))
+            if i >= 0 and bucket_slot(self._by_oid.b[i]) == slot:  # another order may have reported it since
+                ht_delete_at(&self._by_oid, self._pages, <uint32_t>i)
         self._release_pair(r.pair)
         self._release(r.origin)
         if r.parent >= 0:
@@ -1557,10 +1818,10 @@ cdef class OrderCore:
         cdef Rec* page
         cdef Py_ssize_t cap
         cdef int32_t i
-        ht_reserve(&self._by_cid, self._by_cid.count + 1)
+        ht_reserve(&self._by_cid, self._pages, self._by_cid.count + 1)
         if self._free >= 0 or self._hwm < self._npages * PAGE_SIZE:
             return 0
-        if self._npages >= (1 << (31 - PAGE_SHIFT)) - 1:
+        if self._npages * PAGE_SIZE >= SLOT_LIMIT:
             raise MemoryError("order core is full")
         if self._npages == self._pages_cap:
             cap = self._pages_cap * 2 if self._pages_cap else 8
@@ -1586,7 +1847,7 @@ cdef class OrderCore:
         cdef int32_t* ring
         cdef Py_ssize_t cap, k
         if self._by_oid.count + 1 >= self._by_oid.limit:
-            ht_reserve(&self._by_oid, self._by_oid.count + 1)
+            ht_reserve(&self._by_oid, self._pages, self._by_oid.count + 1)
         if self._ring_len < self._ring_cap:
             return 0
         cap = self._ring_cap * 2 if self._ring_cap else 64
@@ -1719,12 +1980,12 @@ cdef class OrderCore:
     # ── lookups ──
 
     cdef int32_t _find_cid(self, const char* cid, Py_ssize_t n) noexcept:
-        cdef int64_t i = cid_bucket(&self._by_cid, self._pages, cid, n, _cid_tag(self._seed, cid, n))
-        return self._by_cid.b[i].slot if i >= 0 else -1
+        cdef int64_t i = cid_bucket(&self._by_cid, self._pages, cid, n, _cid_hash(self._seed, cid, n))
+        return bucket_slot(self._by_cid.b[i]) if i >= 0 else -1
 
     cdef int32_t _find_oid(self, int64_t oid) noexcept:
-        cdef int64_t i = oid_bucket(&self._by_oid, self._pages, oid, _oid_tag(self._seed, oid))
-        return self._by_oid.b[i].slot if i >= 0 else -1
+        cdef int64_t i = oid_bucket(&self._by_oid, self._pages, oid, _oid_hash(self._seed, oid))
+        return bucket_slot(self._by_oid.b[i]) if i >= 0 else -1
 
     cdef int32_t _slot_of(self, object key) except -2:
         # key: what _key() made of the caller's id (a plain str, or None for "names nothing").

@@ -41,6 +41,7 @@ from ._states import (
     A_SEEN,
     A_TRIGGER,
     ACTIVE,
+    CANCELLING,
     CELLS,
     EV_AMENDED,
     EV_CANCEL_REFUSED,
@@ -57,6 +58,7 @@ from ._states import (
     EXPIRE_REASONS,
     F_ACTIVATED,
     F_AMENDED,
+    F_CALLED,
     F_CLOSED,
     F_FILL,
     F_FILLED,
@@ -253,6 +255,7 @@ class OrderState:
         "_acked",
         "_avg",
         "_filled",
+        "_hook",
         "_hooked",
         "_last_price",
         "_last_qty",
@@ -308,6 +311,7 @@ class OrderState:
         self._reason = 0
         self._acked = False
         self._hooked = False
+        self._hook = -1
         self._filled = 0
         self._avg = 0
         self._last_qty = 0
@@ -475,11 +479,14 @@ class OrderCore:
         self._live_pair: dict[tuple[str, str], dict[str, OrderState]] = {}
         self._live_parent: dict[str, dict[str, OrderState]] = {}
         self._retired: deque[OrderState] = deque()
+        # The in-flight watch: client id -> deadline, in deadline order (insertion order of a dict).
+        self._watch: dict[str, float] = {}
         self._last: OrderState | None = None
         self._last_event_time = 0
         self._counters = dict.fromkeys(COUNTERS, 0)
         self._busy = False
         self._now_op = 0.0
+        self._outcome: tuple[Any, OrderState, Any, BaseException | None] | None = None
         self._ready = True
 
     # ── the re-entry guard (the compiled twin's, rule for rule: see _core_c.pyx) ──
@@ -672,6 +679,99 @@ class OrderCore:
         finally:
             self._busy = False
 
+    def set_hook(self, client_order_id: str, hook: int) -> None:
+        """Store the shell's handle for an order (an index into its own table of callbacks) and
+        mark it (F_HOOKED) when ``hook`` >= 0; -1 clears both. ``last_hook()`` then answers it with
+        each result, so the shell reaches an order's callbacks without building its id."""
+        self._enter()
+        try:
+            h = _int_arg("hook", hook, -1, 2**31 - 1)
+            key = _key(client_order_id)
+            o = self._by_cid.get(key) if key is not None else None
+            if o is not None:
+                o._hook = h
+                o._hooked = h >= 0
+        finally:
+            self._busy = False
+
+    def get_hook(self, client_order_id: str) -> int:
+        """The order's handle (``set_hook``); -1 for none or an unknown order."""
+        self._enter()
+        try:
+            key = _key(client_order_id)
+            o = self._by_cid.get(key) if key is not None else None
+            return o._hook if o is not None else -1
+        finally:
+            self._busy = False
+
+    def last_hook(self) -> int:
+        """The handle of ``last_order()`` (-1: none, or no last order). Reads only."""
+        o = self._last
+        return o._hook if o is not None else -1
+
+    def hooks_in_use(self) -> set[int]:
+        """The set of handles tracked orders hold (the shell frees the others)."""
+        self._enter()
+        try:
+            return {o._hook for o in self._by_cid.values() if o._hook >= 0}
+        finally:
+            self._busy = False
+
+    # ── the in-flight watch: accepted requests whose feed event has not come ──
+
+    def watch(self, client_order_id: str, timeout: float) -> bool:
+        """The exchange accepted a request for this placing/cancelling order: it is due back from
+        ``expired()`` ``timeout`` seconds from now unless it leaves placing/cancelling first.
+        Watching it again moves its deadline. False when not placing or cancelling (or unknown).
+        Kept in deadline order: with one timeout, appending keeps it."""
+        self._enter()
+        try:
+            t = _seconds(timeout)
+            now = self._clock()
+            self._now_op = now if type(now) is float else _seconds(now)
+            deadline = t + self._now_op
+            self._expire()
+            key = _key(client_order_id)
+            o = self._by_cid.get(key) if key is not None else None
+            if o is None or o._state not in (PLACING, CANCELLING):
+                return False
+            watch = self._watch
+            cid = o.client_order_id
+            watch.pop(cid, None)
+            if watch and next(reversed(watch.values())) > deadline:  # only for a shorter timeout
+                items = sorted([*watch.items(), (cid, deadline)], key=lambda kv: kv[1])
+                watch.clear()
+                watch.update(items)
+            else:
+                watch[cid] = deadline
+            return True
+        finally:
+            self._busy = False
+
+    def expired(self) -> list[OrderState]:
+        """The watched orders whose deadline has passed, oldest first, each taken off the watch
+        (only those are looked at)."""
+        self._enter()
+        try:
+            now = self._clock()
+            self._now_op = now if type(now) is float else _seconds(now)
+            self._expire()
+            out = []
+            watch = self._watch
+            for cid, deadline in watch.items():
+                if deadline > self._now_op:
+                    break
+                out.append(self._by_cid[cid])
+            for o in out:
+                del watch[o.client_order_id]
+            return out
+        finally:
+            self._busy = False
+
+    def watched(self) -> int:
+        """How many orders are on the watch."""
+        return len(self._watch)
+
     def close_local(self, client_order_id: str, state: int, code: int, msg: str) -> int:
         """REST rejection (REJECTED) or resolution as never placed (FAILED).
 
@@ -745,6 +845,51 @@ class OrderCore:
             return self._feed_checked(1 if result == dec.R_OTHER_EVENT else 2, None, 0, 0, fields)
         finally:
             self._busy = False
+
+    def feed_call(self, data: bytes | bytearray | memoryview | str,
+                  table: list[tuple[Any, Any, Any] | None] | None, slow: int) -> int:
+        """``feed(data)``, then, when the result is one the shell would only hand to the order's
+        callback, that callback run here: the order's handle (``set_hook``) indexes ``table``, whose
+        entry is None (the shell decides) or ``(on_partial, on_fill, on_cancel)``; the flags pick
+        one (F_PARTIAL, else F_FILLED, else F_CLOSED) and it is called with the order once the
+        core is free again (it may call the core). Not for a result with a ``slow`` bit, nor
+        F_TRIGGERED, nor a partial fill that also closes the order (two callbacks), nor with
+        ``table`` None. A result handled here comes back without F_HOOKED; with F_CALLED when the
+        callback raised or returned something (``call_outcome()`` has it)."""
+        if table is not None and not isinstance(table, list):
+            raise TypeError(f"table must be a list or None, not {type(table).__name__}")
+        slow = _index("slow", slow)
+        flags = self.feed(data)
+        o = self._last
+        if (not flags & F_HOOKED or flags & (slow | F_TRIGGERED) or table is None
+                or (flags & F_PARTIAL and flags & F_CLOSED) or o is None):
+            return flags
+        h = o._hook
+        if h < 0 or h >= len(table):
+            return flags
+        entry = table[h]
+        if entry is None:
+            return flags
+        fn = (entry[0] if flags & F_PARTIAL else entry[1] if flags & F_FILLED
+              else entry[2] if flags & F_CLOSED else None)
+        if fn is None:
+            return flags & ~F_HOOKED
+        try:
+            result = fn(o)
+        except Exception as exc:
+            self._outcome = (fn, o, None, exc)
+            return (flags & ~F_HOOKED) | F_CALLED
+        if result is None:
+            return flags & ~F_HOOKED
+        self._outcome = (fn, o, result, None)
+        return (flags & ~F_HOOKED) | F_CALLED
+
+    def call_outcome(self) -> tuple[Any, OrderState, Any, BaseException | None] | None:
+        """What the callback ``feed_call`` ran left for the shell: (callback, order, result,
+        exception), once; None when there is nothing."""
+        out = self._outcome
+        self._outcome = None
+        return out
 
     def feed_decoded(self, result: int, fields: Mapping[str, Any] | None) -> int:
         """Apply the output of ``decode``/``decode_dict`` (dict inputs come this way).
@@ -908,6 +1053,8 @@ class OrderCore:
         if old == new:
             return
         o._state = new
+        if self._watch and new != PLACING and new != CANCELLING:
+            self._watch.pop(o.client_order_id, None)  # the feed (or a local close) answered
         if new >= FIRST_TERMINAL:
             if old < FIRST_TERMINAL:
                 self._unlink_live(o)

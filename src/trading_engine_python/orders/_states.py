@@ -49,6 +49,7 @@ F_ORPHAN: Final = 4096  # the exchange says open (NEW/PARTIALLY_FILLED) an order
 F_HOOKED: Final = 2048  # the order is marked (set_hooked): the shell has callbacks or a waiter on it
 F_TRIGGERED: Final = 8192  # an algo order's trigger placed its order: on_trigger, order_triggered
 F_AMENDED: Final = 16384  # the exchange amended it in place: its price and/or quantity changed (note 9)
+F_CALLED: Final = 32768  # feed_call ran the order's callback, which raised or returned something
 
 SIDES: Final = ("BUY", "SELL")
 # LIMIT and MARKET go to /fapi/v1/order; the rest are algo (conditional) orders, placed with

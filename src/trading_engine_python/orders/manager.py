@@ -17,6 +17,12 @@ A thin async shell around the order core (compiled, or its pure twin). The rules
 - The common feed path is synchronous: ``feed(frame)`` decodes, transitions and runs plain
   callbacks without touching the event loop. Only async work (coroutine callbacks, the risk hook)
   goes through one ordered work queue.
+- Nothing per order lives outside the core's record: an order's callbacks are a handle in its
+  record (``OrderCore.set_hook``) into this shell's table of interned ``_Hooks`` (one per tuple of
+  callables, shared by every order an algo places), and the core runs a plain callback itself when
+  that is all a result asks for (``OrderCore.feed_call``); the stuck-order watch is the core's too
+  (``OrderCore.watch``/``expired``). A replace or an amend in progress is the one per-order Python
+  object.
 - With a journal (``journal=``, see ``journal.py``): every place and cancel intent is written
   before its request leaves; an order change that moves money or ends an order is appended on the
   next loop turn (off the feed path), with ``risk_filled``, the cumulative fill the risk hook has
@@ -52,6 +58,7 @@ from ._states import (
     EXPIRED,
     F_ACTIVATED,
     F_AMENDED,
+    F_CALLED,
     F_CLOSED,
     F_FILL,
     F_FILLED,
@@ -63,6 +70,7 @@ from ._states import (
     F_TRIGGERED,
     F_UNKNOWN_STATUS,
     FAILED,
+    FILLED,
     FIRST_ALGO_TYPE,
     ORDER_TYPES,
     PLACING,
@@ -131,34 +139,41 @@ class LimitOrderSpec:
 
 
 class _Hooks:
-    """An order's callbacks; one object is shared by the orders of one intent (a replace moves it)."""
+    """An order's callbacks, interned: one object (and one handle, stored in each order's record by
+    ``OrderCore.set_hook``) serves every order with the same callables, as algos pass the same
+    bound methods for thousands of orders. ``moved``: the variant a replaced order keeps, whose
+    callbacks went on to its replacement (a late fill on it still reaches them)."""
 
-    __slots__ = ("on_cancel", "on_fill", "on_partial", "on_trigger")
+    __slots__ = ("fast", "key", "moved", "on_cancel", "on_fill", "on_partial", "on_trigger", "plain")
 
-    def __init__(self, on_fill: Callback | None, on_cancel: Callback | None,
-                 on_partial: Callback | None, on_trigger: Callback | None = None) -> None:
+    def __init__(self, on_fill: Callback | None, on_cancel: Callback | None, on_partial: Callback | None,
+                 on_trigger: Callback | None = None, moved: bool = False) -> None:
         self.on_fill = on_fill
         self.on_cancel = on_cancel
         self.on_partial = on_partial
         self.on_trigger = on_trigger  # algo orders: their trigger placed the order
+        self.moved = moved
+        # No coroutine function among them: a callback runs at once, without inspecting it.
+        self.plain = not any(inspect.iscoroutinefunction(fn)
+                             for fn in (on_fill, on_cancel, on_partial, on_trigger))
+        self.fast = self.plain and not moved  # the core may run them itself (OrderCore.feed_call)
+        self.key: tuple[Any, ...] | None = None  # its key in OrderManager._hook_ids (None: not interned)
 
-
-# _Intent.phase: where the order stands for its callbacks.
-_LIVE = 0  # callbacks attached to a live order
-_CLOSED = 1  # closed unfilled and on_cancel ran; on_fill kept for a late fill that completes it
-_MOVED = 2  # replaced: its callbacks moved to the new order; a late fill here still reaches them
+    def any(self) -> bool:
+        return not (self.on_fill is None and self.on_cancel is None and self.on_partial is None
+                    and self.on_trigger is None)
 
 
 class _Intent:
-    """The shell's bookkeeping for one client order id: its callbacks, a replace waiting on its
-    cancel, and what happens to a fill that arrives after the order closed. The core marks such an
-    order (``set_hooked``), so feed results for it carry F_HOOKED; no other order is looked up."""
+    """A replace or an amend in progress on one order (its handle points here until they return),
+    or an algo order whose cancel lost the race with its trigger (until the trigger's frame): their
+    waiters, and the callbacks the order had. No other order has one."""
 
-    __slots__ = ("aborted", "amend", "cancel_created", "hooks", "phase", "replace", "suppressed")
+    __slots__ = ("aborted", "amend", "cancel_created", "handle", "hooks", "replace", "suppressed")
 
     def __init__(self, hooks: _Hooks | None) -> None:
         self.hooks = hooks
-        self.phase = _LIVE
+        self.handle = -1  # this entry's own handle
         self.replace: asyncio.Future[None] | None = None  # a replace waits for this order's close
         self.amend: asyncio.Future[None] | None = None  # an amend waits for its AMENDMENT (or a close)
         self.aborted = False  # a cancel was asked for during the replace: place nothing
@@ -228,10 +243,17 @@ class OrderManager:
         self._terminal_ttl = float(terminal_ttl)
         self.implementation: str = self._core.implementation
         self._ids = GENERATOR
-        self._intents: dict[str, _Intent] = {}
-        # Client ids of closed orders whose intent is kept for a late fill, in closing order (the
-        # core's eviction order): pruned from the front once the core let go of the order.
-        self._kept: deque[str] = deque()
+        # Handles (set_hook) -> _Hooks (interned by their callables) or _Intent (a replace or an
+        # amend in progress); freed handles are reused. Nothing per order: the handle lives in its
+        # record.
+        self._hook_list: list[_Hooks | _Intent | None] = []
+        # Per handle, what the core may run itself (OrderCore.feed_call): (on_partial, on_fill,
+        # on_cancel) of a _Hooks whose callbacks are plain and not moved; None for anything else.
+        self._fast: list[tuple[Any, Any, Any] | None] = []
+        self._hook_ids: dict[tuple[Any, ...], int] = {}
+        self._hook_free: list[int] = []
+        self._hook_gc_at = _HOOK_GC_MIN
+        self._waiting: dict[str, _Intent] = {}  # orders with a replace or an amend in progress
         self._replaces_waiting = 0
         self._drain_wake: asyncio.Future[None] | None = None
         self._resolver = Resolver(self, resolve_timeout, stuck_timeout)
@@ -268,7 +290,7 @@ class OrderManager:
 
             recording = Recording.open(recording)
         self._recording: Any = recording
-        self._mask = self._shell_mask = 0
+        self._mask = self._shell_mask = self._slow_mask = 0
         self._update_mask()
 
     def _update_mask(self) -> None:
@@ -281,6 +303,8 @@ class OrderManager:
             mask |= F_FILL
         # Results only the journal asks for take a short path in feed(): the order is noted.
         self._shell_mask = mask
+        # Results that need more than the order's callbacks (otherwise the core runs a plain one).
+        self._slow_mask = mask & ~F_HOOKED
         if self._journal is not None:
             mask |= _JOURNALED
         self._mask = mask
@@ -446,11 +470,10 @@ class OrderManager:
                 "reduce_only": bool(reduce_only), "tif": tif, "stp": stp})
         order = self._core.add(cid, sub, symbol, _SIDES[side], _TYPES[order_type], qty, px, str(origin),
                                parent_id, leverage, bool(reduce_only), tif)
-        if hooks is None and (on_fill or on_cancel or on_partial):
-            hooks = _Hooks(on_fill, on_cancel, on_partial)
         if hooks is not None:
-            self._intents[cid] = _Intent(hooks)
-            self._core.set_hooked(cid, True)
+            self._core.set_hook(cid, self._handle(hooks, False))
+        elif on_fill is not None or on_cancel is not None or on_partial is not None:
+            self._core.set_hook(cid, self._intern_hooks(on_fill, on_cancel, on_partial, None, False))
         if self._journal is not None:
             # Before the send: after a crash this order is looked up, never placed again.
             try:
@@ -746,10 +769,8 @@ class OrderManager:
         tif = "GTC" if px else None
         order = self._core.add(cid, sub, symbol, _SIDES[side], _ALL_TYPES[order_type], qty, px, str(origin),
                                parent_id, leverage, bool(reduce_only), tif)
-        if hooks.on_fill or hooks.on_cancel or hooks.on_partial or hooks.on_trigger:
-            # As for plain orders: without callbacks its frames never leave the core.
-            self._intents[cid] = _Intent(hooks)
-            self._core.set_hooked(cid, True)
+        if hooks.any():
+            self._core.set_hook(cid, self._handle(hooks, False))
         if self._journal is not None:
             # Before the send, with the algo fields: restore() rebuilds the order from this alone.
             fields = {"triggerPrice": extra.get("trigger_price"), "callbackRate": extra.get("callback_rate"),
@@ -911,7 +932,7 @@ class OrderManager:
             return False, False
         prev = self._core.begin_cancel(cid)
         if prev < 0:
-            intent = self._intents.get(cid)
+            intent = self._waiting.get(cid)
             if intent is not None and intent.replace is not None:
                 # The replace's cancel is already on its way; asking to cancel now ends the intent:
                 # the replace places nothing (a kill switch must not leave a fresh order behind).
@@ -976,11 +997,8 @@ class OrderManager:
                 if order.state_code == TRIGGERED:
                     self._spawn(self._cancel(cid))
                 elif order.is_live:
-                    intent = self._intents.get(cid)
-                    if intent is None:  # an order without callbacks: its TRIGGERED must reach us
-                        intent = self._intents[cid] = _Intent(None)
-                        self._core.set_hooked(cid, True)
-                    intent.cancel_created = True
+                    # Its handle points at a waiting entry until the trigger's frame (or its end).
+                    self._wait_on(cid).cancel_created = True
         except Exception as exc:
             self._stats["unknown_outcomes"] += 1
             log.warning("cancel of %s: outcome unknown (%r); the feed or reconciliation decides", cid, exc)
@@ -1049,7 +1067,7 @@ class OrderManager:
                             new_tif: str | None) -> OrderState | None:
         cid = client_order_id
         old = self._core.get(cid)
-        intent = self._intents.get(cid)
+        intent = self._waiting.get(cid)
         if old is None or not old.is_live or (intent is not None and (intent.replace is not None
                                                                      or intent.amend is not None)):
             return None
@@ -1063,12 +1081,10 @@ class OrderManager:
                 raise ValueError(f"new_price must be > 0, not {new_price!r}")
         if new_quantity is not None and to_fixed(new_quantity, "new_quantity") <= 0:
             raise ValueError(f"new_quantity must be > 0, not {new_quantity!r}")
-        if intent is None:
-            intent = self._intents[cid] = _Intent(None)
+        intent = self._wait_on(cid)  # its close must reach the waiter
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         intent.replace = done
         self._replaces_waiting += 1
-        self._core.set_hooked(cid, True)  # its close must reach the waiter
         try:
             _sent, accepted = await self._cancel(cid)
             if not accepted:
@@ -1088,20 +1104,18 @@ class OrderManager:
             intent.replace = None
             aborted, suppressed = intent.aborted, intent.suppressed
             intent.aborted = intent.suppressed = False
-            if intent.hooks is None and self._intents.get(cid) is intent:
-                del self._intents[cid]  # a replace-only record: nothing to keep
+            self._done_waiting(cid, intent)
         hooks = intent.hooks
         if aborted:
             self._stats["replace_aborted"] += 1
-            if suppressed:
-                self._retire(cid, intent, _CLOSED)
-                if hooks is not None and hooks.on_cancel is not None:
-                    self._call(hooks.on_cancel, old)  # the intent ended here after all
+            if suppressed and hooks is not None and hooks.on_cancel is not None:
+                self._call(hooks.on_cancel, old)  # the intent ended here after all
             return None
         if old.state not in ("cancelled", "expired"):
             return None  # the fill won (or it was rejected/failed): one intent, no new order
         if hooks is not None:
-            self._retire(cid, intent, _MOVED)
+            # Replaced: a late fill on the old order still reaches the callbacks, as a late fill.
+            self._core.set_hook(cid, self._handle(hooks, True))
         quantity = new_quantity if new_quantity is not None else fixed_to_str(
             old.quantity_fp - old.filled_fp)
         if to_fixed(quantity) <= 0:
@@ -1118,7 +1132,7 @@ class OrderManager:
                      new_quantity: Number | None) -> OrderState | None:
         """One modify request (docs/binance-protocol.md, "Amend in place"), then the feed's word."""
         order = self._core.get(cid)
-        intent = self._intents.get(cid)
+        intent = self._waiting.get(cid)
         if order is None or not order.is_live or order.state_code == CANCELLING or (
                 intent is not None and (intent.replace is not None or intent.amend is not None)):
             return None  # a cancel on its way ends the order: nothing to amend
@@ -1134,11 +1148,9 @@ class OrderManager:
             qty = filled + open_qty
         else:
             qty = order.quantity_fp
-        if intent is None:
-            intent = self._intents[cid] = _Intent(None)
+        intent = self._wait_on(cid)  # its AMENDMENT or close must reach the waiter
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         intent.amend = done
-        self._core.set_hooked(cid, True)  # its AMENDMENT or close must reach the waiter
         symbol, side = order.symbol, order.side
         self._stats["amends"] += 1
         self._replaces_waiting += 1
@@ -1189,10 +1201,7 @@ class OrderManager:
         finally:
             self._replaces_waiting -= 1
             intent.amend = None
-            if intent.hooks is None and intent.replace is None and self._intents.get(cid) is intent:
-                del self._intents[cid]  # an amend-only record: nothing to keep
-                if order.is_live:
-                    self._core.set_hooked(cid, False)
+            self._done_waiting(cid, intent)
         return order if order.is_live else None
 
     async def _closed_meanwhile(self, order: Any) -> None:
@@ -1216,7 +1225,9 @@ class OrderManager:
         if self._recording is not None:
             self._record_frame(data)
         try:
-            flags = self._core.feed(data)
+            # The core runs the order's callback itself when that is all the result asks for
+            # (a plain callback, nothing queued ahead of it): see OrderCore.feed_call.
+            flags = self._core.feed_call(data, None if self._work else self._fast, self._slow_mask)
         except TypeError:  # not bytes-like or str: counted as malformed like any bad frame
             flags = self._core.feed_decoded(_decode_py.R_MALFORMED, None)
         if flags & self._mask:
@@ -1225,11 +1236,25 @@ class OrderManager:
                 self._jdirty[order.client_order_id] = order
                 if self._jhandle is None:
                     self._journal_mark(order)
-                return
-            try:
-                self._dispatch(flags, self._core.last_order(), self._core.last_event_time())
-            except Exception:  # the feed path must survive anything the shell does
-                log.exception("dispatch failed")
+            else:
+                try:
+                    self._dispatch(flags, self._core.last_order(), self._core.last_event_time())
+                except Exception:  # the feed path must survive anything the shell does
+                    log.exception("dispatch failed")
+        if flags & F_CALLED:
+            self._called()
+
+    def _called(self) -> None:
+        """What the callback the core ran (feed_call) left: an exception, or a result to await."""
+        outcome = self._core.call_outcome()
+        if outcome is None:
+            return
+        fn, order, result, exc = outcome
+        if exc is not None:
+            self._stats["callback_errors"] += 1
+            log.error("callback %r failed for %s", fn, order.client_order_id, exc_info=exc)
+        elif inspect.isawaitable(result):
+            self._queue(None, result)
 
     async def on_order_update(self, data: Any) -> None:
         """An ORDER_TRADE_UPDATE as raw bytes/str, the parsed message, or the mapped dict
@@ -1237,18 +1262,8 @@ class OrderManager:
 
         Returns once its callbacks (and any async work queued before it) have run.
         """
-        if isinstance(data, (bytes, bytearray, memoryview, str)):
-            if self._recording is not None:
-                self._record_frame(data)
-            try:
-                flags = self._core.feed(data)
-            except TypeError:  # a non-contiguous memoryview
-                flags = self._core.feed_decoded(_decode_py.R_MALFORMED, None)
-            if flags & self._mask:
-                try:
-                    self._dispatch(flags, self._core.last_order(), self._core.last_event_time())
-                except Exception:
-                    log.exception("dispatch failed")
+        if type(data) is bytes or isinstance(data, (bytes, bytearray, memoryview, str)):
+            self.feed(data)
         elif isinstance(data, dict):
             if self._recording is not None:
                 with contextlib.suppress(TypeError):
@@ -1561,28 +1576,64 @@ class OrderManager:
             if flags & F_MALFORMED and self._log_budget.take():
                 log.warning("malformed user-stream message (%d so far)", self._core.counters()["malformed"])
             return
-        cid = order.client_order_id
+        # The order's callbacks come from its record's handle: no id string, no dict probe.
+        h = self._core.last_hook() if flags & F_HOOKED else -1
         if flags & _JOURNALED and self._journal is not None:
             self._journal_mark(order)
-        if flags & F_ORPHAN:
-            self._resolver.orphan(order)
-        if flags & (F_LATE_FILL | F_UNKNOWN_STATUS) and self._log_budget.take():
-            if flags & F_LATE_FILL:
-                log.warning("late fill on %s (%s): %s more, filled %s of %s", cid, order.state,
-                            order.last_fill_qty, order.filled_qty, order.quantity)
-            else:
-                log.warning("unknown order status for %s", cid)
+        if flags & (F_ORPHAN | F_LATE_FILL | F_UNKNOWN_STATUS):
+            self._note(flags, order)
         if self._publisher is not None:
             self._publish(flags, order, ts_ms or _now_ms())
         if flags & F_FILL and self._risk is not None:
             self._queue(self._risk_fill, order.snapshot())
-        if flags & (F_FILLED | F_CLOSED):
-            self._resolver.unwatch(cid)
-        if not flags & F_HOOKED:
+        if h < 0:
             return
-        intent = self._intents.get(cid)
-        if intent is None:
+        hooks = self._hook_list[h]
+        if hooks.__class__ is _Intent:
+            flags, hooks = self._wait_event(flags, order, hooks)
+            if hooks is None:
+                return
+        if TYPE_CHECKING:
+            assert isinstance(hooks, _Hooks)
+        if hooks.moved:
+            # A fill on a replaced order after its cancel was confirmed: the intent traded more
+            # than the algo asked for, so the algo must hear of it (through the callbacks it moved
+            # to the replacement, with the old order as argument). Once filled, nothing more.
+            if flags & F_LATE_FILL:
+                if flags & F_FILLED:
+                    if hooks.on_fill is not None:
+                        self._call(hooks.on_fill, order, hooks.plain)
+                elif hooks.on_partial is not None and order.state_code != FILLED:
+                    self._call(hooks.on_partial, order, hooks.plain)
             return
+        # A live order, or one already closed (F_PARTIAL is never set for a terminal order, and a
+        # closed order cannot close again): a late fill that completes a closed order did fill
+        # after all, so on_fill runs for it.
+        if flags & F_TRIGGERED and hooks.on_trigger is not None:
+            self._call(hooks.on_trigger, order, hooks.plain)
+        if flags & F_PARTIAL:
+            if hooks.on_partial is not None:
+                self._call(hooks.on_partial, order, hooks.plain)
+        elif (flags & F_LATE_FILL and not flags & F_FILLED and hooks.on_partial is not None
+              and order.is_algo and order.state_code != FILLED):
+            # The created order of an algo order we cancelled (the trigger won): its fills are the
+            # caller's position, never dropped.
+            self._call(hooks.on_partial, order, hooks.plain)
+        if flags & F_FILLED:
+            if hooks.on_fill is not None:
+                self._call(hooks.on_fill, order, hooks.plain)
+        elif flags & F_CLOSED and hooks.on_cancel is not None:
+            self._call(hooks.on_cancel, order, hooks.plain)
+
+    def _wait_event(self, flags: int, order: Any, intent: _Intent) -> tuple[int, _Hooks | None]:
+        """An event of an order a replace or an amend waits on: their waiters first. Or an algo
+        order whose cancel lost the race with its trigger: the created order is cancelled."""
+        if intent.cancel_created and flags & (F_TRIGGERED | F_FILLED | F_CLOSED):
+            intent.cancel_created = False
+            cid = order.client_order_id
+            if flags & F_TRIGGERED and order.state_code == TRIGGERED:
+                self._spawn(self._cancel(cid))
+            self._done_waiting(cid, intent)
         amend = intent.amend
         if flags & (F_AMENDED | F_FILLED | F_CLOSED) and amend is not None and not amend.done():
             amend.set_result(None)
@@ -1593,74 +1644,93 @@ class OrderManager:
                 # The replace's own cancel: the callbacks move to the new order.
                 flags &= ~F_CLOSED
                 intent.suppressed = True
-        if intent.cancel_created and flags & (F_TRIGGERED | F_FILLED | F_CLOSED):
-            intent.cancel_created = False
-            if flags & F_TRIGGERED and order.state_code == TRIGGERED:
-                self._spawn(self._cancel(cid))
-            if intent.hooks is None and intent.replace is None and intent.amend is None:
-                del self._intents[cid]  # made for this alone (an order without callbacks)
-        hooks = intent.hooks
-        if hooks is None:
-            return
-        if intent.phase == _MOVED:
+        return flags, intent.hooks
+
+    def _note(self, flags: int, order: Any) -> None:
+        if flags & F_ORPHAN:
+            self._resolver.orphan(order)
+        if flags & (F_LATE_FILL | F_UNKNOWN_STATUS) and self._log_budget.take():
+            cid = order.client_order_id
             if flags & F_LATE_FILL:
-                # A fill on a replaced order after its cancel was confirmed: the intent traded
-                # more than the algo asked for, so the algo must hear of it (through the
-                # callbacks it moved to the replacement, with the old order as argument).
-                if flags & F_FILLED:
-                    self._forget(cid, intent)
-                    if hooks.on_fill is not None:
-                        self._call(hooks.on_fill, order)
-                elif hooks.on_partial is not None:
-                    self._call(hooks.on_partial, order)
-            return
-        if intent.phase == _CLOSED:
-            if flags & F_LATE_FILL and not flags & F_FILLED and order.is_algo and hooks.on_partial:
-                # The created order of an algo order we cancelled (the trigger won): its fills
-                # are the caller's position, never dropped.
-                self._call(hooks.on_partial, order)
-            if flags & F_FILLED:
-                # A late fill completed an order already closed: it did fill after all.
-                self._forget(cid, intent)
-                if hooks.on_fill is not None:
-                    self._call(hooks.on_fill, order)
-            return
-        if flags & F_TRIGGERED and hooks.on_trigger is not None:
-            self._call(hooks.on_trigger, order)
-        if flags & F_PARTIAL and hooks.on_partial is not None:
-            self._call(hooks.on_partial, order)
-        if flags & F_FILLED:
-            self._forget(cid, intent)
-            if hooks.on_fill is not None:
-                self._call(hooks.on_fill, order)
-        elif flags & F_CLOSED:
-            self._retire(cid, intent, _CLOSED)
-            if hooks.on_cancel is not None:
-                self._call(hooks.on_cancel, order)
+                log.warning("late fill on %s (%s): %s more, filled %s of %s", cid, order.state,
+                            order.last_fill_qty, order.filled_qty, order.quantity)
+            else:
+                log.warning("unknown order status for %s", cid)
 
-    def _forget(self, cid: str, intent: _Intent) -> None:
-        # "is intent": a callback run synchronously from this dispatch may already have moved on
-        # (fed the next frame, replaced the order); never drop a record that is not this one.
-        if self._intents.get(cid) is intent:
-            del self._intents[cid]
+    # ── Hook handles ──
 
-    def _retire(self, cid: str, intent: _Intent, phase: int) -> None:
-        """The order closed (or was replaced): keep its intent while the core keeps the order, so
-        a late fill still reaches its callbacks (it did fill after all, or traded more than asked)."""
-        if intent.phase != _LIVE:
+    def _handle(self, hooks: _Hooks, moved: bool) -> int:
+        return self._intern_hooks(hooks.on_fill, hooks.on_cancel, hooks.on_partial, hooks.on_trigger, moved)
+
+    def _intern_hooks(self, on_fill: Callback | None, on_cancel: Callback | None,
+                      on_partial: Callback | None, on_trigger: Callback | None, moved: bool) -> int:
+        """The handle of these callbacks (one per distinct tuple; an unhashable callable gets its own)."""
+        key = (on_fill, on_cancel, on_partial, on_trigger, moved)
+        try:
+            h = self._hook_ids.get(key)
+        except TypeError:
+            h, key = None, None  # type: ignore[assignment]
+        if h is not None:
+            return h
+        hooks = _Hooks(on_fill, on_cancel, on_partial, on_trigger, moved)
+        h = self._new_handle(hooks)
+        if key is not None:
+            hooks.key = key
+            self._hook_ids[key] = h
+        return h
+
+    def _new_handle(self, entry: _Hooks | _Intent) -> int:
+        if not self._hook_free and len(self._hook_list) >= self._hook_gc_at:
+            self._collect_hooks()
+        fast = ((entry.on_partial, entry.on_fill, entry.on_cancel)
+                if isinstance(entry, _Hooks) and entry.fast else None)
+        if self._hook_free:
+            h = self._hook_free.pop()
+            self._hook_list[h] = entry
+            self._fast[h] = fast
+            return h
+        self._hook_list.append(entry)
+        self._fast.append(fast)
+        return len(self._hook_list) - 1
+
+    def _free_handle(self, h: int) -> None:
+        self._hook_list[h] = None
+        self._fast[h] = None
+        self._hook_free.append(h)
+
+    def _collect_hooks(self) -> None:
+        """Free the handles no tracked order holds any more (callbacks of algos that are gone):
+        one walk of the core's records each time the table doubles."""
+        used = self._core.hooks_in_use()
+        for h, entry in enumerate(self._hook_list):
+            # A replace's or an amend's entry is freed by them, whatever happened to the order.
+            if isinstance(entry, _Hooks) and h not in used:
+                if entry.key is not None:
+                    del self._hook_ids[entry.key]
+                self._free_handle(h)
+        self._hook_gc_at = max(_HOOK_GC_MIN, 2 * (len(self._hook_list) - len(self._hook_free)))
+
+    def _wait_on(self, cid: str) -> _Intent:
+        """The order's _Intent, made on first use: its handle then points there, so that its
+        events reach the waiters (and, through the _Intent, its callbacks)."""
+        intent = self._waiting.get(cid)
+        if intent is None:
+            h = self._core.get_hook(cid)
+            entry = self._hook_list[h] if h >= 0 else None
+            intent = self._waiting[cid] = _Intent(entry if isinstance(entry, _Hooks) else None)
+            intent.handle = self._new_handle(intent)
+            self._core.set_hook(cid, intent.handle)
+        return intent
+
+    def _done_waiting(self, cid: str, intent: _Intent) -> None:
+        """A replace or an amend returned: once neither waits, the order's handle goes back to its
+        own callbacks (or none) and the _Intent's is freed."""
+        if (intent.replace is not None or intent.amend is not None or intent.cancel_created
+                or self._waiting.get(cid) is not intent):
             return
-        intent.phase = phase
-        if phase == _CLOSED and intent.hooks is not None and intent.hooks.on_fill is None and (
-                intent.hooks.on_partial is None or not _is_algo(self._core.get(cid))):
-            self._forget(cid, intent)  # nothing could run for a late fill
-            return
-        kept = self._kept
-        while kept and self._core.get(kept[0]) is None:  # the core has evicted it: let go too
-            gone = kept.popleft()
-            old = self._intents.get(gone)
-            if old is not None and old.phase != _LIVE:
-                del self._intents[gone]
-        kept.append(cid)
+        del self._waiting[cid]
+        self._core.set_hook(cid, -1 if intent.hooks is None else self._handle(intent.hooks, False))
+        self._free_handle(intent.handle)
 
     def _publish(self, flags: int, order: Any, ts: int) -> None:
         from ..events import payloads
@@ -1722,14 +1792,15 @@ class OrderManager:
             except Exception:
                 log.exception("journal: could not send the risk acknowledgement of %s", cid)
 
-    def _call(self, fn: Callback, order: Any) -> None:
+    def _call(self, fn: Callback, order: Any, plain: bool = False) -> None:
         # A callback that runs later (queued behind async work, or a coroutine whose body runs at
         # the next loop turn) gets a snapshot: by then later frames may have moved the live view,
         # and on_partial must see its own increase. A plain callback run now gets the live view.
+        # ``plain``: known not to be a coroutine function (its _Hooks checked once).
         if self._work:
             self._queue(fn, order.snapshot())  # keep callbacks in order behind pending async work
             return
-        if inspect.iscoroutinefunction(fn):
+        if not plain and inspect.iscoroutinefunction(fn):
             order = order.snapshot()
         try:
             result = fn(order)
@@ -1737,7 +1808,7 @@ class OrderManager:
             self._stats["callback_errors"] += 1
             log.exception("callback %r failed for %s", fn, order.client_order_id)
             return
-        if inspect.isawaitable(result):
+        if result is not None and inspect.isawaitable(result):
             self._queue(None, result)
 
     def _queue(self, fn: Callable[[Any], Any] | None, arg: Any) -> None:
@@ -1828,6 +1899,8 @@ class OrderManager:
 _ALWAYS = F_HOOKED | F_LATE_FILL | F_UNKNOWN_STATUS | F_MALFORMED | F_ORPHAN
 # Results the journal records: money moved, the order ended, or the exchange's id arrived.
 _JOURNALED = F_ACTIVATED | F_FILL | F_FILLED | F_CLOSED
+# The hook table is swept for unused handles when it reaches this size (then twice what is used).
+_HOOK_GC_MIN = 1024
 
 
 def _algo_intent(cid: str, sub: str, order: Any, qty: int, px: int, leverage: int, origin: str,
@@ -1847,10 +1920,6 @@ def _algo_intent(cid: str, sub: str, order: Any, qty: int, px: int, leverage: in
         trigger_price=fp("triggerPrice"), working_type=fields.get("workingType") or "CONTRACT_PRICE",
         callback_rate=fp("callbackRate"), activation_price=fp("activatePrice"),
         close_position=flag("closePosition"), price_protect=flag("priceProtect"))
-
-
-def _is_algo(order: Any) -> bool:
-    return order is not None and bool(order.is_algo)
 
 
 def _now_ms() -> int:

@@ -38,7 +38,6 @@ class Resolver:
         self.stuck_timeout = float(stuck_timeout)
         self._resolving: set[str] = set()
         self._orphans: set[str] = set()  # orphan cancels in flight
-        self._watch: dict[str, float] = {}  # placing/cancelling orders the exchange accepted
         self._sweeper: asyncio.Task[None] | None = None
 
     # ── entry points for the manager ──
@@ -51,15 +50,14 @@ class Resolver:
 
     def watch(self, order: Any) -> None:
         """The exchange accepted a request; the feed should follow within milliseconds. If its
-        frame is lost on a live connection (no reconnect, so no reconciliation), ask."""
+        frame is lost on a live connection (no reconnect, so no reconciliation), ask. The watch
+        is the core's (a deadline in the order's record, on the core's clock): the order leaves it
+        by itself when it leaves placing/cancelling."""
         if self.stuck_timeout <= 0:
             return
-        self._watch[order.client_order_id] = time.monotonic() + self.stuck_timeout
-        if self._sweeper is None or self._sweeper.done():
+        if self._m._core.watch(order.client_order_id, self.stuck_timeout) and (
+                self._sweeper is None or self._sweeper.done()):
             self._sweeper = asyncio.get_running_loop().create_task(self._sweep())
-
-    def unwatch(self, client_order_id: str) -> None:
-        self._watch.pop(client_order_id, None)
 
     def orphan(self, order: Any) -> None:
         """We closed it as rejected/failed, yet the exchange has it open: cancel it, once."""
@@ -78,18 +76,12 @@ class Resolver:
 
     async def _sweep(self) -> None:
         core = self._m._core
-        while self._watch and not self._m._closed:
+        while core.watched() and not self._m._closed:
             await asyncio.sleep(min(self.stuck_timeout / 2, 5.0))
-            now = time.monotonic()
-            for cid, deadline in list(self._watch.items()):
-                order = core.get(cid)
-                if order is None or order.state_code not in (PLACING, CANCELLING):
-                    del self._watch[cid]
-                elif now >= deadline:
-                    del self._watch[cid]
-                    log.warning("%s still %s %.0fs after the exchange accepted it: querying",
-                                cid, order.state, self.stuck_timeout)
-                    self._m._spawn(self.resolve(order, wait=False))
+            for order in core.expired():  # only the orders past their deadline are looked at
+                log.warning("%s still %s %.0fs after the exchange accepted it: querying",
+                            order.client_order_id, order.state, self.stuck_timeout)
+                self._m._spawn(self.resolve(order, wait=False))
 
     async def resolve(self, order: Any, wait: bool = True) -> None:
         cid = order.client_order_id
