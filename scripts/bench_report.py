@@ -506,7 +506,45 @@ def target_rows(benches: list[Bench]) -> list[list[str]]:
     if lat and lat.p99 is not None:
         row("enqueue-to-subscriber p99 at 20k events/s", "< 1 ms", lat.p99, lat.p99 < 1e-3,
             f"{lat.p99 * 1e6:.0f} µs (p50 {lat.value * 1e6:.0f} µs)")
+    # Order entry through the manager against the simulator (bench_entry_latency.py), p50s.
+    def entry(case: str, key: str) -> float | None:
+        b = _find_tokens(benches, "test_entry_latency", "cython", case)
+        v = b.extra.get(key) if b else None
+        return float(v) if isinstance(v, (int, float)) else None
+
+    ws_amend, rest_cp = entry("ws-amend", "reprice_p50_us"), entry("rest-cancel_place", "reprice_p50_us")
+    if ws_amend and rest_cp:
+        r = ws_amend / rest_cp
+        row("reprice -> repriced and live, p50: ws-fapi amend vs REST cancel-then-place", "<= 0.4x", r,
+            r <= 0.4, f"{r:.2f}x ({ws_amend:.0f} µs vs {rest_cp:.0f} µs)")
+    ws_place = entry("ws-cancel_place", "place_p50_us")
+    rest_place = entry("rest-cancel_place", "place_p50_us")
+    if ws_place and rest_place:
+        r = ws_place / rest_place
+        row("place -> NEW on the feed, p50: ws-fapi vs REST", "<= 0.75x", r, r <= 0.75,
+            f"{r:.2f}x ({ws_place:.0f} µs vs {rest_place:.0f} µs)")
+    # The journal on the feed path (bench_journal_manager.py): feed() time per frame, on vs off.
+    on = _find_tokens(benches, "test_journal_manager_feed", "cython", "5ms")
+    off = _find_tokens(benches, "test_journal_manager_feed", "cython", "off")
+    if on and off:
+        a, b = on.extra.get("feed_ns_per_frame"), off.extra.get("feed_ns_per_frame")
+        if isinstance(a, (int, float)) and isinstance(b, (int, float)) and b:
+            r = a / b
+            row("raw frame through `manager.feed` with the journal on (5 ms) vs off, compiled",
+                "within 10%", r, r <= 1.1, f"{r:.2f}x ({a:.0f} ns vs {b:.0f} ns)")
     return rows
+
+
+def _find_tokens(benches: list[Bench], test: str, *tokens: str) -> Bench | None:
+    """The last benchmark of ``test`` whose parameter id has every token (in any order)."""
+    found = []
+    for b in benches:
+        if not b.name.startswith(test + "["):
+            continue
+        parts = b.name[len(test) + 1 : -1]
+        if all(t in parts.split("-") or t in parts for t in tokens):
+            found.append(b)
+    return found[-1] if found else None
 
 
 def readme_section(data: dict[str, Any], benches: list[Bench], quick: bool) -> str:
