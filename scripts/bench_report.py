@@ -523,6 +523,15 @@ def target_rows(benches: list[Bench]) -> list[list[str]]:
         r = ws_place / rest_place
         row("place -> NEW on the feed, p50: ws-fapi vs REST", "<= 0.75x", r, r <= 0.75,
             f"{r:.2f}x ({ws_place:.0f} µs vs {rest_place:.0f} µs)")
+    # A raw ALGO_UPDATE (the real captured TRIGGERED frame) through manager.feed (bench_algo.py).
+    yard = _find(benches, "test_orjson_loads_algo_update_yardstick")
+    for case, label in (("no-callbacks", "without callbacks"), ("on_trigger", "with on_trigger")):
+        ours = _find_tokens(benches, "test_feed_algo_update_raw_frame", "cython", case)
+        if ours and yard and ours.value and yard.value:
+            r = ours.value / yard.value
+            row(f"raw ALGO_UPDATE through `manager.feed`, {label}, compiled, vs `orjson.loads` of the frame",
+                "<= 0.5x its time", r, r <= 0.5,
+                f"{r:.2f}x ({fmt_time(ours.value)} vs {fmt_time(yard.value)})")
     # The journal on the feed path (bench_journal_manager.py): feed() time per frame, on vs off.
     on = _find_tokens(benches, "test_journal_manager_feed", "cython", "5ms")
     off = _find_tokens(benches, "test_journal_manager_feed", "cython", "off")

@@ -121,8 +121,9 @@ def test_root_all_covers_the_brief_names() -> None:
     assert set(ROOT_NAMES) <= set(trading_engine_python.__all__)
 
 
-KEYWORDS = ["leverage", "reduce_only", "time_in_force", "origin", "parent_id", "on_fill", "on_cancel",
-            "on_partial"]
+KEYWORDS = ["leverage", "reduce_only", "time_in_force", "self_trade_prevention", "origin", "parent_id",
+            "on_fill", "on_cancel", "on_partial"]
+LIMIT_ONLY = ("time_in_force", "self_trade_prevention")
 
 
 @pytest.mark.parametrize(
@@ -141,7 +142,7 @@ def test_place_methods_share_one_argument_order(method: str, positional: list[st
     kinds = inspect.Parameter
     assert [p.name for p in params if p.kind == kinds.POSITIONAL_OR_KEYWORD] == positional
     keyword_only = [p.name for p in params if p.kind == kinds.KEYWORD_ONLY]
-    expected = [k for k in KEYWORDS if method == "place_limit_order" or k != "time_in_force"]
+    expected = [k for k in KEYWORDS if method == "place_limit_order" or k not in LIMIT_ONLY]
     assert keyword_only == expected
     assert len(params) == len(positional) + len(expected)
 

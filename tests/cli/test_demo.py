@@ -85,6 +85,10 @@ def test_demo_exits_0_with_every_order_reconciled(demo_run: DemoRun) -> None:
     entry = re.search(r"order entry \(ws; .*requests ws (\d+), REST (\d+) \(fallbacks (\d+)\)", out)
     assert entry is not None and int(entry.group(1)) > 0 and entry.group(3) == "0", out[-3000:]
     assert re.search(r"taker +taker .* filled=[1-9]", out)
+    # The taker's positions got protective stops (Algo API orders), checked against the venue too.
+    algo = re.search(r"algo \(conditional\) orders (\d+): (.*) \(protective", out)
+    assert algo is not None and int(algo.group(1)) > 0 and "cancelled" in algo.group(2), out[-3000:]
+    assert re.search(r"dead-man switch: countdownCancelAll 120 s, renewals [1-9]\d*, failures 0", out)
     if shutil.which("redis-server"):
         ev = re.search(r"events: published (\d+), dropped (\d+)", out)
         assert ev is not None and int(ev.group(1)) > 0 and ev.group(2) == "0"
@@ -108,6 +112,10 @@ def test_metrics_scraped_from_a_running_demo(demo_run: DemoRun) -> None:
     assert _value(text, "trading_engine_order_entry_seconds", '{path="ws",quantile="0.5",step="place"}') > 0
     assert 'trading_engine_orders{state="' in text
     assert _value(text, "trading_engine_rest_client_total", '{counter="requests"}') > 0
+    # The demo's dead-man switch (120 s by default) is armed while its algos have orders open.
+    assert _value(text, "trading_engine_dead_man_seconds") == 120
+    assert _value(text, "trading_engine_dead_man_renewals_total") > 0
+    assert _value(text, "trading_engine_dead_man_failures_total") == 0
     if shutil.which("redis-server"):
         assert _value(text, "trading_engine_events_published_total") > 0
         assert _value(text, "trading_engine_events_dropped_total") == 0
@@ -126,6 +134,8 @@ class _Order:
     @property
     def filled_fp(self) -> int:
         return to_fixed(self.filled)
+
+    is_algo = False
 
     @property
     def is_live(self) -> bool:
@@ -192,3 +202,55 @@ def test_demo_without_redis_logs_the_events() -> None:
     assert re.search(r"event (NEW|PARTIALLY_FILLED|FILLED|CANCELED) PMS", done.stderr)
     assert "reconciliation: all" in done.stdout
     assert "events: published" not in done.stdout
+
+
+class _AlgoOrder(_Order):
+    is_algo = True
+
+
+def _check_algo(order: _Order, algo: dict[str, Any] | None, created: dict[str, Any] | None) -> Any:
+    demo = Demo(argparse.Namespace(symbols="BTCUSDT", seed=1))
+    demo.sim = _Sim({} if created is None else {order.client_order_id: created})
+    demo.registry = [order]
+    if algo is not None:
+        demo.venue_algos[order.client_order_id] = algo
+    return demo.check()
+
+
+@pytest.mark.parametrize(
+    ("state", "filled", "algo", "created"),
+    [
+        ("cancelled", "0", {"algoStatus": "CANCELED", "actualOrderId": ""}, None),
+        ("rejected", "0", None, None),
+        ("rejected", "0", {"algoStatus": "REJECTED", "actualOrderId": ""}, None),
+        ("filled", "0.004", {"algoStatus": "FINISHED", "actualOrderId": "7"},
+         {"status": "FILLED", "executedQty": "0.004"}),
+        ("finished", "0.001", {"algoStatus": "FINISHED", "actualOrderId": "7"},
+         {"status": "CANCELED", "executedQty": "0.001"}),
+        ("cancelled", "0", {"algoStatus": "FINISHED", "actualOrderId": "7"},
+         {"status": "CANCELED", "executedQty": "0"}),
+    ],
+)
+def test_check_accepts_matching_algo_records(state: str, filled: str, algo: Any, created: Any) -> None:
+    res = _check_algo(_AlgoOrder("s", state, filled), algo, created)
+    assert res.ok and not res.mismatches, res.mismatches
+
+
+@pytest.mark.parametrize(
+    ("state", "filled", "algo", "created", "why"),
+    [
+        ("active", "0", {"algoStatus": "NEW", "actualOrderId": ""}, None, "still open"),
+        ("cancelled", "0", {"algoStatus": "NEW", "actualOrderId": ""}, None, "still open"),
+        ("cancelled", "0", None, None, "unknown to the Algo API"),
+        ("cancelled", "0", {"algoStatus": "EXPIRED", "actualOrderId": ""}, None, "cancelled here, EXPIRED"),
+        ("cancelled", "0", {"algoStatus": "TRIGGERED", "actualOrderId": "7"},
+         {"status": "PARTIALLY_FILLED", "executedQty": "0.001"}, "still open"),
+        ("filled", "0.003", {"algoStatus": "FINISHED", "actualOrderId": "7"},
+         {"status": "FILLED", "executedQty": "0.004"}, "filled 0.003 here"),
+        ("cancelled", "0", {"algoStatus": "FINISHED", "actualOrderId": "7"},
+         {"status": "FILLED", "executedQty": "0.004"}, "cancelled here, FINISHED"),
+    ],
+)
+def test_check_reports_algo_differences(state: str, filled: str, algo: Any, created: Any, why: str) -> None:
+    res = _check_algo(_AlgoOrder("s", state, filled), algo, created)
+    assert not res.ok and len(res.mismatches) == 1 and why in res.mismatches[0], res.mismatches

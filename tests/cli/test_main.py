@@ -32,7 +32,18 @@ def test_help(command: str | None, capsys: pytest.CaptureFixture[str]) -> None:
     if command is not None:
         assert expected[command] in out
     if command in ("demo", "run"):
-        assert "--metrics-port" in out
+        assert "--metrics-port" in out and "--dead-man SECONDS" in out
+
+
+@pytest.mark.parametrize(("value", "seconds"), [(120.0, 120.0), (2.0, 2.0), (0.0, None)])
+def test_dead_man_option(value: float, seconds: float | None) -> None:
+    import argparse
+
+    from trading_engine_python.cli.engine import dead_man_seconds
+
+    assert dead_man_seconds(argparse.Namespace(dead_man=value)) == seconds
+    with pytest.raises(ValueError, match="--dead-man"):
+        dead_man_seconds(argparse.Namespace(dead_man=-1.0))
 
 
 def test_module_entry_point_and_no_command() -> None:
@@ -111,6 +122,9 @@ async def test_run_against_the_simulator_and_stops_on_sigterm() -> None:
                         pass
                     await asyncio.sleep(0.05)
             assert "trading_engine_orders_live 0.0" in text
+            # The dead-man switch is on by default (120 s), idle with no live order.
+            assert "trading_engine_dead_man_seconds 120.0" in text
+            assert "trading_engine_dead_man_armed_symbols 0.0" in text
             await asyncio.sleep(1.2)  # at least one status line
             proc.send_signal(signal.SIGTERM)
             out, err = await asyncio.wait_for(proc.communicate(), 30)

@@ -172,7 +172,14 @@ def _demo(algos: list[Algo], recent: list[str]) -> Any:
         loop_name="asyncio",
         args=SimpleNamespace(duration=5.0),
         redis_note="no redis",
+        registry=[_algo("PMStaker_STM_1", "cancelled"), _algo("PMStaker_STM_2", "active"),
+                  SimpleNamespace(is_algo=False, client_order_id="plain")],
     )
+
+
+def _algo(cid: str, state: str) -> Any:
+    return SimpleNamespace(is_algo=True, client_order_id=cid, state=state, symbol="BTCUSDT", side="SELL",
+                           order_type="STOP_MARKET", filled_fp=0, quantity_fp=to_fixed("0.004"))
 
 
 def test_rendered_view_shows_positions_and_agreeing_cancels() -> None:
@@ -184,6 +191,7 @@ def test_rendered_view_shows_positions_and_agreeing_cancels() -> None:
     fill(scalper.stats, "x", "BTCUSDT", "SELL", "0.004", "65000")
     taker = Algo(None, "taker", ["BTCUSDT", "ETHUSDT"], [])
     taker.kind = "taker"
+    taker.triggers = {"PMStaker_STM_2": Decimal("64000")}  # type: ignore[attr-defined]
     taker.stats = AlgoStats(placed=1, fills=1, filled=1)
     fill(taker.stats, "y", "ETHUSDT", "BUY", "0.5", "3000")
     lines = [event_line(o) for o in order_events("otu_real_moxt_btcusdt_limit_new_then_canceled.jsonl")]
@@ -197,6 +205,11 @@ def test_rendered_view_shows_positions_and_agreeing_cancels() -> None:
     total = next(line for line in text.splitlines() if "total" in line)
     assert "BTCUSDT -0.004 ETHUSDT +0.5" in total and "+1,240.00" in total
     assert lines[1] in text  # the CANCELED line, counted in the cancels column
+    # The algo (conditional) orders panel: each with its state, and the count by state.
+    assert "algo (conditional) orders: active 1, cancelled 1" in text
+    assert "ACTIVE PMStaker_STM_2 BTCUSDT SELL STOP_MARKET 0/0.004 trigger 64000" in text
+    assert "CANCELLED PMStaker_STM_1 BTCUSDT SELL STOP_MARKET 0/0.004" in text
     plain = view.line()
     assert "cancels=4" in plain and "net notional=+1,240.00" in plain
+    assert "| algo orders: active 1, cancelled 1" in plain
     assert "reprice/ws p50 400µs p99 900µs" in text and "entry: reprice/ws p50 400µs" in plain

@@ -126,3 +126,14 @@ async def test_modify_checks_before_sending(sim: BinanceSimulator, client: Binan
     with pytest.raises(TypeError):
         await client.modify_order("BTCUSDT", "BUY", 0.001, below(sim), client_order_id="m-x")  # type: ignore[arg-type]
     assert ("PUT", "/fapi/v1/order") not in sim.requests
+
+
+async def test_batch_items_carry_self_trade_prevention(
+    sim: BinanceSimulator, client: BinanceFuturesClient
+) -> None:
+    items = [dict(limit(sim, "stp-b1"), self_trade_prevention="EXPIRE_BOTH"), limit(sim, "stp-b2", 1001)]
+    out = await client.place_orders(items)
+    assert all(isinstance(o, dict) for o in out)
+    assert sim.orders_by_client_id("stp-b1")["selfTradePreventionMode"] == "EXPIRE_BOTH"  # type: ignore[index]
+    # none named: the simulator's own default, what an older Binance answer shows
+    assert sim.orders_by_client_id("stp-b2")["selfTradePreventionMode"] == "NONE"  # type: ignore[index]

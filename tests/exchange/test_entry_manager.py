@@ -345,3 +345,29 @@ async def test_batch_checks_every_item_first(ws_rig: Rig) -> None:
         await m.place_limit_orders([{"sub_account_id": "sub1", "symbol": "BTCUSDT", "side": "HOLD",
                                      "quantity": "0.001", "price": "1"}])
     assert m.get_active_orders() == [] and ("POST", "/fapi/v1/batchOrders") not in ws_rig.sim.requests
+
+
+async def test_algo_orders_on_each_path(rig: Rig) -> None:
+    """Algo orders follow order_entry: algoOrder.place / algoOrder.cancel over ws-fapi, or REST;
+    STP (the manager's default) on both."""
+    rig.manager.self_trade_prevention = "EXPIRE_BOTH"
+    calls = Calls()
+    stop = await rig.manager.place_stop_order("sub1", "BTCUSDT", "SELL", "0.002", rig.px(-300),
+                                              **calls.hooks())
+    await until(lambda: stop.state == "active")
+    assert await rig.manager.cancel_order(stop.client_order_id) is True
+    await until(lambda: stop.state == "cancelled")
+    limit = await rig.manager.place_limit_order("sub1", "BTCUSDT", "BUY", "0.002", rig.px(-300))
+    await until(lambda: limit.state == "active")
+    held = rig.sim.orders_by_client_id(limit.client_order_id)
+    assert held is not None and held["selfTradePreventionMode"] == "EXPIRE_BOTH"
+    algo = {a["clientAlgoId"]: a for a in rig.sim.algo_orders()}[stop.client_order_id]
+    assert algo["selfTradePreventionMode"] == "EXPIRE_BOTH" and algo["algoStatus"] == "CANCELED"
+    rest_algo = [r for r in rig.sim.requests if r[1] == "/fapi/v1/algoOrder"]
+    if rig.entry == "ws":
+        assert rig.sim.ws_requests.count("algoOrder.place") == 1
+        assert rig.sim.ws_requests.count("algoOrder.cancel") == 1 and rest_algo == []
+    else:
+        assert "algoOrder.place" not in rig.sim.ws_requests
+        assert rest_algo == [("POST", "/fapi/v1/algoOrder"), ("DELETE", "/fapi/v1/algoOrder")]
+    assert calls.names() == Counter({"cancel": 1})

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from trading_engine_python.exchange import BinanceFuturesClient
+from trading_engine_python.exchange import BinanceFuturesClient, ExchangeError
 from trading_engine_python.exchange.ws_api import WsApiClient
 from trading_engine_python.feed import UserStreamService
 from trading_engine_python.sim import BinanceSimulator
@@ -95,3 +95,38 @@ async def test_drop_with_a_place_in_flight_is_resolved_not_guessed(rig: Rig) -> 
     await until(lambda: rig.ws.stats["connects"] == 2 and rig.ws.connected)  # reconnected by itself
     assert rig.sim.ws_requests.count("order.place") == 1  # never sent twice
     assert [h["clientOrderId"] for h in rig.sim.open_orders()] == [o.client_order_id]
+
+
+async def test_algo_orders_go_over_the_websocket(rig: Rig) -> None:
+    """algoOrder.place / algoOrder.cancel over ws-fapi; the trigger's fills come by the user stream."""
+    seen: list[str] = []
+    px = rig.sim.price("BTCUSDT")
+    stop = await rig.manager.place_stop_order("sub1", "BTCUSDT", "SELL", "0.002", str(px - 30),
+                                              on_cancel=lambda o: seen.append("cancel"))
+    await until(lambda: stop.state == "active")
+    assert rig.manager.algo_id(stop.client_order_id) is not None
+    assert await rig.manager.cancel_order(stop.client_order_id) is True
+    await until(lambda: stop.state == "cancelled")
+    tp = await rig.manager.place_stop_order("sub1", "BTCUSDT", "BUY", "0.003", str(px + 20),
+                                            on_fill=lambda o: seen.append("fill"))
+    await until(lambda: tp.state == "active")
+    rig.sim.set_price("BTCUSDT", px + 20)
+    await until(lambda: tp.state == "filled")
+    assert seen == ["cancel", "fill"] and tp.filled_fp == 300_000
+    assert rig.sim.ws_requests.count("algoOrder.place") == 2
+    assert rig.sim.ws_requests.count("algoOrder.cancel") == 1
+    assert not [r for r in rig.sim.requests if r[1] == "/fapi/v1/algoOrder"]
+
+
+async def test_ws_algo_client_checks_before_sending(rig: Rig) -> None:
+    with pytest.raises(ValueError, match="callback_rate"):
+        await rig.ws.place_algo_order("BTCUSDT", "SELL", "TRAILING_STOP_MARKET", "0.001",
+                                      client_algo_id="ws-trl", callback_rate="0.15")
+    assert "algoOrder.place" not in rig.sim.ws_requests
+    r = await rig.ws.place_algo_order("BTCUSDT", "SELL", "TRAILING_STOP_MARKET", "0.001",
+                                      client_algo_id="ws-trl", callback_rate="1.5")
+    assert r["clientAlgoId"] == "ws-trl" and r["algoStatus"] == "NEW" and r["callbackRate"] == "1.5"
+    c = await rig.ws.cancel_algo_order("BTCUSDT", client_algo_id="ws-trl")
+    assert c["clientAlgoId"] == "ws-trl"
+    with pytest.raises(ExchangeError):
+        await rig.ws.cancel_algo_order("BTCUSDT", client_algo_id="ws-trl")

@@ -337,3 +337,12 @@ async def test_secrets_stay_out_of_logs_and_errors(
     assert ED_KEY not in blob and "PRIVATE KEY" not in blob
     pem_body = "".join(sim.ed25519_private_key_pem.splitlines()[1:-1])
     assert pem_body not in blob
+
+
+async def test_order_place_carries_self_trade_prevention(
+    sim: BinanceSimulator, hmac_client: BinanceFuturesClient
+) -> None:
+    r = await hmac_client.ws_api.place_order("BTCUSDT", "BUY", "LIMIT", "0.001", price=below(sim),
+                                             client_order_id="ws-stp", self_trade_prevention="EXPIRE_TAKER")
+    assert r["selfTradePreventionMode"] == "EXPIRE_TAKER"
+    assert sim.orders_by_client_id("ws-stp")["selfTradePreventionMode"] == "EXPIRE_TAKER"  # type: ignore[index]

@@ -213,7 +213,7 @@ async def test_reconcile_after_a_gap(impl: Implementation) -> None:
                 lambda **kw: rest_order(kw["client_order_id"], "FILLED", executed="0.010", avg="65000.2"),
                 ExchangeError(-2013, "Order does not exist."))
     report = await m.reconcile()
-    assert report == {"open": 5, "queried": 2, "adopted": 1, "applied": 1}
+    assert report == {"open": 5, "open_algo": 0, "queried": 2, "adopted": 1, "applied": 1}
     assert [s["client_order_id"] for s in fake.sent("get_order")] == [missing_filled.client_order_id,
                                                                        missing_gone.client_order_id]
     assert fake.sent("get_open_orders") == [{"symbol": None}]
@@ -233,7 +233,7 @@ async def test_reconcile_after_a_gap(impl: Implementation) -> None:
     # answers are applied once: a second reconcile queries only what is still live and missing
     fake.script("get_order", ExchangeError(-2013, "Order does not exist."))
     report = await m.reconcile()
-    assert report == {"open": 5, "queried": 1, "adopted": 0, "applied": 2}
+    assert report == {"open": 5, "open_algo": 0, "queried": 1, "adopted": 0, "applied": 2}
     assert log.count("mf_fill") == 1 and log.count("op_partial") == 1
     # the adopted order is a tracked order like any other, without callbacks
     await m.on_order_update(ev(adopted, "FILLED", z="0.5", L="3000.25"))
@@ -245,7 +245,7 @@ async def test_reconcile_with_nothing_open_and_a_failing_query(impl: Implementat
     m, fake = make(impl)
     order = await place(m)
     fake.script("get_order", ExchangeError(-1003, "Too many requests."))
-    assert await m.reconcile() == {"open": 0, "queried": 1, "adopted": 0, "applied": 0}
+    assert await m.reconcile() == {"open": 0, "open_algo": 0, "queried": 1, "adopted": 0, "applied": 0}
     assert order.state == "placing"
     await m.close()
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, Decimal
 from typing import Any
 
-from ..orders._fixed import to_fixed
+from ..orders._fixed import fixed_to_str, to_fixed
 
 log = logging.getLogger("trading_engine_python.cli.algos")
 
@@ -389,7 +389,9 @@ class Chaser(BookAlgo):
 
 
 class Taker(Algo):
-    """Small market orders now and then, alternating symbols, random side (seeded)."""
+    """Small market orders now and then, alternating symbols, random side (seeded). Each position
+    they leave gets a protective stop: a reduce-only STOP_MARKET (an Algo API order) for the whole
+    position, ``stop_distance`` away from the price, moved whenever the position changes."""
 
     kind = "taker"
 
@@ -404,11 +406,56 @@ class Taker(Algo):
         interval: float,
         rng: random.Random,
         tap: Any = None,
+        market: MarketData | None = None,
+        ticks: dict[str, Decimal] | None = None,
+        stop_distance: Decimal = Decimal("0.02"),
     ) -> None:
         super().__init__(manager, sub_account, symbols, registry, tap)
         self.qty = qty
         self.interval = interval
         self.rng = rng
+        self.market = market
+        self.ticks = ticks or {}
+        self.stop_distance = stop_distance
+        self.stops: dict[str, Any] = {}  # symbol -> its protective stop (live or last)
+        self.triggers: dict[str, Decimal] = {}  # client order id -> trigger price (the view shows it)
+        self.triggered = 0  # protective stops whose trigger fired
+
+    def _on_trigger(self, order: Any) -> None:
+        self.triggered += 1
+
+    async def _protect(self, symbol: str) -> None:
+        """One reduce-only STOP_MARKET for the position this sub-account holds in ``symbol``: kept
+        while it fits, else cancelled and placed anew (none when flat)."""
+        pos = self.stats.positions.get(symbol)
+        net = pos.qty_fp if pos is not None else 0
+        stop = self.stops.get(symbol)
+        side = "SELL" if net > 0 else "BUY"
+        if stop is not None and stop.is_live:
+            if net and stop.side == side and stop.quantity_fp == abs(net):
+                return
+            try:
+                await self.manager.cancel_order(stop.client_order_id)
+            except Exception:
+                self._error("stop cancel")
+        self.stops.pop(symbol, None)
+        best = self.market.best.get(symbol) if self.market is not None else None
+        tick = self.ticks.get(symbol)
+        if not net or best is None or tick is None:
+            return
+        # Below the bid for a long, above the ask for a short: far enough not to fire on noise.
+        ref = best[0] * (1 - self.stop_distance) if net > 0 else best[1] * (1 + self.stop_distance)
+        trigger = (ref / tick).to_integral_value() * tick
+        try:
+            order = await self.manager.place_stop_order(
+                self.sub, symbol, side, fixed_to_str(abs(net)), str(trigger), reduce_only=True,
+                on_trigger=self._on_trigger, **self._hooks(),
+            )
+        except Exception:
+            self._error("protective stop")
+            return
+        self.triggers[order.client_order_id] = trigger
+        self.stops[symbol] = self._record(order)
 
     async def run(self) -> None:
         i = 0
@@ -428,3 +475,12 @@ class Taker(Algo):
                 self._error("market order")
                 continue
             self._record(order)
+            if self.market is None:
+                continue
+            # The position is known once the market order ended (its fills went to the callbacks).
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + 2.0
+            while order.is_live and not self._stopping and loop.time() < deadline:
+                await asyncio.sleep(0.01)
+            if not self._stopping:
+                await self._protect(sym)

@@ -41,17 +41,27 @@ from .engine import (
     RedisServer,
     TimedClient,
     add_engine_arguments,
+    dead_man_seconds,
     entry_latency_text,
     loop_name,
     open_journal,
     order_entry,
 )
 from .metrics import EngineCollector, Latency, MetricsServer, fmt_seconds
-from .view import event_line, merge_positions, notional_fp2, position_text, signed_notional
+from .view import (
+    algo_orders,
+    algo_states,
+    event_line,
+    merge_positions,
+    notional_fp2,
+    position_text,
+    signed_notional,
+)
 
 log = logging.getLogger("trading_engine_python.cli.demo")
 
 # Binance order status -> the manager's state (docs/binance-protocol.md, "Order update event").
+_ALGO_STATE_OF = {"CANCELED": "cancelled", "EXPIRED": "expired", "REJECTED": "rejected"}
 _STATE_OF = {
     "NEW": "active",
     "PARTIALLY_FILLED": "active",
@@ -232,6 +242,7 @@ class Demo:
         self.restore_report: dict[str, int] | None = None
         self.risk: RiskTally | None = None
         self.remote_orders: dict[str, dict[str, Any]] = {}
+        self.venue_algos: dict[str, dict[str, Any]] = {}  # clientAlgoId -> Query Algo Order answer
 
     # ── set-up ──
 
@@ -280,9 +291,13 @@ class Demo:
             infos[sym] = SymbolInfo(sym, rules.tick_size, rules.step_size)
         self.client = TimedClient(self.raw_client)
         self.journal = open_journal(a)
+        # The demo's algos of different sub-accounts quote the same book on one account: STP
+        # expires the resting order rather than let it trade with its own account
+        # (docs/binance-protocol.md, "Self-trade prevention").
         self.manager = OrderManager(
             self.client, self.redis, implementation=a.implementation, journal=self.journal,
             recording=a.record, order_entry=order_entry(a),
+            self_trade_prevention="EXPIRE_MAKER", dead_man_seconds=dead_man_seconds(a),
         )
         if self.journal is not None or a.risk_log:
             self.risk = RiskTally(a.risk_log)
@@ -360,6 +375,8 @@ class Demo:
                 interval=a.taker_interval,
                 rng=random.Random(a.seed + 2),
                 tap=self.tap,
+                market=self.market,
+                ticks={s: infos[s].tick for s in self.symbols},
             )
         )
 
@@ -455,11 +472,21 @@ class Demo:
         return len(m.get_active_orders())
 
     async def fetch_remote(self) -> None:
-        """With ``--sim-url``: the venue's record of every order (``check`` reads it)."""
+        """The venue's record of every algo order placed or restored here and, with ``--sim-url``,
+        of every order (``check`` reads them)."""
         if isinstance(self.sim, RemoteSim):
             for sym in self.symbols:
                 for rec in await all_orders(self.raw_client, sym):
                     self.remote_orders[rec["clientOrderId"]] = rec
+        restored = self.manager.restored if self.manager is not None else []
+        for o in [*restored, *self.registry]:
+            cid = o.client_order_id
+            if not o.is_algo or cid in self.venue_algos:
+                continue
+            try:
+                self.venue_algos[cid] = await self.raw_client.get_algo_order(o.symbol, client_algo_id=cid)
+            except Exception as exc:  # -2013 and the like (a transport error too: reported below)
+                log.info("algo order %s: %s", cid, exc)  # unknown to the venue: check() says so
 
     def _venue_order(self, cid: str) -> Any:
         if isinstance(self.sim, RemoteSim):
@@ -480,6 +507,11 @@ class Demo:
             res.checked += 1
             ours = o.state
             res.states[ours] += 1
+            if o.is_algo:
+                problem = self._check_algo(o)
+                if problem:
+                    res.mismatches.append(problem)
+                continue
             rec = self._venue_order(cid)
             if ours in ("rejected", "failed"):
                 # A definite REST reject (e.g. GTX -5022, "not recorded in the order history"),
@@ -502,6 +534,30 @@ class Demo:
                     f"{cid}: filled {fixed_to_str(o.filled_fp)} here, {rec['executedQty']} at the exchange"
                 )
         return res
+
+    def _check_algo(self, o: Any) -> str | None:
+        """An algo order against the Algo API's record and, once triggered, the order it created
+        (same client id; its fills are the algo order's)."""
+        cid, ours = o.client_order_id, o.state
+        rec = self.venue_algos.get(cid)
+        if rec is None:
+            return None if ours in ("rejected", "failed") else f"{cid}: {ours} here, unknown to the Algo API"
+        status = rec.get("algoStatus")
+        created = self._venue_order(cid) if rec.get("actualOrderId") else None
+        if o.is_live or status in ("NEW", "TRIGGERING") or (
+                created is not None and created["status"] in ("NEW", "PARTIALLY_FILLED")):
+            return f"{cid}: still open ({ours} here, {status} at the Algo API)"
+        if created is None:
+            expected: tuple[str, ...] = (_ALGO_STATE_OF.get(str(status), str(status)),)
+            filled = 0
+        else:
+            expected = ("filled",) if created["status"] == "FILLED" else ("cancelled", "expired", "finished")
+            filled = to_fixed(created["executedQty"])
+        if ours not in expected:
+            return f"{cid}: {ours} here, {status} at the Algo API"
+        if filled != o.filled_fp:
+            return f"{cid}: filled {fixed_to_str(o.filled_fp)} here, {fixed_to_str(filled)} at the exchange"
+        return None
 
     async def close(self) -> None:
         if self._closed:
@@ -583,6 +639,18 @@ class Demo:
             f"net position (from fills, BUY +, SELL -): {position_text(every)}, notional at fill prices "
             f"{signed_notional(notional_fp2(every))} USDT"
         )
+        conditional = algo_orders(self)
+        triggered = sum(getattr(algo, "triggered", 0) for algo in self.algos)
+        lines.append(
+            f"algo (conditional) orders {len(conditional)}: {algo_states(conditional)} "
+            f"(protective stops of the taker's positions; triggered {triggered})"
+        )
+        dm = m.get("dead_man")
+        if isinstance(dm, dict):
+            lines.append(
+                f"dead-man switch: countdownCancelAll {dm['seconds']:g} s, renewals {dm['renewals']}, "
+                f"failures {dm['failures']}"
+            )
         assert self.tap is not None and self.client is not None
         lat = [
             ("feed->callback", self.tap.to_callback),

@@ -70,12 +70,29 @@ def add_engine_arguments(
         "or 'every' (each record fsync'd before the call returns)",
     )
     p.add_argument(
+        "--dead-man",
+        type=float,
+        default=120.0,
+        metavar="SECONDS",
+        help="dead-man switch: while a symbol has live orders, renew Binance's countdownCancelAll of "
+        "SECONDS every SECONDS/4, so that the exchange cancels them if this process dies or loses "
+        "its connection (algo orders are not covered by it); 0 = off (default 120)",
+    )
+    p.add_argument(
         "--record",
         default=None,
         metavar="FILE",
         help="record the raw user-stream frames and the manager's commands and answers, with times, "
         "for `replay FILE`",
     )
+
+
+def dead_man_seconds(args: argparse.Namespace) -> float | None:
+    """``--dead-man``: seconds of Binance's countdownCancelAll, None when 0 (off)."""
+    value = float(getattr(args, "dead_man", 0) or 0)
+    if value < 0:
+        raise ValueError("--dead-man must be seconds >= 0 (0 = off)")
+    return value or None
 
 
 def order_entry(args: argparse.Namespace) -> str | None:

@@ -198,6 +198,22 @@ class EngineCollector:
             value=s.get("queued_work", 0),
         )
 
+        dm = s.get("dead_man")
+        if isinstance(dm, dict):
+            # The dead-man switch (docs/binance-protocol.md, "Dead-man switch"): a renewal that keeps
+            # failing leaves the exchange free to cancel everything once the countdown runs out.
+            yield GaugeMetricFamily(p + "dead_man_seconds", "countdownCancelAll countdown (seconds)",
+                                    value=dm.get("seconds", 0))
+            yield GaugeMetricFamily(p + "dead_man_armed_symbols", "Symbols with a running countdown",
+                                    value=dm.get("armed", 0))
+            yield counter("dead_man_renewals", "countdownCancelAll calls the exchange accepted",
+                          dm.get("renewals", 0))
+            yield counter("dead_man_failures", "countdownCancelAll calls that failed (retried)",
+                          dm.get("failures", 0))
+            yield GaugeMetricFamily(p + "dead_man_last_ok_timestamp_seconds",
+                                    "Unix time of the last accepted countdownCancelAll",
+                                    value=dm.get("last_ok_ms", 0) / 1000)
+
         ev = s.get("events")
         if isinstance(ev, dict):
             yield counter("events_published", "Events Redis confirmed", ev.get("published", 0))

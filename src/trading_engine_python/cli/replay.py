@@ -4,10 +4,11 @@ The recording holds the raw user-stream frames and, in the order they happened, 
 that drove the core and every answer it got: ``place`` / ``cancel`` (with the client order id
 the live run used), their REST answers (``place_reply`` / ``cancel_reply``: accepted with the
 exchange's order id, refused, rejected with a code, timed out), status-query answers
-(``rest_order``), adoptions and "never placed" resolutions. The replay issues each command
-through the manager's public API and holds its request until the recorded answer's place in the
-file, so that frames and answers interleave as they did live. Nothing is asked of an exchange:
-the resolver's own questions are switched off, their recorded answers stand in.
+(``rest_order``; ``rest_algo`` for algo orders), adoptions and "never placed" resolutions. Algo
+(conditional) orders are placed and cancelled the same way, with their algo fields. The replay
+issues each command through the manager's public API and holds its request until the recorded
+answer's place in the file, so that frames and answers interleave as they did live. Nothing is asked
+of an exchange: the resolver's own questions are switched off, their recorded answers stand in.
 
 Output: the final state of every order, the callback counts, the risk hook's fills and the
 core's counters; the same for both cores (``--implementation``).
@@ -75,6 +76,13 @@ class _ReplayExchange:
 
     async def cancel_order(self, symbol: str, *, client_order_id: str) -> dict[str, Any]:
         return await self._wait("cancel_reply", client_order_id)
+
+    async def place_algo_order(self, symbol: str, side: str, order_type: str, quantity: str | None, *,
+                               client_algo_id: str, **kw: Any) -> dict[str, Any]:
+        return await self._wait("place_reply", client_algo_id)
+
+    async def cancel_algo_order(self, symbol: str, *, client_algo_id: str) -> dict[str, Any]:
+        return await self._wait("cancel_reply", client_algo_id)
 
     async def get_order(self, symbol: str, *, client_order_id: str) -> dict[str, Any]:
         raise ExchangeError(-1, "replay: status queries come from the recording")
@@ -147,6 +155,11 @@ async def replay(path: str, implementation: str | None = None) -> list[str]:
             await _settle()
         elif name == "rest_order":
             manager.apply_rest_order(a)
+        elif name == "rest_algo":
+            manager.feed_algo_rest(a)
+        elif name == "adopt_algo":
+            if manager.adopt_algo_order(a) is not None:
+                seen.append(str(a.get("clientAlgoId")))
         elif name == "adopt":
             if manager.adopt_order(a) is not None:
                 seen.append(str(a.get("clientOrderId")))
@@ -193,12 +206,26 @@ async def _place(manager: Any, a: dict[str, Any], counts: _Counts) -> Any:
         "leverage": int(a.get("leverage") or 1), "origin": str(a.get("origin") or "MANUAL"),
         "parent_id": a.get("parent"), "reduce_only": bool(a.get("reduce_only")), **counts.hooks(),
     }
+    algo = a.get("algo")
+    if isinstance(algo, dict):  # a conditional order (Algo API)
+        kw: dict[str, Any] = {
+            **common, "working_type": str(a.get("working_type") or "CONTRACT_PRICE"),
+            "close_position": bool(a.get("close_position")), "price_protect": bool(a.get("price_protect")),
+        }
+        if a.get("type") == "TRAILING_STOP_MARKET":
+            return await manager.place_trailing_stop_order(
+                str(a["sub"]), str(a["symbol"]), str(a["side"]), qty, str(algo["callback_rate"]),
+                activation_price=algo.get("activation_price"), **kw)
+        kind = str(a["type"]).removesuffix("_MARKET")
+        price = fixed_to_str(int(a["price"])) if a.get("price") else None
+        return await manager.place_stop_order(str(a["sub"]), str(a["symbol"]), str(a["side"]), qty,
+                                              str(algo["trigger_price"]), kind=kind, price=price, **kw)
     if a.get("type") == "MARKET":
         return await manager.place_market_order(str(a["sub"]), str(a["symbol"]), str(a["side"]), qty,
                                                 **common)
     return await manager.place_limit_order(str(a["sub"]), str(a["symbol"]), str(a["side"]), qty,
                                            fixed_to_str(int(a["price"])), time_in_force=a.get("tif"),
-                                           **common)
+                                           self_trade_prevention=a.get("stp"), **common)
 
 
 async def _until_waiting(exchange: _ReplayExchange, key: tuple[str, str], turns: int = 50) -> None:

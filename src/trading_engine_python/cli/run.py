@@ -22,6 +22,7 @@ from .engine import (
     TimedClient,
     add_engine_arguments,
     cancel_and_wait,
+    dead_man_seconds,
     entry_latency_text,
     open_journal,
     order_entry,
@@ -119,6 +120,7 @@ async def run_live(args: argparse.Namespace, keys: tuple[str, str]) -> int:
         journal=journal,
         recording=args.record,
         order_entry=order_entry(args),
+        dead_man_seconds=dead_man_seconds(args),
     )
     # The tap times every frame through the manager (about a microsecond each): only when metrics
     # are asked for. The engine's own counters are read at scrape time and cost nothing.

@@ -94,6 +94,35 @@ def merge_positions(books: Iterable[Mapping[str, Position]]) -> dict[str, Positi
     return out
 
 
+def algo_orders(demo: Any) -> list[Any]:
+    """The demo's conditional (Algo API) orders, restored ones first, oldest first."""
+    seen: set[str] = set()
+    out = []
+    manager = getattr(demo, "manager", None)
+    for o in [*getattr(manager, "restored", ()), *getattr(demo, "registry", ())]:
+        if o.is_algo and o.client_order_id not in seen:
+            seen.add(o.client_order_id)
+            out.append(o)
+    return out
+
+
+def algo_states(orders: Iterable[Any]) -> str:
+    """``active 1, cancelled 3``: the algo orders by state, live states first."""
+    counts: dict[str, int] = {}
+    for o in orders:
+        counts[o.state] = counts.get(o.state, 0) + 1
+    order = ("placing", "active", "cancelling", "triggering", "triggered")
+    keys = sorted(counts, key=lambda k: (order.index(k) if k in order else len(order), k))
+    return ", ".join(f"{k} {counts[k]}" for k in keys) or "none"
+
+
+def algo_line(o: Any, trigger: Any = None) -> str:
+    """One algo order: state, id, symbol, side, type, filled/quantity, and its trigger price."""
+    at = f" trigger {trigger}" if trigger is not None else ""
+    return (f"{o.state.upper()} {o.client_order_id} {o.symbol} {o.side} {o.order_type} "
+            f"{fixed_to_str(o.filled_fp)}/{fixed_to_str(o.quantity_fp)}{at}")
+
+
 class _Rate:
     """Events per second over a sliding window of a few seconds."""
 
@@ -154,6 +183,7 @@ class View:
         f["paced"] = d.raw_client.stats.get("paced_waits", 0)
         f["faults"] = d.faults.total if d.faults is not None else None
         f["notional"] = signed_notional(notional_fp2(merge_positions(a.stats.positions for a in d.algos)))
+        f["algo_orders"] = algo_orders(d)
         return f
 
     # ── plain ──
@@ -175,6 +205,7 @@ class View:
             f"REST p50={fmt_seconds(f['rest'][0])} p99={fmt_seconds(f['rest'][1])} | {events} | "
             f"entry: {f['entry']}"
             + (f" | faults={f['faults']} reconnects={f['reconnects']}" if f["faults"] is not None else "")
+            + (f" | algo orders: {algo_states(f['algo_orders'])}" if f["algo_orders"] else "")
         )
 
     async def _run_plain(self) -> None:
@@ -278,6 +309,15 @@ class View:
             "[+fill qty @ fill price]",
             title_align="left",
         )
+        triggers: dict[str, Any] = {}
+        for algo in d.algos:
+            triggers.update(getattr(algo, "triggers", {}))
+        algos = f["algo_orders"]
+        conditional = Panel(
+            "\n".join(algo_line(o, triggers.get(o.client_order_id)) for o in algos[-6:]) or "-",
+            title=f"algo (conditional) orders: {algo_states(algos)}",
+            title_align="left",
+        )
         prices = "  ".join(f"{s} {b}/{a}" for s, (b, a) in sorted(d.market.best.items()))
         title = (
             f"trading_engine_python demo: {d.elapsed():.0f}s, core {d.manager.implementation}, "
@@ -287,7 +327,7 @@ class View:
         sub = f"{d.redis_note}   " + (
             "Ctrl-C stops" if dur is None else f"stops after {dur:.0f}s (Ctrl-C sooner)"
         )
-        return Panel(Group(head, table, events), title=title, subtitle=sub, title_align="left")
+        return Panel(Group(head, table, conditional, events), title=title, subtitle=sub, title_align="left")
 
     async def _run_tty(self) -> None:
         import logging

@@ -92,6 +92,9 @@ _DECIMAL_RE = re.compile(r"[0-9]+(\.[0-9]+)?")
 _SIDES = frozenset(("BUY", "SELL"))
 _TIFS = frozenset(("GTC", "IOC", "FOK", "GTX", "GTD", "RPI"))
 # POST /fapi/v1/order rejects these with -4120 since 2025-12-09 (docs/binance-protocol.md, "Algo orders").
+# selfTradePreventionMode values Binance futures accepts: NONE is refused since STP became
+# mandatory (docs/binance-protocol.md, "Self-trade prevention").
+_STP_MODES = frozenset(("EXPIRE_TAKER", "EXPIRE_MAKER", "EXPIRE_BOTH"))
 _ALGO_TYPES = frozenset(("STOP", "STOP_MARKET", "TAKE_PROFIT", "TAKE_PROFIT_MARKET", "TRAILING_STOP_MARKET"))
 
 # The only 503 text that means "status unknown" (docs/binance-protocol.md, "REST signing and limits").
@@ -759,6 +762,7 @@ class BinanceFuturesClient:
         client_order_id: str,
         reduce_only: bool = False,
         time_in_force: str | None = None,
+        self_trade_prevention: str | None = None,
     ) -> dict[str, Any]:
         params = await self._order_params(
             symbol,
@@ -769,6 +773,7 @@ class BinanceFuturesClient:
             client_order_id=client_order_id,
             reduce_only=reduce_only,
             time_in_force=time_in_force,
+            self_trade_prevention=self_trade_prevention,
         )
         return await self._request("POST", "/fapi/v1/order", params, signed=True, weight=0, orders=1)  # type: ignore[no-any-return]
 
@@ -783,6 +788,7 @@ class BinanceFuturesClient:
         client_order_id: str,
         reduce_only: bool = False,
         time_in_force: str | None = None,
+        self_trade_prevention: str | None = None,
     ) -> dict[str, Any]:
         """The checked parameters of one new order: REST, batch and ws-fapi ``order.place`` share them."""
         if order_type in _ALGO_TYPES:
@@ -818,6 +824,13 @@ class BinanceFuturesClient:
         if reduce_only:
             # A string "true"/"false" (docs/binance-protocol.md, "REST endpoints").
             params["reduceOnly"] = "true"
+        if self_trade_prevention is not None:
+            # None leaves Binance's default (EXPIRE_MAKER); it acts only on GTC/IOC/GTD takers
+            # (docs/binance-protocol.md, "Self-trade prevention").
+            if self_trade_prevention not in _STP_MODES:
+                raise ValueError(
+                    f"self_trade_prevention {self_trade_prevention!r} not one of {sorted(_STP_MODES)}")
+            params["selfTradePreventionMode"] = self_trade_prevention
         params["newClientOrderId"] = client_order_id
         return params
 
@@ -860,11 +873,11 @@ class BinanceFuturesClient:
 
         Each item of ``orders`` holds ``place_order``'s arguments by name (``symbol``, ``side``,
         ``order_type``, ``quantity``, ``client_order_id``, and optionally ``price``,
-        ``reduce_only``, ``time_in_force``). Every item is checked before anything is sent (a bad
-        item raises ValueError/TypeError and nothing is sent). The answer keeps the input order;
-        an item the exchange refused is an ``ExchangeError`` (``ExchangeTimeout`` for -1006/-1007)
-        in its place, never raised. A failure of the request as a whole raises as ``place_order``
-        does.
+        ``reduce_only``, ``time_in_force``, ``self_trade_prevention``). Every item is checked before
+        anything is sent (a bad item raises ValueError/TypeError and nothing is sent). The answer
+        keeps the input order; an item the exchange refused is an ``ExchangeError``
+        (``ExchangeTimeout`` for -1006/-1007) in its place, never raised. A failure of the request
+        as a whole raises as ``place_order`` does.
         """
         if not 1 <= len(orders) <= 5:
             raise ValueError(f"a batch holds 1 to 5 orders, got {len(orders)}; nothing was sent")
@@ -1039,6 +1052,9 @@ class BinanceFuturesClient:
         if price_protect:
             params["priceProtect"] = "true"
         if self_trade_prevention is not None:
+            if self_trade_prevention not in _STP_MODES:
+                raise ValueError(
+                    f"self_trade_prevention {self_trade_prevention!r} not one of {sorted(_STP_MODES)}")
             params["selfTradePreventionMode"] = self_trade_prevention
         params["clientAlgoId"] = client_algo_id
         return params

@@ -2,7 +2,9 @@
 
 Every dict is Binance's REST JSON as it arrives (``orderId`` an exact int, decimals as strings);
 see ``tests/data/docs-examples/rest_*_response.json``. Quantities and prices are
-plain decimal strings (``"0.001"``, ``"65000.1"``), never floats.
+plain decimal strings (``"0.001"``, ``"65000.1"``), never floats. ``self_trade_prevention`` is
+Binance's ``selfTradePreventionMode`` (docs/binance-protocol.md, "Self-trade prevention"); the
+order manager passes it only when it has one, so a client without the keyword still works.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ class ExchangeClient(Protocol):
         client_order_id: str,
         reduce_only: bool = False,
         time_in_force: str | None = None,
+        self_trade_prevention: str | None = None,
     ) -> dict[str, Any]: ...
 
     async def cancel_order(self, symbol: str, *, client_order_id: str) -> dict[str, Any]: ...

@@ -469,6 +469,7 @@ class WsApiClient:
         client_order_id: str,
         reduce_only: bool = False,
         time_in_force: str | None = None,
+        self_trade_prevention: str | None = None,
     ) -> dict[str, Any]:
         params = await self._rest._order_params(
             symbol,
@@ -479,6 +480,7 @@ class WsApiClient:
             client_order_id=client_order_id,
             reduce_only=reduce_only,
             time_in_force=time_in_force,
+            self_trade_prevention=self_trade_prevention,
         )
         return await self._call("order.place", params, weight=0, orders=1)  # type: ignore[no-any-return]
 
@@ -497,6 +499,30 @@ class WsApiClient:
     async def get_order(self, symbol: str, *, client_order_id: str) -> dict[str, Any]:
         params = {"symbol": symbol, "origClientOrderId": client_order_id}
         return await self._call("order.status", params, weight=1, orders=0)  # type: ignore[no-any-return]
+
+    # ----------------------------------------------------------------- algo (conditional) orders
+
+    async def place_algo_order(self, symbol: str, side: str, order_type: str, quantity: str | None,
+                               **kw: Any) -> dict[str, Any]:
+        """ws-fapi ``algoOrder.place`` (docs/binance-protocol.md, "WebSocket API", "Algo orders"):
+        the parameters of REST's New Algo Order, checked the same way; keywords as REST's."""
+        params = await self._rest._algo_params(symbol, side, order_type, quantity, **kw)
+        return await self._call("algoOrder.place", params, weight=0, orders=1)  # type: ignore[no-any-return]
+
+    async def cancel_algo_order(self, symbol: str, *, client_algo_id: str) -> dict[str, Any]:
+        """ws-fapi ``algoOrder.cancel`` by our clientAlgoId."""
+        params = {"symbol": symbol, "clientAlgoId": client_algo_id}
+        return await self._call("algoOrder.cancel", params, weight=1, orders=0)  # type: ignore[no-any-return]
+
+    async def get_algo_order(self, symbol: str, *, client_algo_id: str) -> dict[str, Any]:
+        # ws-fapi has no algo status query: REST's, as get_open_orders below.
+        return await self._rest.get_algo_order(symbol, client_algo_id=client_algo_id)
+
+    async def get_open_algo_orders(self, symbol: str | None = None) -> list[dict[str, Any]]:
+        return await self._rest.get_open_algo_orders(symbol)
+
+    async def countdown_cancel_all(self, symbol: str, countdown_ms: int) -> dict[str, Any]:
+        return await self._rest.countdown_cancel_all(symbol, countdown_ms)
 
     async def get_open_orders(self, symbol: str | None = None) -> list[dict[str, Any]]:
         # Over REST: this client sends only the order methods on ws-fapi. With it, the ws client

@@ -73,6 +73,7 @@ from ._states import (
     F_UNKNOWN_STATUS,
     FAILED,
     FILLED,
+    FIRST_ALGO_TYPE,
     ORDER_TYPES,
     PLACING,
     REJECTED,
@@ -166,10 +167,11 @@ class _Hooks:
 
 
 class _Intent:
-    """A replace or an amend in progress on one order (its handle points here until they return):
-    their waiters, and the callbacks the order had. No other order has one."""
+    """A replace or an amend in progress on one order (its handle points here until they return),
+    or an algo order whose cancel lost the race with its trigger (until the trigger's frame): their
+    waiters, and the callbacks the order had. No other order has one."""
 
-    __slots__ = ("aborted", "amend", "handle", "hooks", "replace", "suppressed")
+    __slots__ = ("aborted", "amend", "cancel_created", "handle", "hooks", "replace", "suppressed")
 
     def __init__(self, hooks: _Hooks | None) -> None:
         self.hooks = hooks
@@ -178,6 +180,9 @@ class _Intent:
         self.amend: asyncio.Future[None] | None = None  # an amend waits for its AMENDMENT (or a close)
         self.aborted = False  # a cancel was asked for during the replace: place nothing
         self.suppressed = False  # the replace's own cancel: on_cancel held back (the intent goes on)
+        # An algo order whose cancel lost the race with its trigger: cancel the created order
+        # once the trigger's frame arrives (the caller asked for it to go).
+        self.cancel_created = False
 
 
 class OrderManager:
@@ -368,16 +373,24 @@ class OrderManager:
         leverage: int = 1,
         reduce_only: bool = False,
         time_in_force: str | None = None,
+        self_trade_prevention: str | None = None,
         origin: str = "MANUAL",
         parent_id: str | None = None,
         on_fill: Callback | None = None,
         on_cancel: Callback | None = None,
         on_partial: Callback | None = None,
     ) -> OrderState:
-        """Place a limit order (``time_in_force="GTX"`` for post-only); returns its OrderState."""
+        """Place a limit order (``time_in_force="GTX"`` for post-only); returns its OrderState.
+
+        ``self_trade_prevention`` (EXPIRE_TAKER, EXPIRE_MAKER, EXPIRE_BOTH) is sent as
+        selfTradePreventionMode; None takes the manager's default (its ``self_trade_prevention``),
+        and with none there the exchange's (EXPIRE_MAKER). An order STP expires ends ``expired``
+        with ``expire_reason == "EXPIRED_IN_MATCH"``, its fills before that counted."""
+        if self_trade_prevention is not None and self_trade_prevention not in _STP_MODES:
+            raise ValueError(f"self_trade_prevention must be one of {sorted(_STP_MODES)} or None")
         return await self._place(sub_account_id, symbol, side, "LIMIT", quantity, price, leverage,
                                  origin, parent_id, on_fill, on_cancel, on_partial, reduce_only,
-                                 time_in_force)
+                                 time_in_force, stp=self_trade_prevention)
 
     async def place_limit_orders(
         self, orders: Sequence[LimitOrderSpec | Mapping[str, Any]]
@@ -413,11 +426,11 @@ class OrderManager:
                      price: Any, leverage: int, origin: str, parent_id: str | None,
                      on_fill: Callback | None, on_cancel: Callback | None,
                      on_partial: Callback | None, reduce_only: bool, tif: str | None,
-                     hooks: _Hooks | None = None) -> OrderState:
+                     hooks: _Hooks | None = None, stp: str | None = None) -> OrderState:
         qty, px = self._check(sub, symbol, side, order_type, quantity, price, leverage, parent_id, tif)
         order = await self._register(sub, symbol, side, order_type, qty, px, leverage, origin, parent_id,
-                                     on_fill, on_cancel, on_partial, reduce_only, tif, hooks)
-        await self._send_place(order)
+                                     on_fill, on_cancel, on_partial, reduce_only, tif, hooks, stp)
+        await self._send_place(order, stp)
         self._deadman_touch(symbol)
         return order
 
@@ -453,14 +466,14 @@ class OrderManager:
     async def _register(self, sub: str, symbol: str, side: str, order_type: str, qty: int, px: int,
                         leverage: int, origin: str, parent_id: str | None, on_fill: Callback | None,
                         on_cancel: Callback | None, on_partial: Callback | None, reduce_only: bool,
-                        tif: str | None, hooks: _Hooks | None) -> OrderState:
+                        tif: str | None, hooks: _Hooks | None, stp: str | None = None) -> OrderState:
         """The checked order tracked (placing) and journaled; nothing sent yet."""
         cid = self._ids.new(sub, order_type, str(origin))
         if self._recording is not None:
             self._recording.command("place", {
                 "cid": cid, "sub": sub, "symbol": symbol, "side": side, "type": order_type, "qty": qty,
                 "price": px, "leverage": leverage, "origin": str(origin), "parent": parent_id,
-                "reduce_only": bool(reduce_only), "tif": tif})
+                "reduce_only": bool(reduce_only), "tif": tif, "stp": stp})
         order = self._core.add(cid, sub, symbol, _SIDES[side], _TYPES[order_type], qty, px, str(origin),
                                parent_id, leverage, bool(reduce_only), tif)
         if hooks is not None:
@@ -482,20 +495,29 @@ class OrderManager:
                 raise
         return order
 
-    def _place_args(self, order: Any) -> dict[str, Any]:
+    def _place_args(self, order: Any, stp: str | None = None) -> dict[str, Any]:
         px = order.price_fp
-        return {"symbol": order.symbol, "side": order.side, "order_type": order.order_type,
+        args = {"symbol": order.symbol, "side": order.side, "order_type": order.order_type,
                 "quantity": fixed_to_str(order.quantity_fp), "price": fixed_to_str(px) if px else None,
                 "client_order_id": order.client_order_id, "reduce_only": order.reduce_only,
                 "time_in_force": order.time_in_force}
+        # selfTradePreventionMode: the order's own, else the manager's default for limit orders.
+        # The keyword only when there is a mode: a client without it keeps working.
+        mode = stp or (self.self_trade_prevention if order.order_type == "LIMIT" else None)
+        if mode is not None:
+            args["self_trade_prevention"] = mode
+        return args
 
-    async def _send_place(self, order: Any) -> None:
+    async def _send_place(self, order: Any, stp: str | None = None) -> None:
         cid = order.client_order_id
-        args = self._place_args(order)
+        args = self._place_args(order, stp)
+        stp_kw = "self_trade_prevention"
+        extra = {stp_kw: args[stp_kw]} if stp_kw in args else {}
         try:
             call = self._entry("place", lambda c: c.place_order(
                 args["symbol"], args["side"], args["order_type"], args["quantity"], price=args["price"],
-                client_order_id=cid, reduce_only=args["reduce_only"], time_in_force=args["time_in_force"]))
+                client_order_id=cid, reduce_only=args["reduce_only"], time_in_force=args["time_in_force"],
+                **extra))
             reply = await (call if self._recording is None else self._recorded("place_reply", cid, call))
         except asyncio.CancelledError:
             self._resolver.unknown_outcome(order, "place", None)
@@ -755,16 +777,39 @@ class OrderManager:
                                parent_id, leverage, bool(reduce_only), tif)
         if hooks.any():
             self._core.set_hook(cid, self._handle(hooks, False))
-        place = getattr(self._exchange, "place_algo_order", None)
+        if self._journal is not None:
+            # Before the send, with the algo fields: restore() rebuilds the order from this alone.
+            fields = {"triggerPrice": extra.get("trigger_price"), "callbackRate": extra.get("callback_rate"),
+                      "activatePrice": extra.get("activation_price"), "workingType": working_type,
+                      "closePosition": bool(close_position), "priceProtect": bool(price_protect)}
+            try:
+                await self._write_intent(_algo_intent(cid, sub, order, qty, px, leverage, str(origin),
+                                                      parent_id, fields))
+            except BaseException as exc:  # a cancelled caller too: nothing was sent
+                flags = self._core.close_local(cid, REJECTED, -1, f"journal: {exc!r}")
+                if flags:
+                    self._dispatch(flags | F_HOOKED, order, _now_ms())
+                raise
+        if self._recording is not None:
+            self._recording.command("place", {
+                "cid": cid, "sub": sub, "symbol": symbol, "side": side, "type": order_type, "qty": qty,
+                "price": px, "leverage": leverage, "origin": str(origin), "parent": parent_id,
+                "reduce_only": bool(reduce_only), "tif": tif, "close_position": bool(close_position),
+                "price_protect": bool(price_protect), "working_type": working_type, "algo": extra})
         try:
-            if place is None:
+            if getattr(self._exchange, "place_algo_order", None) is None:
                 raise ValueError("the exchange client has no Algo API (place_algo_order)")
-            reply = await place(
+            # Over ws-fapi (algoOrder.place) with order_entry "ws", else REST, as plain orders.
+            call = self._entry("place", lambda c: c.place_algo_order(
                 symbol, side, order_type, None if close_position else fixed_to_str(qty),
                 client_algo_id=cid, price=fixed_to_str(px) if px else None, working_type=working_type,
                 reduce_only=bool(reduce_only), close_position=bool(close_position),
                 price_protect=bool(price_protect), self_trade_prevention=self.self_trade_prevention,
-                **extra)
+                **extra))
+            reply = await (call if self._recording is None else self._recorded("place_reply", cid, call))
+        except ExchangeTimeout:  # -1006/-1007, the 503 "Unknown error": it may be placed
+            self._stats["unknown_outcomes"] += 1
+            self._spawn(self._resolve_algo(order))
         except (ExchangeError, ValueError) as exc:
             # Definitely not placed: Binance refused it (-2021 "would immediately trigger", a
             # filter) or the client did before sending.
@@ -814,14 +859,17 @@ class OrderManager:
 
     def feed_algo_rest(self, answer: dict[str, Any]) -> int:
         """A Query Algo Order / openAlgoOrders item through the feed's rules (reconciliation)."""
+        if self._recording is not None:
+            self._recording.command("rest_algo", answer)
         flags = self._core.feed_decoded(*_decode_py.decode_dict(algo_message_from_rest(answer)))
-        order = self._core.last_order()
-        if order is not None and flags:
+        cid = answer.get("clientAlgoId")
+        order = self._core.get(cid) if isinstance(cid, str) else None
+        if order is not None and flags & self._mask:
             self._dispatch(flags, order, _now_ms())
         aid = answer.get("algoId")
         if order is not None and isinstance(aid, int) and not isinstance(aid, bool):
-            self._algo_ids[order.client_order_id] = aid
-        return flags
+            self._algo_ids[cid] = aid  # type: ignore[index]
+        return int(flags)
 
     def algo_id(self, client_order_id: str) -> int | None:
         """Binance's algoId of one of our algo orders (from its place reply or reconciliation)."""
@@ -903,10 +951,10 @@ class OrderManager:
             except BaseException:
                 self._core.undo_cancel(cid, prev)
                 raise
-        if order.is_algo:
-            return await self._cancel_algo(order, prev)
         if self._recording is not None:
             self._recording.command("cancel", {"cid": cid})
+        if order.is_algo:
+            return await self._cancel_algo(order, prev)
         try:
             symbol = order.symbol
             call = self._entry("cancel", lambda c: c.cancel_order(symbol, client_order_id=cid))
@@ -938,16 +986,25 @@ class OrderManager:
         cid = order.client_order_id
         try:
             if prev == TRIGGERED:
-                await self._exchange.cancel_order(order.symbol, client_order_id=cid)
+                call = self._entry("cancel", lambda c: c.cancel_order(order.symbol, client_order_id=cid))
             else:
-                await self._exchange.cancel_algo_order(  # type: ignore[attr-defined]
-                    order.symbol, client_algo_id=cid)
+                call = self._entry("cancel", lambda c: c.cancel_algo_order(order.symbol, client_algo_id=cid))
+            await (call if self._recording is None else self._recorded("cancel_reply", cid, call))
         except ExchangeError as exc:
             if exc.code != UNKNOWN_ORDER:
                 self._core.undo_cancel(cid, prev)
                 log.info("cancel of %s refused: %s", cid, exc)
                 return True, False
             log.info("cancel of %s: %s; the feed decides", cid, exc)
+            if prev != TRIGGERED:
+                # -2011 for an algo order: gone, or its trigger won the race. In the latter case
+                # the created order is what the caller wants cancelled: now if the trigger's frame
+                # came first, else when it comes (_dispatch).
+                if order.state_code == TRIGGERED:
+                    self._spawn(self._cancel(cid))
+                elif order.is_live:
+                    # Its handle points at a waiting entry until the trigger's frame (or its end).
+                    self._wait_on(cid).cancel_created = True
         except Exception as exc:
             self._stats["unknown_outcomes"] += 1
             log.warning("cancel of %s: outcome unknown (%r); the feed or reconciliation decides", cid, exc)
@@ -1303,11 +1360,16 @@ class OrderManager:
         missing from them is queried; every answer goes through the feed rules (a terminal state
         never goes back). Our-prefix open orders this manager does not know are adopted.
         """
-        report = {"open": 0, "queried": 0, "adopted": 0, "applied": 0}
+        report = {"open": 0, "open_algo": 0, "queried": 0, "adopted": 0, "applied": 0}
         open_orders = await self._exchange.get_open_orders()
+        # Conditional orders live in the Algo service: its own open list (docs/binance-protocol.md,
+        # "Algo orders"). Both lists are read before anything is applied.
+        get_algos = getattr(self._exchange, "get_open_algo_orders", None)
+        open_algos: list[dict[str, Any]] = await get_algos() if get_algos is not None else []
         report["open"] = len(open_orders)
+        report["open_algo"] = len(open_algos)
         seen = set()
-        for rest in open_orders:
+        for rest in open_orders:  # a triggered algo order's created order is here, under its id
             cid = rest.get("clientOrderId")
             if not isinstance(cid, str):
                 continue
@@ -1317,13 +1379,88 @@ class OrderManager:
                 report["applied"] += 1
             elif self.adopt_order(rest) is not None:
                 report["adopted"] += 1
+        for item in open_algos:
+            cid = item.get("clientAlgoId")
+            if not isinstance(cid, str):
+                continue
+            seen.add(cid)
+            if self._core.get(cid) is not None:
+                self.feed_algo_rest(item)
+                report["applied"] += 1
+            elif self.adopt_algo_order(item) is not None:
+                report["adopted"] += 1
         for order in self._core.live(None, None):
             cid = order.client_order_id
             if cid in seen:
                 continue
             report["queried"] += 1
-            await self._resolver.query(order)
+            if order.is_algo and order.state_code != TRIGGERED:
+                await self._query_algo(order)
+            else:  # a plain order, or the created order of a triggered one (same client id)
+                await self._resolver.query(order)
         return report
+
+    async def _query_algo(self, order: Any) -> None:
+        """An algo order that is in neither open list: GET /fapi/v1/algoOrder. If its trigger
+        created an order, that order's status is applied first, so that its fills count before the
+        algo order's FINISHED ends the record (the algo answer carries no filled quantity)."""
+        get = getattr(self._exchange, "get_algo_order", None)
+        if get is None:
+            return
+        cid = order.client_order_id
+        self._stats["status_queries"] += 1
+        try:
+            answer = await get(order.symbol, client_algo_id=cid)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # not there (yet): a placing one is _resolve_algo's to settle
+            log.info("algo status query of %s failed: %s", cid, exc)
+            return
+        if not isinstance(answer, dict):
+            return
+        if answer.get("actualOrderId") not in (None, "", 0, "0"):
+            await self._resolver.query(order)
+        self.feed_algo_rest(answer)
+
+    def adopt_algo_order(self, item: dict[str, Any]) -> OrderState | None:
+        """Track an open algo order with our id prefix that this process did not place, as
+        ``adopt_order`` does a plain one (what its id tells, no callbacks)."""
+        cid = item.get("clientAlgoId")
+        if not isinstance(cid, str):
+            return None
+        parsed = parse_client_order_id(cid)
+        if parsed is None or self._core.get(cid) is not None:
+            return None
+        try:
+            otype = str(item["orderType"])
+            code = _ALL_TYPES[otype]
+            if code < FIRST_ALGO_TYPE:
+                raise ValueError(otype)
+            side = _SIDES[item["side"]]
+            # closePosition orders carry no quantity: nothing the core can track (restore() brings
+            # them back from the journal with the quantity they were placed with).
+            qty = to_fixed(item.get("quantity") or "0")
+            px = to_fixed(item.get("price") or "0") if otype in ("STOP", "TAKE_PROFIT") else 0
+            reduce_only = item.get("reduceOnly") in (True, "true")
+            order = self._core.add(cid, parsed.sub_account_prefix, str(item.get("symbol", "")), side, code,
+                                   qty, px, parsed.type_code, None, 1, reduce_only, "GTC" if px else None)
+        except (KeyError, ValueError, TypeError) as exc:
+            log.warning("cannot adopt open algo order %s: %s", cid, exc)
+            return None
+        self._stats["adopted"] += 1
+        if self._recording is not None:
+            self._recording.command("adopt_algo", item)
+        if self._journal is not None:
+            intent = _algo_intent(cid, parsed.sub_account_prefix, order, qty, px, 1, parsed.type_code, None,
+                                  item)
+            try:
+                result = self._journal.append_intent(intent)
+                if inspect.isawaitable(result):
+                    self._spawn(result)
+            except Exception:
+                log.exception("journal: could not record the adopted algo order %s", cid)
+        self.feed_algo_rest(item)
+        return order
 
     def adopt_order(self, rest: dict[str, Any]) -> OrderState | None:
         """Track an open order with our id prefix that this process did not place (a restart).
@@ -1504,7 +1641,14 @@ class OrderManager:
             self._call(hooks.on_cancel, order, hooks.plain)
 
     def _wait_event(self, flags: int, order: Any, intent: _Intent) -> tuple[int, _Hooks | None]:
-        """An event of an order a replace or an amend waits on: their waiters first."""
+        """An event of an order a replace or an amend waits on: their waiters first. Or an algo
+        order whose cancel lost the race with its trigger: the created order is cancelled."""
+        if intent.cancel_created and flags & (F_TRIGGERED | F_FILLED | F_CLOSED):
+            intent.cancel_created = False
+            cid = order.client_order_id
+            if flags & F_TRIGGERED and order.state_code == TRIGGERED:
+                self._spawn(self._cancel(cid))
+            self._done_waiting(cid, intent)
         amend = intent.amend
         if flags & (F_AMENDED | F_FILLED | F_CLOSED) and amend is not None and not amend.done():
             amend.set_result(None)
@@ -1596,7 +1740,8 @@ class OrderManager:
     def _done_waiting(self, cid: str, intent: _Intent) -> None:
         """A replace or an amend returned: once neither waits, the order's handle goes back to its
         own callbacks (or none) and the _Intent's is freed."""
-        if intent.replace is not None or intent.amend is not None or self._waiting.get(cid) is not intent:
+        if (intent.replace is not None or intent.amend is not None or intent.cancel_created
+                or self._waiting.get(cid) is not intent):
             return
         del self._waiting[cid]
         self._core.set_hook(cid, -1 if intent.hooks is None else self._handle(intent.hooks, False))
@@ -1771,6 +1916,25 @@ _ALWAYS = F_HOOKED | F_LATE_FILL | F_UNKNOWN_STATUS | F_MALFORMED | F_ORPHAN
 _JOURNALED = F_ACTIVATED | F_FILL | F_FILLED | F_CLOSED
 # The hook table is swept for unused handles when it reaches this size (then twice what is used).
 _HOOK_GC_MIN = 1024
+
+
+def _algo_intent(cid: str, sub: str, order: Any, qty: int, px: int, leverage: int, origin: str,
+                 parent_id: str | None, fields: dict[str, Any]) -> Intent:
+    """The journal's place intent of an algo order; ``fields`` holds its algo parameters in the
+    Algo API's names (a New Algo Order's, or an openAlgoOrders item's)."""
+    def fp(name: str) -> int | None:
+        value = fields.get(name)
+        return to_fixed(value) if value not in (None, "", "0") else None
+
+    def flag(name: str) -> bool:
+        return fields.get(name) in (True, "true")
+
+    return Intent(
+        "place", cid, sub, order.symbol, order.side, order.order_type, qty, px or None,
+        "GTC" if px else None, bool(order.reduce_only), leverage, origin, parent_id,
+        trigger_price=fp("triggerPrice"), working_type=fields.get("workingType") or "CONTRACT_PRICE",
+        callback_rate=fp("callbackRate"), activation_price=fp("activatePrice"),
+        close_position=flag("closePosition"), price_protect=flag("priceProtect"))
 
 
 def _now_ms() -> int:

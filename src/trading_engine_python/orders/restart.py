@@ -4,19 +4,21 @@
 starts (so that the stream's frames find the orders). Steps:
 
 1. Re-create every journaled order the core does not hold, with what its place intent says (the
-   full sub-account id, origin, parent id, leverage, reduce-only, time in force): live ones, the
+   full sub-account id, origin, parent id, leverage, reduce-only, time in force; an algo order's
+   type and trigger fields are in the intent too, for the record): live ones, the
    terminal ones the risk hook is still owed a fill of, and terminal ones inside the core's
    retention (``terminal_ttl``, by the journal's wall clock), so that a late fill or a query by id
    still finds them. An entry without a place intent (a cancel of an order the journal never saw
    placed) cannot be rebuilt; if it is open at the exchange, reconciliation adopts it.
 2. Bring each to its journaled state through the core's public entry points only: ``add``, then
-   synthetic status answers (the shape of a GET /fapi/v1/order reply) through ``feed_decoded``,
-   the very transition rules every frame meets. The first answer, silent, sets the cumulative
-   fill to ``risk_filled`` (what the risk hook had been told before the stop); the second sets the
-   journaled fill and state, and the increase it reports, ``filled - risk_filled``, goes to the
-   risk hook alone: the events, callbacks and publisher saw it before the stop. Every later
-   increase (the exchange's answers below) goes through the normal dispatch, so a fill made while
-   the process was down reaches the risk hook once, and one already told never again.
+   synthetic status answers (the shape of a GET /fapi/v1/order reply) through ``feed_decoded``, the
+   very transition rules every frame meets (an algo order first gets its ALGO_UPDATE statuses: NEW,
+   and TRIGGERED when it filled; its fills are its created order's). The first answer, silent, sets
+   the cumulative fill to ``risk_filled`` (what the risk hook had been told before the stop); the
+   second sets the journaled fill and state, and the increase it reports, ``filled - risk_filled``,
+   goes to the risk hook alone: the events, callbacks and publisher saw it before the stop. Every
+   later increase (the exchange's answers below) goes through the normal dispatch, so a fill made
+   while the process was down reaches the risk hook once, and one already told never again.
 3. Reconcile (``reconcile=True``): open orders, a status query for each restored live order
    missing from them (this covers a place intent with no change: the order is looked up by client
    id, never placed again), and adoption of open orders with our prefix that the journal never
@@ -39,7 +41,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import _decode_py
 from ._fixed import fixed_to_str
-from ._forms import message_from_rest
+from ._forms import algo_message_from_rest, message_from_rest
 from ._states import (
     ACTIVE,
     CANCELLED,
@@ -48,9 +50,13 @@ from ._states import (
     F_FILL,
     FAILED,
     FILLED,
+    FINISHED,
     FIRST_TERMINAL,
+    ORDER_TYPES,
     PLACING,
     REJECTED,
+    TRIGGERED,
+    TRIGGERING,
 )
 from .journal import JournalEntry
 
@@ -60,8 +66,12 @@ if TYPE_CHECKING:
 log = logging.getLogger("trading_engine_python.orders.restart")
 
 _SIDES = {"BUY": 0, "SELL": 1}
-_TYPES = {"LIMIT": 0, "MARKET": 1}
+_TYPES = {name: i for i, name in enumerate(ORDER_TYPES)}
 _TERMINAL_STATUS = {FILLED: "FILLED", CANCELLED: "CANCELED", EXPIRED: "EXPIRED"}
+# An algo order that never filled: its state from ALGO_UPDATE statuses alone (an
+# ORDER_TRADE_UPDATE-shaped answer would mean its trigger created an order: _states.py, note 7).
+_ALGO_PATH = {PLACING: (), ACTIVE: ("NEW",), CANCELLING: ("NEW",), TRIGGERING: ("NEW", "TRIGGERING"),
+              CANCELLED: ("CANCELED",), EXPIRED: ("EXPIRED",)}
 
 
 async def restore(manager: OrderManager, *, reconcile: bool = True,
@@ -93,7 +103,9 @@ async def restore(manager: OrderManager, *, reconcile: bool = True,
     for order in manager.restored:
         if order.state_code == PLACING:
             report["resolving"] += 1
-            manager._spawn(manager._resolver.resolve(order))
+            # An algo order is asked for at the Algo API, under its clientAlgoId.
+            resolve = manager._resolve_algo(order) if order.is_algo else manager._resolver.resolve(order)
+            manager._spawn(resolve)
     for cid in pending_cancel:
         order = core.get(cid)
         live = order is not None and order.is_live and order.state_code != CANCELLING
@@ -171,6 +183,20 @@ def _recreate(manager: OrderManager, e: JournalEntry) -> Any:
     filled = change.filled
     risk = manager.risk_engine is not None
     heard = min(change.risk_filled, filled) if risk else filled
+    finished = False
+    if order.is_algo:
+        if filled == 0 and st in _ALGO_PATH:
+            for status in _ALGO_PATH[st]:
+                _algo_answer(manager, order, status)
+            if risk:
+                told[cid] = 0
+            return order
+        # Triggered: the created order (same client id) holds the fills; FINISHED comes after them.
+        _algo_answer(manager, order, "NEW")
+        _algo_answer(manager, order, "TRIGGERED")
+        finished = st == FINISHED
+        if st in (FINISHED, TRIGGERING, CANCELLING):
+            st = TRIGGERED
     if st != PLACING or heard:
         # Silent: the fill the risk hook already heard of (and the acknowledgement).
         _answer(manager, order, "PARTIALLY_FILLED" if heard else "NEW", heard, change.avg_price)
@@ -180,9 +206,21 @@ def _recreate(manager: OrderManager, e: JournalEntry) -> Any:
         if flags & F_FILL and risk:
             # Owed from before the stop: the risk hook alone hears of it (the rest did already).
             manager._queue(manager._risk_fill, order.snapshot())
+    if finished:
+        _algo_answer(manager, order, "FINISHED")
     if risk:
         told[cid] = heard
     return order
+
+
+def _algo_answer(manager: OrderManager, order: Any, status: str) -> int:
+    """A synthetic Query Algo Order answer through the core's transition rules, not dispatched."""
+    item: dict[str, Any] = {"clientAlgoId": order.client_order_id, "algoStatus": status,
+                            "quantity": fixed_to_str(order.quantity_fp)}
+    if order.exchange_order_id is not None:
+        item["actualOrderId"] = order.exchange_order_id
+    result, fields = _decode_py.decode_dict(algo_message_from_rest(item))
+    return int(manager._core.feed_decoded(result, fields))
 
 
 def _answer(manager: OrderManager, order: Any, status: str, filled: int, avg: int) -> int:
