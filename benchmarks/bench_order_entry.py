@@ -50,8 +50,14 @@ INFO = {"rateLimits": [], "symbols": [{"symbol": "BTCUSDT", "filters": [
 LIMITS = [{"rateLimitType": "ORDERS", "interval": "SECOND", "intervalNum": 10, "limit": 10**12, "count": 1},
           {"rateLimitType": "ORDERS", "interval": "MINUTE", "intervalNum": 1, "limit": 10**12, "count": 1}]
 
+# Under /slow the stub answers after HOLD seconds: the send-path measurement (a) ends before any
+# answer arrives, so it holds no reading, decoding or wake-up work.
+HOLD = 0.25
+
 async def order(r):
     await r.read()
+    if r.path.startswith("/slow/"):
+        await asyncio.sleep(HOLD)
     return web.Response(body=BODY, content_type="application/json")
 
 async def server_time(r):
@@ -63,19 +69,28 @@ async def info(r):
 async def ws_api(r):
     ws = web.WebSocketResponse()
     await ws.prepare(r)
+    slow = r.path.startswith("/slow/")
+    async def answer(rid):
+        if slow:
+            await asyncio.sleep(HOLD)
+        await ws.send_str(orjson.dumps(
+            {"id": rid, "status": 200, "result": ORDER, "rateLimits": LIMITS}).decode())
     async for m in ws:
         if m.type == WSMsgType.TEXT:
             rid = orjson.loads(m.data)["id"]
-            await ws.send_str(orjson.dumps(
-                {"id": rid, "status": 200, "result": ORDER, "rateLimits": LIMITS}).decode())
+            if slow:
+                asyncio.ensure_future(answer(rid))
+            else:
+                await answer(rid)
     return ws
 
 async def main():
     app = web.Application()
-    app.router.add_post("/fapi/v1/order", order)
-    app.router.add_get("/fapi/v1/time", server_time)
-    app.router.add_get("/fapi/v1/exchangeInfo", info)
-    app.router.add_get("/ws-fapi/v1", ws_api)
+    for base in ("", "/slow"):
+        app.router.add_post(base + "/fapi/v1/order", order)
+        app.router.add_get(base + "/fapi/v1/time", server_time)
+        app.router.add_get(base + "/fapi/v1/exchangeInfo", info)
+        app.router.add_get(base + "/ws-fapi/v1", ws_api)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -89,6 +104,13 @@ async def main():
 )
 
 _ids = itertools.count()
+# In-flight orders per send-path burst: 100 over ws-fapi; 50 over REST, whose aiohttp pool holds 64
+# connections (one order in flight each), so that no REST order waits for a connection.
+SEND_N = {"ws-fapi": 100, "rest": 50}
+SEND_BURSTS = 3 if QUICK else 10
+# The burst's window: long enough for every order to be written, shorter than the stub's hold.
+SETTLE = 0.1
+HOLD = 0.25  # the stub's HOLD
 
 
 @pytest.fixture(scope="module")
@@ -97,14 +119,12 @@ def port() -> Iterator[int]:
         yield p
 
 
-@pytest.fixture(scope="module")
-def client(loop: asyncio.AbstractEventLoop, port: int) -> Iterator[BinanceFuturesClient]:
-    # Rate limits far away: the benchmark measures the client, not the pacing waits.
+def _client(loop: asyncio.AbstractEventLoop, port: int, prefix: str) -> BinanceFuturesClient:
     c = BinanceFuturesClient(
         KEY,
         SECRET,
-        base_url=f"http://127.0.0.1:{port}",
-        ws_api_url=f"ws://127.0.0.1:{port}/ws-fapi/v1",
+        base_url=f"http://127.0.0.1:{port}{prefix}",
+        ws_api_url=f"ws://127.0.0.1:{port}{prefix}/ws-fapi/v1",
         timeout=5.0,
     )
 
@@ -113,15 +133,60 @@ def client(loop: asyncio.AbstractEventLoop, port: int) -> Iterator[BinanceFuture
         await c.get_server_time()
         await c._sync_time()
         await c.start_ws_api()
+        # Rate limits far away: the benchmark measures the client, not the pacing waits.
         for w in (c._orders_10s, c._orders_1m, c._weight_1m):
             w.limit = 10**12
 
     loop.run_until_complete(warm())
+    return c
+
+
+@pytest.fixture(scope="module")
+def client(loop: asyncio.AbstractEventLoop, port: int) -> Iterator[BinanceFuturesClient]:
+    """Answered at once: the round trips (b)."""
+    c = _client(loop, port, "")
     yield c
     loop.run_until_complete(c.close())
 
 
-def _measure(benchmark: Any, loop: asyncio.AbstractEventLoop, place: Any, name: str) -> None:
+@pytest.fixture(scope="module")
+def held_client(loop: asyncio.AbstractEventLoop, port: int) -> Iterator[BinanceFuturesClient]:
+    """Answered after the stub's HOLD: the send path (a)."""
+    c = _client(loop, port, "/slow")
+    yield c
+    loop.run_until_complete(c.close())
+
+
+def _measure_send(loop: asyncio.AbstractEventLoop, place: Any, name: str) -> tuple[float, int]:
+    """(a): process CPU from N calls to N orders written and waiting, no answer yet; per order.
+
+    The N calls start as N tasks (their creation is in the figure) and run to the point where each
+    waits for its answer; the loop then idles (no CPU) until ``SETTLE``. A burst whose window
+    reached the stub's hold (a slow machine) could hold answer work and is not counted."""
+    n = SEND_N[name]
+    cpu: list[int] = []
+
+    async def burst() -> None:
+        t0 = time.perf_counter()
+        c0 = time.process_time_ns()
+        tasks = [loop.create_task(place(f"s{next(_ids)}")) for _ in range(n)]
+        await asyncio.sleep(SETTLE)
+        c1 = time.process_time_ns()
+        clean = time.perf_counter() - t0 < HOLD and not any(t.done() for t in tasks)
+        await asyncio.gather(*tasks)
+        if clean:
+            cpu.append(c1 - c0)
+
+    loop.run_until_complete(burst())  # warm-up: opens the REST pool's connections
+    for _ in range(SEND_BURSTS):
+        loop.run_until_complete(burst())
+    assert cpu, "every send-path burst overlapped an answer; the machine is too busy to measure"
+    return min(cpu) / n / 1000, n
+
+
+def _measure(
+    benchmark: Any, loop: asyncio.AbstractEventLoop, place: Any, held_place: Any, name: str
+) -> None:
     lat: list[int] = []
     cpu: list[int] = []
 
@@ -140,40 +205,50 @@ def _measure(benchmark: Any, loop: asyncio.AbstractEventLoop, place: Any, name: 
         benchmark.pedantic(run)
     else:
         benchmark.pedantic(run, rounds=ROUNDS, warmup_rounds=1)
+    send_us, n = _measure_send(loop, held_place, name)
     lat.sort()
     p50, p99 = (x / 1000 for x in p50_p99(lat))
     cpu_us = min(cpu) / CALLS / 1000
     benchmark.extra_info.update(
-        calls=len(lat), p50_us=round(p50, 1), p99_us=round(p99, 1), cpu_us_per_order=round(cpu_us, 1)
+        calls=len(lat),
+        p50_us=round(p50, 1),
+        p99_us=round(p99, 1),
+        send_cpu_us_per_order=round(send_us, 1),
+        roundtrip_cpu_us_per_order=round(cpu_us, 1),
     )
     print(
-        f"\n{name}: p50 {p50:.0f} us, p99 {p99:.0f} us, client CPU {cpu_us:.1f} us/order ({len(lat)} calls)"
+        f"\n{name}: send path {send_us:.1f} us CPU/order ({n} in flight); round trip: {cpu_us:.1f} us "
+        f"CPU/order, p50 {p50:.0f} us, p99 {p99:.0f} us ({len(lat)} sequential calls)"
     )
+
+
+def _placer(c: Any) -> Any:
+    async def place(cid: str) -> None:
+        await c.place_order(
+            "BTCUSDT", "BUY", "LIMIT", "0.002", price="50000.0", client_order_id=cid, time_in_force="IOC"
+        )
+
+    return place
 
 
 @pytest.mark.benchmark(group="order entry: REST POST /fapi/v1/order")
 def test_rest_place_order(
-    benchmark: Any, loop: asyncio.AbstractEventLoop, client: BinanceFuturesClient
+    benchmark: Any,
+    loop: asyncio.AbstractEventLoop,
+    client: BinanceFuturesClient,
+    held_client: BinanceFuturesClient,
 ) -> None:
-    async def place(cid: str) -> None:
-        await client.place_order(
-            "BTCUSDT", "BUY", "LIMIT", "0.002", price="50000.0", client_order_id=cid, time_in_force="IOC"
-        )
-
-    _measure(benchmark, loop, place, "rest")
-    assert client.stats["errors"] == 0
+    _measure(benchmark, loop, _placer(client), _placer(held_client), "rest")
+    assert client.stats["errors"] == 0 and held_client.stats["errors"] == 0
 
 
 @pytest.mark.benchmark(group="order entry: ws-fapi order.place")
 def test_ws_api_place_order(
-    benchmark: Any, loop: asyncio.AbstractEventLoop, client: BinanceFuturesClient
+    benchmark: Any,
+    loop: asyncio.AbstractEventLoop,
+    client: BinanceFuturesClient,
+    held_client: BinanceFuturesClient,
 ) -> None:
-    ws = client.ws_api
-
-    async def place(cid: str) -> None:
-        await ws.place_order(
-            "BTCUSDT", "BUY", "LIMIT", "0.002", price="50000.0", client_order_id=cid, time_in_force="IOC"
-        )
-
-    _measure(benchmark, loop, place, "ws-fapi")
-    assert ws.stats["connects"] == 1 and ws.stats["unknown_outcomes"] == 0
+    _measure(benchmark, loop, _placer(client.ws_api), _placer(held_client.ws_api), "ws-fapi")
+    for ws in (client.ws_api, held_client.ws_api):
+        assert ws.stats["connects"] == 1 and ws.stats["unknown_outcomes"] == 0
