@@ -411,7 +411,36 @@ class BinanceFuturesClient:
 
     # ----------------------------------------------------------------- limits
 
+    def _pace_now(self, weight: int, orders: int) -> bool:
+        """``_pace`` when it has nothing to wait for: counts the request and returns True. Returns
+        False, counting nothing, when ``_pace`` must run (a ban, a back-off or a window near full)."""
+        now = time.monotonic()
+        if now < self._banned_until or now < self._backoff_until:
+            return False
+        now_ms = self._server_now_ms()
+        headroom = self.rate_headroom
+        w = self._weight_1m
+        w.roll(now_ms)
+        # The same test as _Window.wait_ms: a cost fits when it is 0, when it stays under the
+        # headroom, or when the window is empty.
+        if weight > 0 and w.count and w.count + weight > w.limit * headroom:
+            return False
+        if orders:
+            o10, o1 = self._orders_10s, self._orders_1m
+            o10.roll(now_ms)
+            o1.roll(now_ms)
+            if (o10.count and o10.count + orders > o10.limit * headroom) or (
+                o1.count and o1.count + orders > o1.limit * headroom
+            ):
+                return False
+            o10.count += orders
+            o1.count += orders
+        w.count += weight
+        return True
+
     async def _pace(self, weight: int, orders: int) -> None:
+        if self._pace_now(weight, orders):
+            return
         now = time.monotonic()
         if now < self._banned_until:
             self.stats["refused_locally"] += 1
