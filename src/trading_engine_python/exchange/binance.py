@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import hashlib
 import hmac
 import logging
 import os
@@ -40,7 +39,7 @@ import re
 import time
 import urllib.parse
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Context, Decimal, InvalidOperation, localcontext
 from typing import TYPE_CHECKING, Any
 
@@ -114,6 +113,19 @@ def _plain(d: Decimal) -> str:
     return format(d, "f")
 
 
+# Past this many fraction digits (or characters of a value) the filters are checked with Decimal only.
+_MAX_SCALE = 18
+_MAX_FAST_TEXT = 36
+
+
+def _scaled(d: Decimal, scale: int) -> int:
+    """``d * 10**scale`` exactly (``d`` has at most ``scale`` fraction digits)."""
+    sign, digits, exp = d.as_tuple()
+    assert isinstance(exp, int)
+    n = int("".join(map(str, digits)) or "0") * 10 ** (exp + scale)
+    return -n if sign else n
+
+
 @dataclass(frozen=True, slots=True)
 class SymbolRules:
     """The filters of one symbol that the client checks before sending (exchangeInfo ``filters``)."""
@@ -128,6 +140,49 @@ class SymbolRules:
     market_step_size: Decimal
     market_min_qty: Decimal
     market_max_qty: Decimal
+    # The filters above as integers in units of 10**-_scale (-1: too fine, Decimal checks only), so
+    # that a plain decimal string is checked with integer arithmetic; the filters are tick/step
+    # multiples given as decimal strings, hence exact fixed-point values.
+    _scale: int = field(init=False, repr=False, compare=False)
+    _units: tuple[int, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        values = (
+            self.tick_size,
+            self.min_price,
+            self.max_price,
+            self.step_size,
+            self.min_qty,
+            self.max_qty,
+            self.market_step_size,
+            self.market_min_qty,
+            self.market_max_qty,
+        )
+        scale = -1
+        if all(v.is_finite() for v in values):
+            exps = [v.as_tuple().exponent for v in values]
+            scale = max([0, *(-e for e in exps if isinstance(e, int))])
+            if scale > _MAX_SCALE or any(len(v.as_tuple().digits) + scale > 40 for v in values):
+                scale = -1
+        object.__setattr__(self, "_scale", scale)
+        object.__setattr__(self, "_units", tuple(_scaled(v, scale) for v in values) if scale >= 0 else ())
+
+    def _text_units(self, text: str) -> int:
+        """A plain decimal string in units of 10**-_scale; -1 when the Decimal checks must decide
+        (another form, too long, or finer than every filter, hence off every grid)."""
+        scale = self._scale
+        if scale < 0 or len(text) > _MAX_FAST_TEXT or not text.isascii():
+            return -1
+        whole, dot, frac = text.partition(".")
+        if not whole.isdigit() or (dot and not frac.isdigit()):
+            return -1
+        n = len(frac)
+        if n > scale:
+            if frac[scale:].strip("0"):
+                return -1
+            frac = frac[:scale]
+            n = scale
+        return int(whole + frac) * 10 ** (scale - n)
 
     @classmethod
     def from_exchange_info(cls, sym: Mapping[str, Any]) -> SymbolRules:
@@ -156,6 +211,14 @@ class SymbolRules:
         )
 
     def check_quantity(self, text: str, order_type: str) -> None:
+        u = self._text_units(text)
+        if u > 0:
+            _, _, _, step, lo, hi, m_step, m_lo, m_hi = self._units
+            if order_type == "MARKET":
+                step, lo, hi = m_step, m_lo, m_hi
+            if (step <= 0 or (u - lo) % step == 0) and u >= lo and (hi <= 0 or u <= hi):
+                return
+        # The Decimal form of the same rules decides every other case and words the error.
         q = Decimal(text)
         if order_type == "MARKET":
             step, lo, hi, fname = (
@@ -182,6 +245,11 @@ class SymbolRules:
             )
 
     def check_price(self, text: str) -> None:
+        u = self._text_units(text)
+        if u > 0:
+            tick, lo, hi = self._units[:3]
+            if (tick <= 0 or (u - lo) % tick == 0) and (lo <= 0 or u >= lo) and (hi <= 0 or u <= hi):
+                return
         p = Decimal(text)
         if p <= 0:
             raise ValueError(f"{self.symbol}: price {text} must be positive")
@@ -308,6 +376,7 @@ class BinanceFuturesClient:
         self._backoff_until = 0.0  # monotonic; after a 429
         self._banned_until = 0.0  # monotonic; after a 418
         self._consecutive_429 = 0
+        self._hmac_key: tuple[str, bytes] | None = None  # (secret, its bytes): encoded once, not per call
         self._secrets: tuple[str, ...] = tuple(s for s in (self._api_key, self._api_secret) if s)
         self.stats: dict[str, int] = {
             "requests": 0,
@@ -392,7 +461,10 @@ class BinanceFuturesClient:
             return urllib.parse.quote(base64.b64encode(raw).decode(), safe="")
         if not self._api_secret:  # refused at construction already; kept for a cleared attribute
             raise ExchangeAuthError(-2014, "no API secret (argument api_secret or BINANCE_API_SECRET)")
-        return hmac.new(self._api_secret.encode(), data, hashlib.sha256).hexdigest()
+        key = self._hmac_key
+        if key is None or key[0] is not self._api_secret:
+            key = self._hmac_key = (self._api_secret, self._api_secret.encode())
+        return hmac.digest(key[1], data, "sha256").hex()
 
     def _server_now_ms(self) -> int:
         return int(time.time() * 1000) + (self._time_offset_ms or 0)
@@ -761,16 +833,16 @@ class BinanceFuturesClient:
 
     @staticmethod
     def _decimal_text(name: str, value: Any) -> str:
-        if isinstance(value, float):
+        if isinstance(value, str):
+            text = value.strip()
+        elif isinstance(value, float):
             raise TypeError(f"{name} must be a decimal string, not a float ({value!r})")
-        if isinstance(value, Decimal):
+        elif isinstance(value, Decimal):
             if not value.is_finite():
                 raise ValueError(f"{name} {value} is not finite")
             text = _plain(value)
         elif isinstance(value, int) and not isinstance(value, bool):
             text = str(value)
-        elif isinstance(value, str):
-            text = value.strip()
         else:
             raise TypeError(f"{name} must be a decimal string, got {type(value).__name__}")
         if not _DECIMAL_RE.fullmatch(text):
@@ -826,7 +898,9 @@ class BinanceFuturesClient:
         if not isinstance(client_order_id, str) or not _CLIENT_ID_RE.fullmatch(client_order_id):
             raise ValueError(f"client_order_id {client_order_id!r} must match ^[.A-Z:/a-z0-9_-]{{1,36}}$")
         qty = self._decimal_text("quantity", quantity)
-        rules = await self.symbol_rules(symbol)
+        rules = self._rules.get(symbol) if self._info is not None else None
+        if rules is None:
+            rules = await self.symbol_rules(symbol)
         rules.check_quantity(qty, order_type)
         params: dict[str, Any] = {"symbol": symbol, "side": side, "type": order_type}
         if order_type == "LIMIT":
@@ -864,7 +938,9 @@ class BinanceFuturesClient:
             raise ValueError(f"client_order_id {client_order_id!r} must match ^[.A-Z:/a-z0-9_-]{{1,36}}$")
         qty = self._decimal_text("quantity", quantity)
         px = self._decimal_text("price", price)
-        rules = await self.symbol_rules(symbol)
+        rules = self._rules.get(symbol) if self._info is not None else None
+        if rules is None:
+            rules = await self.symbol_rules(symbol)
         rules.check_quantity(qty, "LIMIT")
         rules.check_price(px)
         return {

@@ -404,7 +404,7 @@ class WsApiClient:
             if not rest._api_key:
                 raise ExchangeError(-2015, "no API key configured (argument or BINANCE_API_KEY)")
             p["apiKey"] = rest._api_key
-            sig = rest._sign("&".join([f"{k}={v}" for k, v in sorted(p.items())]))
+            sig = rest._sign("&".join(f"{k}={p[k]}" for k in sorted(p)))
             # REST URL-encodes base64 signatures (RSA/Ed25519); JSON carries them as they are. An
             # HMAC signature is hex: nothing to undo.
             p["signature"] = sig if rest._private_key is None else urllib.parse.unquote(sig)
