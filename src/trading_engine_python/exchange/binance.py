@@ -376,7 +376,7 @@ class BinanceFuturesClient:
         self._backoff_until = 0.0  # monotonic; after a 429
         self._banned_until = 0.0  # monotonic; after a 418
         self._consecutive_429 = 0
-        self._hmac_key: tuple[str, bytes] | None = None  # (secret, its bytes): encoded once, not per call
+        self._hmac: tuple[str, hmac.HMAC] | None = None  # (secret, HMAC keyed with it), made at first use
         self._secrets: tuple[str, ...] = tuple(s for s in (self._api_key, self._api_secret) if s)
         self.stats: dict[str, int] = {
             "requests": 0,
@@ -461,10 +461,12 @@ class BinanceFuturesClient:
             return urllib.parse.quote(base64.b64encode(raw).decode(), safe="")
         if not self._api_secret:  # refused at construction already; kept for a cleared attribute
             raise ExchangeAuthError(-2014, "no API secret (argument api_secret or BINANCE_API_SECRET)")
-        key = self._hmac_key
-        if key is None or key[0] is not self._api_secret:
-            key = self._hmac_key = (self._api_secret, self._api_secret.encode())
-        return hmac.digest(key[1], data, "sha256").hex()
+        keyed = self._hmac
+        if keyed is None or keyed[0] is not self._api_secret:
+            keyed = self._hmac = (self._api_secret, hmac.new(self._api_secret.encode(), digestmod="sha256"))
+        h = keyed[1].copy()  # the keyed state is computed once; a copy per request
+        h.update(data)
+        return h.hexdigest()
 
     def _server_now_ms(self) -> int:
         return int(time.time() * 1000) + (self._time_offset_ms or 0)
@@ -486,21 +488,25 @@ class BinanceFuturesClient:
     def _pace_now(self, weight: int, orders: int) -> bool:
         """``_pace`` when it has nothing to wait for: counts the request and returns True. Returns
         False, counting nothing, when ``_pace`` must run (a ban, a back-off or a window near full)."""
-        now = time.monotonic()
-        if now < self._banned_until or now < self._backoff_until:
-            return False
+        if self._banned_until or self._backoff_until:  # 0.0 until a 418 or a 429
+            now = time.monotonic()
+            if now < self._banned_until or now < self._backoff_until:
+                return False
         now_ms = self._server_now_ms()
         headroom = self.rate_headroom
         w = self._weight_1m
-        w.roll(now_ms)
+        if now_ms // w.interval_ms != w.index:
+            w.roll(now_ms)
         # The same test as _Window.wait_ms: a cost fits when it is 0, when it stays under the
         # headroom, or when the window is empty.
         if weight > 0 and w.count and w.count + weight > w.limit * headroom:
             return False
         if orders:
             o10, o1 = self._orders_10s, self._orders_1m
-            o10.roll(now_ms)
-            o1.roll(now_ms)
+            if now_ms // o10.interval_ms != o10.index:
+                o10.roll(now_ms)
+            if now_ms // o1.interval_ms != o1.index:
+                o1.roll(now_ms)
             if (o10.count and o10.count + orders > o10.limit * headroom) or (
                 o1.count and o1.count + orders > o1.limit * headroom
             ):

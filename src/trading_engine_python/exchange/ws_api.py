@@ -397,14 +397,16 @@ class WsApiClient:
 
     def _signed(self, params: dict[str, Any], *, with_key: bool) -> dict[str, Any]:
         rest = self._rest
-        p = {k: v for k, v in params.items() if v is not None}
+        p = dict(params)
+        if None in p.values():
+            p = {k: v for k, v in p.items() if v is not None}
         p["recvWindow"] = rest.recv_window
         p["timestamp"] = rest._server_now_ms()
         if with_key:
             if not rest._api_key:
                 raise ExchangeError(-2015, "no API key configured (argument or BINANCE_API_KEY)")
             p["apiKey"] = rest._api_key
-            sig = rest._sign("&".join(f"{k}={p[k]}" for k in sorted(p)))
+            sig = rest._sign("&".join([f"{k}={p[k]}" for k in sorted(p)]))
             # REST URL-encodes base64 signatures (RSA/Ed25519); JSON carries them as they are. An
             # HMAC signature is hex: nothing to undo.
             p["signature"] = sig if rest._private_key is None else urllib.parse.unquote(sig)
