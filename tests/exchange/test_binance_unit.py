@@ -243,13 +243,16 @@ def test_fixed_point_checks_agree_with_decimal_rules(seed: int) -> None:
                 text += "0" * rnd.randint(1, 4) if "." in text else ".0"
             want_p = _decimal_rule(text, r.tick_size, r.min_price, r.max_price, True)
             want_q = _decimal_rule(text, r.step_size, r.min_qty, r.max_qty, False)
-            for check, want in ((r.check_price, want_p), (lambda t: r.check_quantity(t, "LIMIT"), want_q)):
+            for kind, want in (("price", want_p), ("quantity", want_q)):
                 try:
-                    check(text)
+                    if kind == "price":
+                        r.check_price(text)
+                    else:
+                        r.check_quantity(text, "LIMIT")
                     got = True
                 except ValueError:
                     got = False
-                assert got == want, (info, text)
+                assert got == want, (info, kind, text)
 
 
 @pytest.mark.parametrize(

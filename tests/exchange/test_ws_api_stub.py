@@ -440,7 +440,9 @@ async def test_no_answer_is_an_unknown_outcome_and_a_new_connection(
     assert stub.connections == 2 and ws.stats["unknown_outcomes"] == 1
 
 
-async def test_each_request_times_out_at_its_own_deadline(stub: Stub, hmac_client: BinanceFuturesClient) -> None:
+async def test_each_request_times_out_at_its_own_deadline(
+    stub: Stub, hmac_client: BinanceFuturesClient
+) -> None:
     # One timer serves every request in flight: a request with an earlier deadline than the one the
     # timer waits for (the timeout was lowered meanwhile) still fails at its own.
     ws = hmac_client.ws_api
@@ -470,16 +472,11 @@ async def test_requests_in_flight_all_time_out(stub: Stub, hmac_client: BinanceF
     ws.timeout = 0.3
     stub.plan["order.place"] = "hold"  # the stub stops reading: nothing is answered
     try:
-        results = await asyncio.wait_for(
-            asyncio.gather(
-                *(
-                    ws.place_order("BTCUSDT", "BUY", "LIMIT", "0.001", price="100.0", client_order_id=f"f-{i}")
-                    for i in range(3)
-                ),
-                return_exceptions=True,
-            ),
-            10,
-        )
+        places = [
+            ws.place_order("BTCUSDT", "BUY", "LIMIT", "0.001", price="100.0", client_order_id=f"f-{i}")
+            for i in range(3)
+        ]
+        results = await asyncio.wait_for(asyncio.gather(*places, return_exceptions=True), 10)
     finally:
         stub.release.set()
     assert all(isinstance(r, ExchangeTimeout) for r in results), results

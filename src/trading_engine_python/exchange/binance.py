@@ -122,7 +122,7 @@ def _scaled(d: Decimal, scale: int) -> int:
     """``d * 10**scale`` exactly (``d`` has at most ``scale`` fraction digits)."""
     sign, digits, exp = d.as_tuple()
     assert isinstance(exp, int)
-    n = int("".join(map(str, digits)) or "0") * 10 ** (exp + scale)
+    n = int("".join(map(str, digits)) or "0") * int(10 ** (exp + scale))
     return -n if sign else n
 
 
@@ -182,7 +182,8 @@ class SymbolRules:
                 return -1
             frac = frac[:scale]
             n = scale
-        return int(whole + frac) * 10 ** (scale - n)
+        unit: int = 10 ** (scale - n)
+        return int(whole + frac) * unit
 
     @classmethod
     def from_exchange_info(cls, sym: Mapping[str, Any]) -> SymbolRules:
@@ -213,10 +214,10 @@ class SymbolRules:
     def check_quantity(self, text: str, order_type: str) -> None:
         u = self._text_units(text)
         if u > 0:
-            _, _, _, step, lo, hi, m_step, m_lo, m_hi = self._units
+            _, _, _, i_step, i_lo, i_hi, m_step, m_lo, m_hi = self._units
             if order_type == "MARKET":
-                step, lo, hi = m_step, m_lo, m_hi
-            if (step <= 0 or (u - lo) % step == 0) and u >= lo and (hi <= 0 or u <= hi):
+                i_step, i_lo, i_hi = m_step, m_lo, m_hi
+            if (i_step <= 0 or (u - i_lo) % i_step == 0) and u >= i_lo and (i_hi <= 0 or u <= i_hi):
                 return
         # The Decimal form of the same rules decides every other case and words the error.
         q = Decimal(text)
