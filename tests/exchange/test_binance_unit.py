@@ -299,3 +299,27 @@ def test_pace_now_counts_or_defers_like_pace() -> None:
     assert not c._pace_now(1, 0)  # a 429 back-off runs through _pace
     c._backoff_until = time.monotonic() - 1
     assert c._pace_now(1, 0) and c._weight_1m.count == 1
+
+
+def test_rate_limits_from_answers_skip_unreadable_entries() -> None:
+    c = BinanceFuturesClient("k", "s", base_url="http://127.0.0.1:9")
+    c._time_offset_ms = 0
+    c._observe_rate_limits(
+        [
+            "not a dict",
+            {"rateLimitType": "ORDERS", "interval": "SECOND", "intervalNum": "x", "limit": 1, "count": 1},
+            {"rateLimitType": "ORDERS", "interval": "FORTNIGHT", "intervalNum": 1, "limit": 1, "count": 1},
+            {"rateLimitType": "RAW_REQUESTS", "interval": "MINUTE", "intervalNum": 1, "limit": 1, "count": 1},
+            {"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1, "limit": 6000,
+             "count": 7},
+            {"rateLimitType": "ORDERS", "interval": "SECOND", "intervalNum": 10, "limit": "?", "count": 4},
+            {"rateLimitType": "ORDERS", "interval": "MINUTE", "intervalNum": 1, "limit": 2400},
+        ]
+    )
+    assert (c._weight_1m.limit, c._weight_1m.count) == (6000, 7)
+    assert (c._orders_10s.limit, c._orders_10s.count) == (300, 4)  # limit unreadable: the default stays
+    assert (c._orders_1m.limit, c._orders_1m.count) == (2400, 0)  # no count: only the limit
+    c._observe_rate_limits(None)  # not a list: ignored
+    c._apply_rate_limits({"rateLimits": [{"rateLimitType": "ORDERS", "interval": "SECOND", "intervalNum": 10,
+                                          "limit": 50}, 7]})
+    assert c._orders_10s.limit == 50

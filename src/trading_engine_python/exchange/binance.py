@@ -107,6 +107,8 @@ _SCRUB_RES = (
     re.compile(r"(\"listenKey\"\s*:\s*\")[^\"]+"),
 )
 _DECIMAL_CTX = Context(prec=60)
+# Binance's rateLimits intervals (docs/binance-protocol.md, "REST signing and limits").
+_UNIT_MS = {"SECOND": 1000, "MINUTE": 60_000, "HOUR": 3_600_000, "DAY": 86_400_000}
 
 
 def _plain(d: Decimal) -> str:
@@ -574,6 +576,17 @@ class BinanceFuturesClient:
                 except ValueError:
                     pass
 
+    def _window_for(self, kind: Any, interval_ms: int) -> _Window | None:
+        """The local window counting Binance's ``rateLimitType`` over ``interval_ms``, if any."""
+        if interval_ms == 60_000:
+            if kind == "REQUEST_WEIGHT":
+                return self._weight_1m
+            if kind == "ORDERS":
+                return self._orders_1m
+        elif interval_ms == 10_000 and kind == "ORDERS":
+            return self._orders_10s
+        return None
+
     def _observe_rate_limits(self, rate_limits: Any) -> None:
         """ws-fapi ``rateLimits`` (docs/binance-protocol.md, "WebSocket API"): limits and counts.
 
@@ -581,37 +594,35 @@ class BinanceFuturesClient:
         """
         if not isinstance(rate_limits, list):
             return
-        self._apply_rate_limits({"rateLimits": rate_limits})
         now_ms = self._server_now_ms()
-        units = {"SECOND": 1000, "MINUTE": 60_000}
         for rl in rate_limits:
             try:
-                ms = units[rl["interval"]] * int(rl["intervalNum"])
+                interval_ms = _UNIT_MS[rl["interval"]] * int(rl["intervalNum"])
+                window = self._window_for(rl.get("rateLimitType"), interval_ms)
+            except (AttributeError, KeyError, TypeError, ValueError):
+                continue
+            if window is None:
+                continue
+            try:
+                window.limit = int(rl["limit"])
+            except (KeyError, TypeError, ValueError):
+                pass
+            try:
                 count = int(rl["count"])
             except (KeyError, TypeError, ValueError):
                 continue
-            kind = rl.get("rateLimitType")
-            if kind == "REQUEST_WEIGHT" and ms == 60_000:
-                self._weight_1m.observe(now_ms, count)
-            elif kind == "ORDERS" and ms == 10_000:
-                self._orders_10s.observe(now_ms, count)
-            elif kind == "ORDERS" and ms == 60_000:
-                self._orders_1m.observe(now_ms, count)
+            window.observe(now_ms, count)
 
     def _apply_rate_limits(self, info: Mapping[str, Any]) -> None:
-        units = {"SECOND": 1000, "MINUTE": 60_000, "HOUR": 3_600_000, "DAY": 86_400_000}
         for rl in info.get("rateLimits", ()):
             try:
-                ms = units[rl["interval"]] * int(rl["intervalNum"])
+                interval_ms = _UNIT_MS[rl["interval"]] * int(rl["intervalNum"])
+                window = self._window_for(rl.get("rateLimitType"), interval_ms)
                 limit = int(rl["limit"])
-            except (KeyError, TypeError, ValueError):
+            except (AttributeError, KeyError, TypeError, ValueError):
                 continue
-            if rl.get("rateLimitType") == "REQUEST_WEIGHT" and ms == 60_000:
-                self._weight_1m.limit = limit
-            elif rl.get("rateLimitType") == "ORDERS" and ms == 10_000:
-                self._orders_10s.limit = limit
-            elif rl.get("rateLimitType") == "ORDERS" and ms == 60_000:
-                self._orders_1m.limit = limit
+            if window is not None:
+                window.limit = limit
 
     def _retry_after(self, headers: Mapping[str, str]) -> float | None:
         v = headers.get("Retry-After")
