@@ -14,7 +14,8 @@ Everything here follows docs/binance-protocol.md, "WebSocket API":
 - Outcomes, as REST: errors map through the REST client's ``_raise_for`` (same codes, same
   ExchangeError / ExchangeTimeout split, same 418/429 handling); -1021 resyncs the clock and
   retries once. A request with no answer within ``timeout``, or in flight when the connection
-  drops, fails with ``ExchangeTimeout`` (outcome unknown) and is never re-sent. A request that
+  drops, fails with ``ExchangeTimeout`` (outcome unknown) and is never re-sent. Deadlines wait in
+  the pending entries under one loop timer (armed at the earliest), not a timer per request. A request that
   could not be sent because no connection was ready fails with ``ExchangeError(-1)``.
 - Limits: ``rateLimits`` in answers feed the REST client's windows; requests pass through the
   same ``_pace`` as REST ones (ws-fapi and REST share the account's and IP's limits).
