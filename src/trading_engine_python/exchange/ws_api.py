@@ -14,9 +14,9 @@ Everything here follows docs/binance-protocol.md, "WebSocket API":
 - Outcomes, as REST: errors map through the REST client's ``_raise_for`` (same codes, same
   ExchangeError / ExchangeTimeout split, same 418/429 handling); -1021 resyncs the clock and
   retries once. A request with no answer within ``timeout``, or in flight when the connection
-  drops, fails with ``ExchangeTimeout`` (outcome unknown) and is never re-sent. Deadlines wait in
-  the pending entries under one loop timer (armed at the earliest), not a timer per request. A request that
-  could not be sent because no connection was ready fails with ``ExchangeError(-1)``.
+  drops, fails with ``ExchangeTimeout`` (outcome unknown) and is never re-sent; the deadlines wait
+  in the pending entries under one loop timer (armed at the earliest), not a timer per request.
+  A request that could not be sent because no connection was ready fails with ``ExchangeError(-1)``.
 - Limits: ``rateLimits`` in answers feed the REST client's windows; requests pass through the
   same ``_pace`` as REST ones (ws-fapi and REST share the account's and IP's limits).
 - Connection: Binance pings every 3 minutes and the listener answers; a connection silent for
@@ -114,6 +114,7 @@ class WsApiClient:
         # One timer for all requests in flight, armed at the earliest deadline (see _expire).
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at = 0.0
+        self._timer_loop: asyncio.AbstractEventLoop | None = None
         self._problem = "not connected yet"  # why the client is not ready (scrubbed; for errors)
         self.stats: dict[str, int] = {
             "requests": 0,
@@ -424,11 +425,14 @@ class WsApiClient:
         # No timer per request: the deadline waits in the entry and one timer (_expire) serves all.
         deadline = loop.time() + self.timeout
         self._pending[rid] = (fut, method, conn, deadline, conn.frames)
-        if self._timer is None or deadline < self._timer_at:
-            if self._timer is not None:
-                self._timer.cancel()
+        timer = self._timer
+        # (A timer of another loop, one this client was used on before, would never fire here.)
+        if timer is None or deadline < self._timer_at or self._timer_loop is not loop:
+            if timer is not None:
+                timer.cancel()
             self._timer = loop.call_at(deadline, self._expire)
             self._timer_at = deadline
+            self._timer_loop = loop
         self.stats["requests"] += 1
         try:
             tr.send(_TEXT, orjson.dumps({"id": rid, "method": method, "params": params}))
@@ -476,9 +480,17 @@ class WsApiClient:
         if rest._time_offset_ms is None:
             await rest._sync_time()
         for attempt in (0, 1):
-            conn = self._conn
-            ready = self._ready
-            if self._closed or conn is None or ready is None or not ready.is_set() or conn.done.done():
+            # _wait_ready's answer when the connection is up and watched, without a coroutine.
+            conn, ready, task = self._conn, self._ready, self._task
+            if (
+                conn is None
+                or ready is None
+                or task is None
+                or self._closed
+                or not ready.is_set()
+                or conn.done.done()
+                or task.done()
+            ):
                 conn = await self._wait_ready()
             if not rest._pace_now(weight, orders):
                 await rest._pace(weight, orders)
