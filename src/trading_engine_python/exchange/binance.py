@@ -920,7 +920,7 @@ class BinanceFuturesClient:
         if rules is None:
             rules = await self.symbol_rules(symbol)
         rules.check_quantity(qty, order_type)
-        params: dict[str, Any] = {"symbol": symbol, "side": side, "type": order_type}
+        params: dict[str, Any]
         if order_type == "LIMIT":
             if price is None:
                 raise ValueError("a LIMIT order needs a price")
@@ -929,13 +929,20 @@ class BinanceFuturesClient:
             tif = time_in_force or "GTC"
             if tif not in _TIFS:
                 raise ValueError(f"time_in_force {tif!r} not one of {sorted(_TIFS)}")
-            params.update(timeInForce=tif, quantity=qty, price=px)
+            params = {
+                "symbol": symbol,
+                "side": side,
+                "type": order_type,
+                "timeInForce": tif,
+                "quantity": qty,
+                "price": px,
+            }
         else:
             if price is not None:
                 raise ValueError("a MARKET order takes no price")
             if time_in_force is not None:
                 raise ValueError("a MARKET order takes no time_in_force")
-            params["quantity"] = qty
+            params = {"symbol": symbol, "side": side, "type": order_type, "quantity": qty}
         if reduce_only:
             # A string "true"/"false" (docs/binance-protocol.md, "REST endpoints").
             params["reduceOnly"] = "true"
