@@ -499,6 +499,24 @@ cdef inline const unsigned char* _colon(const unsigned char* p, const unsigned c
     return p
 
 
+cdef inline const unsigned char* _short_key(const unsigned char* p, const unsigned char* end,
+                                            Py_ssize_t* klen) noexcept nogil:
+    # p at a key's opening quote. Binance's keys are one or two ASCII letters written compactly
+    # ("k": with nothing between): read such a key and its colon in one look; returns just after the
+    # colon, NULL when the key is anything else (the general path then reads it, errors included).
+    if end - p < 5 or not _PLAIN[p[1]]:
+        return NULL
+    if p[2] == _QUOTE:
+        if p[3] == c':':
+            klen[0] = 1
+            return p + 4
+        return NULL
+    if _PLAIN[p[2]] and p[3] == _QUOTE and p[4] == c':':
+        klen[0] = 2
+        return p + 5
+    return NULL
+
+
 cdef const unsigned char* _skip(const unsigned char* p, const unsigned char* end, int depth) noexcept nogil:
     # Validate and skip one value starting at p (p < end, not white space). depth: containers
     # already open around it. Iterative, so any nesting costs no C stack.
@@ -1038,6 +1056,7 @@ cdef const unsigned char* _order(const unsigned char* p, const unsigned char* en
                                  _State* st) noexcept nogil:
     # p: just after the "o" object's '{' (depth 2). Dispatch on key length and first byte.
     cdef const unsigned char* key
+    cdef const unsigned char* q
     cdef Py_ssize_t klen
     cdef unsigned char kbuf[_KEY_BUF]
     cdef unsigned char k
@@ -1051,18 +1070,24 @@ cdef const unsigned char* _order(const unsigned char* p, const unsigned char* en
         if p >= end or p[0] != _QUOTE:
             return NULL
         key = p + 1
-        esc = False
-        p = _string(key, end, &esc)
-        if p == NULL:
-            return NULL
-        if esc:
-            klen = _unescape(key, p - 1, kbuf, _KEY_BUF)
-            key = kbuf
+        q = _short_key(p, end, &klen)
+        if q != NULL:
+            p = _ws(q, end)
+            if p >= end:
+                return NULL
         else:
-            klen = p - 1 - key
-        p = _colon(p, end)
-        if p == NULL:
-            return NULL
+            esc = False
+            p = _string(key, end, &esc)
+            if p == NULL:
+                return NULL
+            if esc:
+                klen = _unescape(key, p - 1, kbuf, _KEY_BUF)
+                key = kbuf
+            else:
+                klen = p - 1 - key
+            p = _colon(p, end)
+            if p == NULL:
+                return NULL
         if klen == 1:
             k = key[0]
             if k == c'c':
@@ -1123,6 +1148,7 @@ cdef const unsigned char* _envelope(const unsigned char* p, const unsigned char*
                                     _State* st) noexcept nogil:
     # p: just after the top-level '{' (depth 1).
     cdef const unsigned char* key
+    cdef const unsigned char* q
     cdef Py_ssize_t klen
     cdef unsigned char kbuf[_KEY_BUF]
     cdef unsigned char k
@@ -1136,18 +1162,24 @@ cdef const unsigned char* _envelope(const unsigned char* p, const unsigned char*
         if p >= end or p[0] != _QUOTE:
             return NULL
         key = p + 1
-        esc = False
-        p = _string(key, end, &esc)
-        if p == NULL:
-            return NULL
-        if esc:
-            klen = _unescape(key, p - 1, kbuf, _KEY_BUF)
-            key = kbuf
+        q = _short_key(p, end, &klen)
+        if q != NULL:
+            p = _ws(q, end)
+            if p >= end:
+                return NULL
         else:
-            klen = p - 1 - key
-        p = _colon(p, end)
-        if p == NULL:
-            return NULL
+            esc = False
+            p = _string(key, end, &esc)
+            if p == NULL:
+                return NULL
+            if esc:
+                klen = _unescape(key, p - 1, kbuf, _KEY_BUF)
+                key = kbuf
+            else:
+                klen = p - 1 - key
+            p = _colon(p, end)
+            if p == NULL:
+                return NULL
         k = key[0] if klen == 1 else 0
         if k == c'o':
             if st.o_seen:
