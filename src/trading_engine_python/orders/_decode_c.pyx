@@ -173,6 +173,8 @@ cdef struct _State:
     int64_t aq                   # o.aq, its executed quantity
     unsigned int apresent        # _A_* bits
     unsigned char err[16]        # M_* per field slot (_F_*), 0 = no error
+    cid_hint_fn hint             # decode_frame_hinted's look-ahead, NULL: none
+    void* hctx
 
 
 # ---------------------------------------------------------------------------------------------
@@ -850,6 +852,8 @@ cdef const unsigned char* _cid_value(const unsigned char* p, const unsigned char
         out.cid_len = <int>m if m <= CID_MAX else -1
         st.have_c = True
         st.err[_F_C] = 0
+        if st.hint != NULL and out.cid_len >= 0:
+            st.hint(st.hctx, out.cid, out.cid_len, 0)
         return p
     if _is_null(p, end):
         st.err[_F_C] = 0
@@ -1095,6 +1099,8 @@ cdef const unsigned char* _order(const unsigned char* p, const unsigned char* en
             elif k == c'X':
                 p = _status_value(p, end, out, st)
             elif k == c'i':
+                if st.hint != NULL and st.have_c:
+                    st.hint(st.hctx, NULL, 0, 1)
                 p = _int_value(p, end, 2, st, _F_I, &out.order_id, &out.present, P_ORDER_ID)
             elif k == c't':
                 p = _int_value(p, end, 2, st, _F_T, &out.trade_id, &out.present, P_TRADE_ID)
@@ -1306,11 +1312,18 @@ cdef int _finish_algo(Update* out, _State* st) noexcept nogil:
 
 
 cdef int decode_frame(const unsigned char* buf, Py_ssize_t n, Update* out) noexcept nogil:
+    return decode_frame_hinted(buf, n, out, NULL, NULL)
+
+
+cdef int decode_frame_hinted(const unsigned char* buf, Py_ssize_t n, Update* out, cid_hint_fn hint,
+                             void* ctx) noexcept nogil:
     cdef const unsigned char* end
     cdef const unsigned char* p
     cdef _State st
     memset(out, 0, sizeof(Update))
     memset(&st, 0, sizeof(_State))
+    st.hint = hint
+    st.hctx = ctx
     if buf == NULL or n <= 0:
         return _malformed(out, M_JSON)
     end = buf + n
