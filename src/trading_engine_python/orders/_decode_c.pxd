@@ -89,8 +89,9 @@ cdef int decode_frame(const unsigned char* buf, Py_ssize_t n, Update* out) noexc
 
 # A look-ahead for the caller while the scan goes on (a hint only: the result decides). Called
 # with step 0 and o.c's bytes (decoded) as soon as they are read, and with step 1 (cid NULL) when
-# o.i's key is reached after them, some 150 bytes further in Binance's key order: the order
-# tracker starts loading its index entry at step 0 and the record the entry names at step 1.
+# o.L's key is reached after them, some 230 bytes further in Binance's key order (about half the
+# frame left to scan): the order tracker starts loading its index entry at step 0 and the record
+# the entry names at step 1.
 ctypedef void (*cid_hint_fn)(void* ctx, const char* cid, Py_ssize_t n, int step) noexcept nogil
 cdef int decode_frame_hinted(const unsigned char* buf, Py_ssize_t n, Update* out, cid_hint_fn hint,
                              void* ctx) noexcept nogil

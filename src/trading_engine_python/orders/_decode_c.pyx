@@ -1099,8 +1099,6 @@ cdef const unsigned char* _order(const unsigned char* p, const unsigned char* en
             elif k == c'X':
                 p = _status_value(p, end, out, st)
             elif k == c'i':
-                if st.hint != NULL and st.have_c:
-                    st.hint(st.hctx, NULL, 0, 1)
                 p = _int_value(p, end, 2, st, _F_I, &out.order_id, &out.present, P_ORDER_ID)
             elif k == c't':
                 p = _int_value(p, end, 2, st, _F_T, &out.trade_id, &out.present, P_TRADE_ID)
@@ -1111,6 +1109,8 @@ cdef const unsigned char* _order(const unsigned char* p, const unsigned char* en
             elif k == c'l':
                 p = _decimal_value(p, end, st, _F_L, &out.l, &out.present, P_L, False)
             elif k == c'L':
+                if st.hint != NULL and st.have_c:
+                    st.hint(st.hctx, NULL, 0, 1)
                 p = _decimal_value(p, end, st, _F_LP, &out.L, &out.present, P_LP, False)
             elif k == c'q':
                 p = _decimal_value(p, end, st, _F_Q, &out.q, &out.present, P_Q, False)
