@@ -17,8 +17,10 @@ random operation sequences through both and compares after every step). What dif
 - ``OrderState`` is a view (core, slot, generation) that reads the record. Live views are
   registered per slot (borrowed pointers, removed by the view's dealloc); eviction freezes each into
   its own copy first, so a held view never shows another order's data.
-- ``feed(bytes)`` decodes with ``_decode_c.decode_frame`` into a C ``Update`` and runs the C
-  transition: no Python object is made unless a view is asked for (``last_order()``).
+- ``feed(bytes)`` decodes with ``_decode_c.decode_frame_hinted`` into a C ``Update`` and runs the C
+  transition: no Python object is made unless a view is asked for (``last_order()``). The decoder
+  hands over o.c as soon as it has read it, so the order's index entry and record are on their way
+  into the cache while the rest of the frame is scanned (``_cid_hint``).
 
 - Re-entry is refused (see ``_core_py``'s docstring): a nested call from a clock, an argument or a
   finalizer would change records, lists and the ring under the running method.
