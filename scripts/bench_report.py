@@ -523,6 +523,12 @@ def target_rows(benches: list[Bench]) -> list[list[str]]:
         r = ws_place / rest_place
         row("place -> NEW on the feed, p50: ws-fapi vs REST", "<= 0.75x", r, r <= 0.75,
             f"{r:.2f}x ({ws_place:.0f} µs vs {rest_place:.0f} µs)")
+    # The client's own cost per order: build, check, sign, write (bench_order_entry.py, send path).
+    b = _find(benches, "test_ws_api_place_order")
+    v = b.extra.get("send_cpu_us_per_order") if b else None
+    if isinstance(v, (int, float)):
+        row("client CPU per ws-fapi order (build, sign, write), stub answers at once", "<= 25 µs",
+            v, v <= 25, f"{v:.1f} µs")
     # A raw ALGO_UPDATE (the real captured TRIGGERED frame) through manager.feed (bench_algo.py).
     yard = _find(benches, "test_orjson_loads_algo_update_yardstick")
     for case, label in (("no-callbacks", "without callbacks"), ("on_trigger", "with on_trigger")):

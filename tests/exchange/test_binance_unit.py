@@ -198,3 +198,128 @@ def test_repr_has_no_secret(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
     c = BinanceFuturesClient("AKEY-1234567890", "SSECRET-1234567890")
     assert "AKEY" not in repr(c) and "SSECRET" not in repr(c)
+
+
+def _decimal_rule(text: str, step: Decimal, lo: Decimal, hi: Decimal, lower_needs_positive: bool) -> bool:
+    """The filter rule in Decimal, written out independently: (v - lo) % step == 0 and lo <= v <= hi."""
+    v = Decimal(text)
+    if v <= 0 or (step > 0 and (v - lo) % step != 0):
+        return False
+    if (not lower_needs_positive or lo > 0) and v < lo:
+        return False
+    return not (hi > 0 and v > hi)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_fixed_point_checks_agree_with_decimal_rules(seed: int) -> None:
+    # check_quantity/check_price decide in integers when they can; the answer must be the Decimal one.
+    import random
+
+    rnd = random.Random(seed)
+    for _ in range(60):
+        tick_exp, step_exp = rnd.randint(-8, 2), rnd.randint(-8, 1)
+        tick = Decimal(rnd.choice((1, 2, 5, 10, 25))).scaleb(tick_exp)
+        step = Decimal(rnd.choice((1, 5, 10))).scaleb(step_exp)
+        info = {
+            "symbol": "X",
+            "filters": [
+                {"filterType": "PRICE_FILTER", "tickSize": str(tick), "minPrice": str(tick * 3),
+                 "maxPrice": str(tick * rnd.randint(10, 10**6))},
+                {"filterType": "LOT_SIZE", "stepSize": str(step), "minQty": str(step * 2),
+                 "maxQty": str(step * rnd.randint(5, 10**5))},
+            ],
+        }
+        r = SymbolRules.from_exchange_info(info)
+        for _ in range(40):
+            base = tick if rnd.random() < 0.5 else step
+            # Near a bound (where the range checks decide) or anywhere (where the grid decides).
+            anchor = rnd.choice((r.min_price, r.max_price, r.min_qty, r.max_qty, Decimal(0)))
+            v = anchor + base * rnd.randint(-3, 3) if rnd.random() < 0.5 else base * rnd.randint(0, 2 * 10**6)
+            v = v / rnd.choice((1, 1, 2, 10))
+            if v <= 0:
+                continue
+            text = format(v, "f")
+            if rnd.random() < 0.3:
+                text += "0" * rnd.randint(1, 4) if "." in text else ".0"
+            want_p = _decimal_rule(text, r.tick_size, r.min_price, r.max_price, True)
+            want_q = _decimal_rule(text, r.step_size, r.min_qty, r.max_qty, False)
+            for kind, want in (("price", want_p), ("quantity", want_q)):
+                try:
+                    if kind == "price":
+                        r.check_price(text)
+                    else:
+                        r.check_quantity(text, "LIMIT")
+                    got = True
+                except ValueError:
+                    got = False
+                assert got == want, (info, kind, text)
+
+
+@pytest.mark.parametrize(
+    "text", ["1e-3", "0.0010000000000000000000000000000000000001", "1.", ".5", "0x10", "١٢", "-0.001", "0"]
+)
+def test_unusual_quantity_texts_take_the_decimal_path(text: str) -> None:
+    # Outside the plain form the integer path steps aside; Decimal decides (and may refuse to parse).
+    r = SymbolRules.from_exchange_info(BTC_INFO)
+    want: type[Exception] | None
+    try:
+        v = Decimal(text)
+        want = None if v >= Decimal("0.001") and v % Decimal("0.001") == 0 else ValueError
+    except ArithmeticError:
+        want = ArithmeticError
+    if want is None:
+        r.check_quantity(text, "LIMIT")
+    else:
+        with pytest.raises(want):
+            r.check_quantity(text, "LIMIT")
+
+
+def test_hmac_key_follows_a_replaced_secret() -> None:
+    c = BinanceFuturesClient("k", "secret-one", base_url="http://127.0.0.1:9")
+    first = c._sign("a=1")
+    assert c._sign("a=1") == first
+    c._api_secret = "secret-two"
+    assert c._sign("a=1") != first
+    c._api_secret = "secret-one"
+    assert c._sign("a=1") == first
+
+
+def test_pace_now_counts_or_defers_like_pace() -> None:
+    c = BinanceFuturesClient("k", "s", base_url="http://127.0.0.1:9", rate_headroom=1.0)
+    c._time_offset_ms = 0
+    c._orders_10s.limit = 2
+    assert c._pace_now(0, 1) and c._pace_now(0, 1)
+    assert c._orders_10s.count == 2 and c._orders_1m.count == 2
+    assert not c._pace_now(0, 1)  # the window is full: _pace decides (and waits)
+    assert c._orders_10s.count == 2 and c._orders_1m.count == 2  # nothing counted by the refusal
+    c._orders_10s.limit = 100
+    import time
+
+    c._backoff_until = time.monotonic() + 60
+    assert not c._pace_now(1, 0)  # a 429 back-off runs through _pace
+    c._backoff_until = time.monotonic() - 1
+    assert c._pace_now(1, 0) and c._weight_1m.count == 1
+
+
+def test_rate_limits_from_answers_skip_unreadable_entries() -> None:
+    c = BinanceFuturesClient("k", "s", base_url="http://127.0.0.1:9")
+    c._time_offset_ms = 0
+    c._observe_rate_limits(
+        [
+            "not a dict",
+            {"rateLimitType": "ORDERS", "interval": "SECOND", "intervalNum": "x", "limit": 1, "count": 1},
+            {"rateLimitType": "ORDERS", "interval": "FORTNIGHT", "intervalNum": 1, "limit": 1, "count": 1},
+            {"rateLimitType": "RAW_REQUESTS", "interval": "MINUTE", "intervalNum": 1, "limit": 1, "count": 1},
+            {"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1, "limit": 6000,
+             "count": 7},
+            {"rateLimitType": "ORDERS", "interval": "SECOND", "intervalNum": 10, "limit": "?", "count": 4},
+            {"rateLimitType": "ORDERS", "interval": "MINUTE", "intervalNum": 1, "limit": 2400},
+        ]
+    )
+    assert (c._weight_1m.limit, c._weight_1m.count) == (6000, 7)
+    assert (c._orders_10s.limit, c._orders_10s.count) == (300, 4)  # limit unreadable: the default stays
+    assert (c._orders_1m.limit, c._orders_1m.count) == (2400, 0)  # no count: only the limit
+    c._observe_rate_limits(None)  # not a list: ignored
+    c._apply_rate_limits({"rateLimits": [{"rateLimitType": "ORDERS", "interval": "SECOND", "intervalNum": 10,
+                                          "limit": 50}, 7]})
+    assert c._orders_10s.limit == 50

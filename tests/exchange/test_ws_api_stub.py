@@ -440,6 +440,75 @@ async def test_no_answer_is_an_unknown_outcome_and_a_new_connection(
     assert stub.connections == 2 and ws.stats["unknown_outcomes"] == 1
 
 
+async def test_each_request_times_out_at_its_own_deadline(
+    stub: Stub, hmac_client: BinanceFuturesClient
+) -> None:
+    # One timer serves every request in flight: a request with an earlier deadline than the one the
+    # timer waits for (the timeout was lowered meanwhile) still fails at its own.
+    ws = hmac_client.ws_api
+    await ws.start()
+    ws.timeout = 30.0
+    stub.plan["order.place"] = "silent"
+    first = asyncio.ensure_future(
+        ws.place_order("BTCUSDT", "BUY", "LIMIT", "0.001", price="100.0", client_order_id="t-1")
+    )
+    while "order.place" not in stub.methods():
+        await asyncio.sleep(0.005)
+    ws.timeout = 0.2
+    stub.plan["order.status"] = "silent"
+    with pytest.raises(ExchangeTimeout) as ei:
+        await asyncio.wait_for(ws.get_order("BTCUSDT", client_order_id="t-1"), 10)
+    assert "no answer within 0.2s" in str(ei.value)
+    # Nothing came back since either was sent: the connection is dropped, failing the first too.
+    with pytest.raises(ExchangeTimeout) as ei:
+        await asyncio.wait_for(first, 10)
+    assert "before the answer" in str(ei.value)
+    assert ws.stats["unknown_outcomes"] == 2 and not ws._pending
+
+
+async def test_requests_in_flight_all_time_out(stub: Stub, hmac_client: BinanceFuturesClient) -> None:
+    ws = hmac_client.ws_api
+    await ws.start()
+    ws.timeout = 0.3
+    stub.plan["order.place"] = "hold"  # the stub stops reading: nothing is answered
+    try:
+        places = [
+            ws.place_order("BTCUSDT", "BUY", "LIMIT", "0.001", price="100.0", client_order_id=f"f-{i}")
+            for i in range(3)
+        ]
+        results = await asyncio.wait_for(asyncio.gather(*places, return_exceptions=True), 10)
+    finally:
+        stub.release.set()
+    assert all(isinstance(r, ExchangeTimeout) for r in results), results
+    assert ws.stats["unknown_outcomes"] == 3 and not ws._pending
+
+
+async def test_the_timer_moves_on_to_a_later_deadline(stub: Stub, hmac_client: BinanceFuturesClient) -> None:
+    # The timer armed for an answered request finds nothing overdue and waits for the next one.
+    ws = hmac_client.ws_api
+    await ws.start()
+    ws.timeout = 0.3
+    await ws.place_order("BTCUSDT", "BUY", "LIMIT", "0.001", price="100.0", client_order_id="m-1")
+    await asyncio.sleep(0.1)
+    stub.plan["order.status"] = "silent"
+    with pytest.raises(ExchangeTimeout) as ei:
+        await asyncio.wait_for(ws.get_order("BTCUSDT", client_order_id="m-1"), 10)
+    assert "no answer within 0.3s" in str(ei.value)
+
+
+async def test_answered_requests_never_time_out_later(stub: Stub, hmac_client: BinanceFuturesClient) -> None:
+    ws = hmac_client.ws_api
+    await ws.start()
+    ws.timeout = 0.2
+    for i in range(3):
+        await ws.place_order("BTCUSDT", "BUY", "LIMIT", "0.001", price="100.0", client_order_id=f"a-{i}")
+    await asyncio.sleep(0.4)  # past every deadline: the timer fires, finds nothing overdue, stops
+    assert ws._timer is None
+    r = await ws.get_order("BTCUSDT", client_order_id="a-0")
+    assert r["clientOrderId"] == "a-0"
+    assert ws.stats["unknown_outcomes"] == 0 and stub.connections == 1
+
+
 async def test_server_down_is_a_definite_error_then_recovers(stub: Stub) -> None:
     port = int(stub.url.split(":")[2].split("/")[0])
     await stub.stop()

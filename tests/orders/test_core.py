@@ -448,8 +448,9 @@ def test_indexes_stay_exact_through_growth_and_deletions(impl: Implementation, c
 
 
 def test_a_large_core_reads_every_frame_as_a_small_one(impl: Implementation, clock: FakeClock) -> None:
-    # Past some 200k orders the compiled core looks for the client id before decoding (a prefetch
-    # hint): frames where that look finds something odd must still mean what the decoder says.
+    # The compiled core loads the order's index entry and record while the decoder is still
+    # reading the frame (a hint from the decoder, at o.c and at o.L): frames where that guess is
+    # wrong or odd must still mean what the decoder says, with an index far larger than the caches.
     core = make(impl, clock)
     for k in range(220_000):
         core.add(f"PMSbig_{k:08d}", "sub1", "BTCUSDT", 0, 0, Q, P, "MANUAL", None, 1, False, None)
@@ -463,6 +464,9 @@ def test_a_large_core_reads_every_frame_as_a_small_one(impl: Implementation, clo
                  good.replace(b'"c":', b'"C":'),  # no id
                  b'{"c":"', b'"c":"' + CID.encode() + b'"'):
         assert core.feed(data) in (F_MALFORMED, F_UNKNOWN_ID, F_STALE)
+    # the hint saw another id first (last key wins), or none before o.i
+    assert core.feed(good.replace(b'"c":', b'"c":"PMSbig_00000007","L":"1","c":', 1)) == F_STALE
+    assert core.feed(good.replace(b'"c":', b'"L":"1","c":', 1)) == F_STALE
     assert core.feed(frame(CID, "CANCELED")) == F_CLOSED and core.counters()["live"] == 220_000
 
 

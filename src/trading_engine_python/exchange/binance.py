@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import hashlib
 import hmac
 import logging
 import os
@@ -40,7 +39,7 @@ import re
 import time
 import urllib.parse
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Context, Decimal, InvalidOperation, localcontext
 from typing import TYPE_CHECKING, Any
 
@@ -111,10 +110,25 @@ _SCRUB_RES = (
     re.compile(r"(\"listenKey\"\s*:\s*\")[^\"]+"),
 )
 _DECIMAL_CTX = Context(prec=60)
+# Binance's rateLimits intervals (docs/binance-protocol.md, "REST signing and limits").
+_UNIT_MS = {"SECOND": 1000, "MINUTE": 60_000, "HOUR": 3_600_000, "DAY": 86_400_000}
 
 
 def _plain(d: Decimal) -> str:
     return format(d, "f")
+
+
+# Past this many fraction digits (or characters of a value) the filters are checked with Decimal only.
+_MAX_SCALE = 18
+_MAX_FAST_TEXT = 36
+
+
+def _scaled(d: Decimal, scale: int) -> int:
+    """``d * 10**scale`` exactly (``d`` has at most ``scale`` fraction digits)."""
+    sign, digits, exp = d.as_tuple()
+    assert isinstance(exp, int)
+    n = int("".join(map(str, digits)) or "0") * int(10 ** (exp + scale))
+    return -n if sign else n
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +145,50 @@ class SymbolRules:
     market_step_size: Decimal
     market_min_qty: Decimal
     market_max_qty: Decimal
+    # The filters above as integers in units of 10**-_scale (-1: too fine, Decimal checks only), so
+    # that a plain decimal string is checked with integer arithmetic; the filters are tick/step
+    # multiples given as decimal strings, hence exact fixed-point values.
+    _scale: int = field(init=False, repr=False, compare=False)
+    _units: tuple[int, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        values = (
+            self.tick_size,
+            self.min_price,
+            self.max_price,
+            self.step_size,
+            self.min_qty,
+            self.max_qty,
+            self.market_step_size,
+            self.market_min_qty,
+            self.market_max_qty,
+        )
+        scale = -1
+        if all(v.is_finite() for v in values):
+            exps = [v.as_tuple().exponent for v in values]
+            scale = max([0, *(-e for e in exps if isinstance(e, int))])
+            if scale > _MAX_SCALE or any(len(v.as_tuple().digits) + scale > 40 for v in values):
+                scale = -1
+        object.__setattr__(self, "_scale", scale)
+        object.__setattr__(self, "_units", tuple(_scaled(v, scale) for v in values) if scale >= 0 else ())
+
+    def _text_units(self, text: str) -> int:
+        """A plain decimal string in units of 10**-_scale; -1 when the Decimal checks must decide
+        (another form, too long, or finer than every filter, hence off every grid)."""
+        scale = self._scale
+        if scale < 0 or len(text) > _MAX_FAST_TEXT or not text.isascii():
+            return -1
+        whole, dot, frac = text.partition(".")
+        if not whole.isdigit() or (dot and not frac.isdigit()):
+            return -1
+        n = len(frac)
+        if n > scale:
+            if frac[scale:].strip("0"):
+                return -1
+            frac = frac[:scale]
+            n = scale
+        unit: int = 10 ** (scale - n)
+        return int(whole + frac) * unit
 
     @classmethod
     def from_exchange_info(cls, sym: Mapping[str, Any]) -> SymbolRules:
@@ -159,6 +217,14 @@ class SymbolRules:
         )
 
     def check_quantity(self, text: str, order_type: str) -> None:
+        u = self._text_units(text)
+        if u > 0:
+            _, _, _, i_step, i_lo, i_hi, m_step, m_lo, m_hi = self._units
+            if order_type == "MARKET":
+                i_step, i_lo, i_hi = m_step, m_lo, m_hi
+            if (i_step <= 0 or (u - i_lo) % i_step == 0) and u >= i_lo and (i_hi <= 0 or u <= i_hi):
+                return
+        # The Decimal form of the same rules decides every other case and words the error.
         q = Decimal(text)
         if order_type == "MARKET":
             step, lo, hi, fname = (
@@ -185,6 +251,11 @@ class SymbolRules:
             )
 
     def check_price(self, text: str) -> None:
+        u = self._text_units(text)
+        if u > 0:
+            tick, lo, hi = self._units[:3]
+            if (tick <= 0 or (u - lo) % tick == 0) and (lo <= 0 or u >= lo) and (hi <= 0 or u <= hi):
+                return
         p = Decimal(text)
         if p <= 0:
             raise ValueError(f"{self.symbol}: price {text} must be positive")
@@ -311,6 +382,7 @@ class BinanceFuturesClient:
         self._backoff_until = 0.0  # monotonic; after a 429
         self._banned_until = 0.0  # monotonic; after a 418
         self._consecutive_429 = 0
+        self._hmac: tuple[str, hmac.HMAC] | None = None  # (secret, HMAC keyed with it), made at first use
         self._secrets: tuple[str, ...] = tuple(s for s in (self._api_key, self._api_secret) if s)
         self.stats: dict[str, int] = {
             "requests": 0,
@@ -395,7 +467,12 @@ class BinanceFuturesClient:
             return urllib.parse.quote(base64.b64encode(raw).decode(), safe="")
         if not self._api_secret:  # refused at construction already; kept for a cleared attribute
             raise ExchangeAuthError(-2014, "no API secret (argument api_secret or BINANCE_API_SECRET)")
-        return hmac.new(self._api_secret.encode(), data, hashlib.sha256).hexdigest()
+        keyed = self._hmac
+        if keyed is None or keyed[0] is not self._api_secret:
+            keyed = self._hmac = (self._api_secret, hmac.new(self._api_secret.encode(), digestmod="sha256"))
+        h = keyed[1].copy()  # the keyed state is computed once; a copy per request
+        h.update(data)
+        return h.hexdigest()
 
     def _server_now_ms(self) -> int:
         return int(time.time() * 1000) + (self._time_offset_ms or 0)
@@ -414,7 +491,40 @@ class BinanceFuturesClient:
 
     # ----------------------------------------------------------------- limits
 
+    def _pace_now(self, weight: int, orders: int) -> bool:
+        """``_pace`` when it has nothing to wait for: counts the request and returns True. Returns
+        False, counting nothing, when ``_pace`` must run (a ban, a back-off or a window near full)."""
+        if self._banned_until or self._backoff_until:  # 0.0 until a 418 or a 429
+            now = time.monotonic()
+            if now < self._banned_until or now < self._backoff_until:
+                return False
+        now_ms = self._server_now_ms()
+        headroom = self.rate_headroom
+        w = self._weight_1m
+        if now_ms // w.interval_ms != w.index:
+            w.roll(now_ms)
+        # The same test as _Window.wait_ms: a cost fits when it is 0, when it stays under the
+        # headroom, or when the window is empty.
+        if weight > 0 and w.count and w.count + weight > w.limit * headroom:
+            return False
+        if orders:
+            o10, o1 = self._orders_10s, self._orders_1m
+            if now_ms // o10.interval_ms != o10.index:
+                o10.roll(now_ms)
+            if now_ms // o1.interval_ms != o1.index:
+                o1.roll(now_ms)
+            if (o10.count and o10.count + orders > o10.limit * headroom) or (
+                o1.count and o1.count + orders > o1.limit * headroom
+            ):
+                return False
+            o10.count += orders
+            o1.count += orders
+        w.count += weight
+        return True
+
     async def _pace(self, weight: int, orders: int) -> None:
+        if self._pace_now(weight, orders):
+            return
         now = time.monotonic()
         if now < self._banned_until:
             self.stats["refused_locally"] += 1
@@ -469,6 +579,17 @@ class BinanceFuturesClient:
                 except ValueError:
                     pass
 
+    def _window_for(self, kind: Any, interval_ms: int) -> _Window | None:
+        """The local window counting Binance's ``rateLimitType`` over ``interval_ms``, if any."""
+        if interval_ms == 60_000:
+            if kind == "REQUEST_WEIGHT":
+                return self._weight_1m
+            if kind == "ORDERS":
+                return self._orders_1m
+        elif interval_ms == 10_000 and kind == "ORDERS":
+            return self._orders_10s
+        return None
+
     def _observe_rate_limits(self, rate_limits: Any) -> None:
         """ws-fapi ``rateLimits`` (docs/binance-protocol.md, "WebSocket API"): limits and counts.
 
@@ -476,37 +597,35 @@ class BinanceFuturesClient:
         """
         if not isinstance(rate_limits, list):
             return
-        self._apply_rate_limits({"rateLimits": rate_limits})
         now_ms = self._server_now_ms()
-        units = {"SECOND": 1000, "MINUTE": 60_000}
         for rl in rate_limits:
             try:
-                ms = units[rl["interval"]] * int(rl["intervalNum"])
+                interval_ms = _UNIT_MS[rl["interval"]] * int(rl["intervalNum"])
+                window = self._window_for(rl.get("rateLimitType"), interval_ms)
+            except (AttributeError, KeyError, TypeError, ValueError):
+                continue
+            if window is None:
+                continue
+            try:
+                window.limit = int(rl["limit"])
+            except (KeyError, TypeError, ValueError):
+                pass
+            try:
                 count = int(rl["count"])
             except (KeyError, TypeError, ValueError):
                 continue
-            kind = rl.get("rateLimitType")
-            if kind == "REQUEST_WEIGHT" and ms == 60_000:
-                self._weight_1m.observe(now_ms, count)
-            elif kind == "ORDERS" and ms == 10_000:
-                self._orders_10s.observe(now_ms, count)
-            elif kind == "ORDERS" and ms == 60_000:
-                self._orders_1m.observe(now_ms, count)
+            window.observe(now_ms, count)
 
     def _apply_rate_limits(self, info: Mapping[str, Any]) -> None:
-        units = {"SECOND": 1000, "MINUTE": 60_000, "HOUR": 3_600_000, "DAY": 86_400_000}
         for rl in info.get("rateLimits", ()):
             try:
-                ms = units[rl["interval"]] * int(rl["intervalNum"])
+                interval_ms = _UNIT_MS[rl["interval"]] * int(rl["intervalNum"])
+                window = self._window_for(rl.get("rateLimitType"), interval_ms)
                 limit = int(rl["limit"])
-            except (KeyError, TypeError, ValueError):
+            except (AttributeError, KeyError, TypeError, ValueError):
                 continue
-            if rl.get("rateLimitType") == "REQUEST_WEIGHT" and ms == 60_000:
-                self._weight_1m.limit = limit
-            elif rl.get("rateLimitType") == "ORDERS" and ms == 10_000:
-                self._orders_10s.limit = limit
-            elif rl.get("rateLimitType") == "ORDERS" and ms == 60_000:
-                self._orders_1m.limit = limit
+            if window is not None:
+                window.limit = limit
 
     def _retry_after(self, headers: Mapping[str, str]) -> float | None:
         v = headers.get("Retry-After")
@@ -735,16 +854,16 @@ class BinanceFuturesClient:
 
     @staticmethod
     def _decimal_text(name: str, value: Any) -> str:
-        if isinstance(value, float):
+        if isinstance(value, str):
+            text = value.strip()
+        elif isinstance(value, float):
             raise TypeError(f"{name} must be a decimal string, not a float ({value!r})")
-        if isinstance(value, Decimal):
+        elif isinstance(value, Decimal):
             if not value.is_finite():
                 raise ValueError(f"{name} {value} is not finite")
             text = _plain(value)
         elif isinstance(value, int) and not isinstance(value, bool):
             text = str(value)
-        elif isinstance(value, str):
-            text = value.strip()
         else:
             raise TypeError(f"{name} must be a decimal string, got {type(value).__name__}")
         if not _DECIMAL_RE.fullmatch(text):
@@ -803,9 +922,11 @@ class BinanceFuturesClient:
         if not isinstance(client_order_id, str) or not _CLIENT_ID_RE.fullmatch(client_order_id):
             raise ValueError(f"client_order_id {client_order_id!r} must match ^[.A-Z:/a-z0-9_-]{{1,36}}$")
         qty = self._decimal_text("quantity", quantity)
-        rules = await self.symbol_rules(symbol)
+        rules = self._rules.get(symbol) if self._info is not None else None
+        if rules is None:
+            rules = await self.symbol_rules(symbol)
         rules.check_quantity(qty, order_type)
-        params: dict[str, Any] = {"symbol": symbol, "side": side, "type": order_type}
+        params: dict[str, Any]
         if order_type == "LIMIT":
             if price is None:
                 raise ValueError("a LIMIT order needs a price")
@@ -814,13 +935,20 @@ class BinanceFuturesClient:
             tif = time_in_force or "GTC"
             if tif not in _TIFS:
                 raise ValueError(f"time_in_force {tif!r} not one of {sorted(_TIFS)}")
-            params.update(timeInForce=tif, quantity=qty, price=px)
+            params = {
+                "symbol": symbol,
+                "side": side,
+                "type": order_type,
+                "timeInForce": tif,
+                "quantity": qty,
+                "price": px,
+            }
         else:
             if price is not None:
                 raise ValueError("a MARKET order takes no price")
             if time_in_force is not None:
                 raise ValueError("a MARKET order takes no time_in_force")
-            params["quantity"] = qty
+            params = {"symbol": symbol, "side": side, "type": order_type, "quantity": qty}
         if reduce_only:
             # A string "true"/"false" (docs/binance-protocol.md, "REST endpoints").
             params["reduceOnly"] = "true"
@@ -848,7 +976,9 @@ class BinanceFuturesClient:
             raise ValueError(f"client_order_id {client_order_id!r} must match ^[.A-Z:/a-z0-9_-]{{1,36}}$")
         qty = self._decimal_text("quantity", quantity)
         px = self._decimal_text("price", price)
-        rules = await self.symbol_rules(symbol)
+        rules = self._rules.get(symbol) if self._info is not None else None
+        if rules is None:
+            rules = await self.symbol_rules(symbol)
         rules.check_quantity(qty, "LIMIT")
         rules.check_price(px)
         return {

@@ -14,8 +14,9 @@ Everything here follows docs/binance-protocol.md, "WebSocket API":
 - Outcomes, as REST: errors map through the REST client's ``_raise_for`` (same codes, same
   ExchangeError / ExchangeTimeout split, same 418/429 handling); -1021 resyncs the clock and
   retries once. A request with no answer within ``timeout``, or in flight when the connection
-  drops, fails with ``ExchangeTimeout`` (outcome unknown) and is never re-sent. A request that
-  could not be sent because no connection was ready fails with ``ExchangeError(-1)``.
+  drops, fails with ``ExchangeTimeout`` (outcome unknown) and is never re-sent; the deadlines wait
+  in the pending entries under one loop timer (armed at the earliest), not a timer per request.
+  A request that could not be sent because no connection was ready fails with ``ExchangeError(-1)``.
 - Limits: ``rateLimits`` in answers feed the REST client's windows; requests pass through the
   same ``_pace`` as REST ones (ws-fapi and REST share the account's and IP's limits).
 - Connection: Binance pings every 3 minutes and the listener answers; a connection silent for
@@ -108,7 +109,12 @@ class WsApiClient:
         self._task: asyncio.Task[None] | None = None
         self._closed = False
         self._next_id = 0
-        self._pending: dict[int, tuple[asyncio.Future[Any], str, Connection]] = {}
+        # id -> (future, method, connection, deadline on loop.time(), connection's frame count at send)
+        self._pending: dict[int, tuple[asyncio.Future[Any], str, Connection, float, int]] = {}
+        # One timer for all requests in flight, armed at the earliest deadline (see _expire).
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at = 0.0
+        self._timer_loop: asyncio.AbstractEventLoop | None = None
         self._problem = "not connected yet"  # why the client is not ready (scrubbed; for errors)
         self.stats: dict[str, int] = {
             "requests": 0,
@@ -159,6 +165,9 @@ class WsApiClient:
             self._fail_pending(conn, "closed by the client")
             await conn.closed()
         self._conn = None
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
 
     async def _wait_ready(self) -> Connection:
         ready = self._ensure_started()
@@ -270,7 +279,7 @@ class WsApiClient:
                     self._ready.clear()
                     draining_since = now
                 if draining is not None and (
-                    not any(c is conn for _, _, c in self._pending.values())
+                    not any(e[2] is conn for e in self._pending.values())
                     or now - draining_since > self.timeout
                 ):
                     conn.finish(draining)
@@ -289,7 +298,7 @@ class WsApiClient:
         await self._wait_ready()
 
     def _fail_pending(self, conn: Connection, reason: str) -> None:
-        for rid, (fut, method, c) in list(self._pending.items()):
+        for rid, (fut, method, c, _, _) in list(self._pending.items()):
             if c is not conn:
                 continue
             del self._pending[rid]
@@ -343,7 +352,7 @@ class WsApiClient:
         if entry is None:
             self._unmatched(rid, msg)
             return
-        fut, method, _ = entry
+        fut = entry[0]
         if fut.done():
             return
         status = msg.get("status")
@@ -352,9 +361,9 @@ class WsApiClient:
                 fut.set_result(msg["result"])
             else:
                 self.stats["unknown_outcomes"] += 1
-                fut.set_exception(ExchangeTimeout(-1006, f"ws-api {method}: status 200 without a result"))
+                fut.set_exception(ExchangeTimeout(-1006, f"ws-api {entry[1]}: status 200 without a result"))
             return
-        fut.set_exception(self._error(method, status, msg.get("error")))
+        fut.set_exception(self._error(entry[1], status, msg.get("error")))
 
     def _error(self, method: str, status: Any, error: Any) -> ExchangeError:
         headers: dict[str, str] = {}
@@ -390,28 +399,40 @@ class WsApiClient:
 
     def _signed(self, params: dict[str, Any], *, with_key: bool) -> dict[str, Any]:
         rest = self._rest
-        p = {k: v for k, v in params.items() if v is not None}
+        p = dict(params)
+        if None in p.values():
+            p = {k: v for k, v in p.items() if v is not None}
         p["recvWindow"] = rest.recv_window
         p["timestamp"] = rest._server_now_ms()
         if with_key:
             if not rest._api_key:
                 raise ExchangeError(-2015, "no API key configured (argument or BINANCE_API_KEY)")
             p["apiKey"] = rest._api_key
-            payload = "&".join(f"{k}={p[k]}" for k in sorted(p))
-            # REST URL-encodes base64 signatures; JSON carries them as they are.
-            p["signature"] = urllib.parse.unquote(rest._sign(payload))
+            sig = rest._sign("&".join([f"{k}={p[k]}" for k in sorted(p)]))
+            # REST URL-encodes base64 signatures (RSA/Ed25519); JSON carries them as they are. An
+            # HMAC signature is hex: nothing to undo.
+            p["signature"] = sig if rest._private_key is None else urllib.parse.unquote(sig)
         return p
 
     async def _roundtrip(self, conn: Connection, method: str, params: dict[str, Any]) -> Any:
-        loop = asyncio.get_running_loop()
         tr = conn.transport
         if tr is None or conn.done.done():
             raise ExchangeError(-1, f"ws-api {method}: connection lost; request not sent")
+        loop = asyncio.get_running_loop()
         self._next_id += 1
         rid = self._next_id
         fut: asyncio.Future[Any] = loop.create_future()
-        self._pending[rid] = (fut, method, conn)
-        frames_at_send = conn.frames
+        # No timer per request: the deadline waits in the entry and one timer (_expire) serves all.
+        deadline = loop.time() + self.timeout
+        self._pending[rid] = (fut, method, conn, deadline, conn.frames)
+        timer = self._timer
+        # (A timer of another loop, one this client was used on before, would never fire here.)
+        if timer is None or deadline < self._timer_at or self._timer_loop is not loop:
+            if timer is not None:
+                timer.cancel()
+            self._timer = loop.call_at(deadline, self._expire)
+            self._timer_at = deadline
+            self._timer_loop = loop
         self.stats["requests"] += 1
         try:
             tr.send(_TEXT, orjson.dumps({"id": rid, "method": method, "params": params}))
@@ -424,26 +445,57 @@ class WsApiClient:
                 -1007, f"ws-api {method}: send failed ({type(e).__name__}); outcome unknown"
             ) from None
         try:
-            return await asyncio.wait_for(fut, self.timeout)
-        except TimeoutError:
+            return await fut
+        finally:
+            self._pending.pop(rid, None)
+
+    def _expire(self) -> None:
+        """Fail every request whose deadline passed with ``ExchangeTimeout`` (outcome unknown); re-arm
+        for the earliest deadline left."""
+        self._timer = None
+        loop = asyncio.get_running_loop()
+        # Loop timers may fire up to a clock tick early (libuv counts milliseconds).
+        now = loop.time() + 0.001
+        nearest = 0.0
+        for rid, (fut, method, conn, deadline, frames_at_send) in list(self._pending.items()):
+            if deadline > now:
+                if not nearest or deadline < nearest:
+                    nearest = deadline
+                continue
+            del self._pending[rid]
+            if fut.done():
+                continue
             self.stats["unknown_outcomes"] += 1
             if conn.frames == frames_at_send:
                 conn.finish("no answer")  # nothing at all came back: treat the connection as dead
-            raise ExchangeTimeout(
-                -1007, f"ws-api {method}: no answer within {self.timeout}s; outcome unknown"
-            ) from None
-        finally:
-            self._pending.pop(rid, None)
+            fut.set_exception(
+                ExchangeTimeout(-1007, f"ws-api {method}: no answer within {self.timeout}s; outcome unknown")
+            )
+        if nearest:
+            self._timer = loop.call_at(nearest, self._expire)
+            self._timer_at = nearest
 
     async def _call(self, method: str, params: dict[str, Any], *, weight: int, orders: int) -> Any:
         rest = self._rest
         if rest._time_offset_ms is None:
             await rest._sync_time()
         for attempt in (0, 1):
-            conn = await self._wait_ready()
-            await rest._pace(weight, orders)
-            if conn.done.done():
-                conn = await self._wait_ready()  # it dropped while pacing; nothing was sent
+            # _wait_ready's answer when the connection is up and watched, without a coroutine.
+            conn, ready, task = self._conn, self._ready, self._task
+            if (
+                conn is None
+                or ready is None
+                or task is None
+                or self._closed
+                or not ready.is_set()
+                or conn.done.done()
+                or task.done()
+            ):
+                conn = await self._wait_ready()
+            if not rest._pace_now(weight, orders):
+                await rest._pace(weight, orders)
+                if conn.done.done():
+                    conn = await self._wait_ready()  # it dropped while pacing; nothing was sent
             signed = self._signed(params, with_key=self._session_conn is not conn)
             try:
                 return await self._roundtrip(conn, method, signed)

@@ -87,6 +87,15 @@ cdef struct Update:
 # Accepts exactly what orjson.loads accepts as JSON; never reads outside buf[0:n].
 cdef int decode_frame(const unsigned char* buf, Py_ssize_t n, Update* out) noexcept nogil
 
+# A look-ahead for the caller while the scan goes on (a hint only: the result decides). Called
+# with step 0 and o.c's bytes (decoded) as soon as they are read, and with step 1 (cid NULL) when
+# o.L's key is reached after them, some 230 bytes further in Binance's key order (about half the
+# frame left to scan): the order tracker starts loading its index entry at step 0 and the record
+# the entry names at step 1.
+ctypedef void (*cid_hint_fn)(void* ctx, const char* cid, Py_ssize_t n, int step) noexcept nogil
+cdef int decode_frame_hinted(const unsigned char* buf, Py_ssize_t n, Update* out, cid_hint_fn hint,
+                             void* ctx) noexcept nogil
+
 # The Python-level view of a decoded frame (the same dict as decode() returns).
 cdef dict update_as_dict(int result, const Update* u)
 

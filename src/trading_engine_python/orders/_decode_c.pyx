@@ -173,6 +173,8 @@ cdef struct _State:
     int64_t aq                   # o.aq, its executed quantity
     unsigned int apresent        # _A_* bits
     unsigned char err[16]        # M_* per field slot (_F_*), 0 = no error
+    cid_hint_fn hint             # decode_frame_hinted's look-ahead, NULL: none
+    void* hctx
 
 
 # ---------------------------------------------------------------------------------------------
@@ -497,6 +499,24 @@ cdef inline const unsigned char* _colon(const unsigned char* p, const unsigned c
     if p >= end:
         return NULL
     return p
+
+
+cdef inline const unsigned char* _short_key(const unsigned char* p, const unsigned char* end,
+                                            Py_ssize_t* klen) noexcept nogil:
+    # p at a key's opening quote. Binance's keys are one or two ASCII letters written compactly
+    # ("k": with nothing between): read such a key and its colon in one look; returns just after the
+    # colon, NULL when the key is anything else (the general path then reads it, errors included).
+    if end - p < 5 or not _PLAIN[p[1]]:
+        return NULL
+    if p[2] == _QUOTE:
+        if p[3] == c':':
+            klen[0] = 1
+            return p + 4
+        return NULL
+    if _PLAIN[p[2]] and p[3] == _QUOTE and p[4] == c':':
+        klen[0] = 2
+        return p + 5
+    return NULL
 
 
 cdef const unsigned char* _skip(const unsigned char* p, const unsigned char* end, int depth) noexcept nogil:
@@ -832,6 +852,8 @@ cdef const unsigned char* _cid_value(const unsigned char* p, const unsigned char
         out.cid_len = <int>m if m <= CID_MAX else -1
         st.have_c = True
         st.err[_F_C] = 0
+        if st.hint != NULL and out.cid_len >= 0:
+            st.hint(st.hctx, out.cid, out.cid_len, 0)
         return p
     if _is_null(p, end):
         st.err[_F_C] = 0
@@ -1038,6 +1060,7 @@ cdef const unsigned char* _order(const unsigned char* p, const unsigned char* en
                                  _State* st) noexcept nogil:
     # p: just after the "o" object's '{' (depth 2). Dispatch on key length and first byte.
     cdef const unsigned char* key
+    cdef const unsigned char* q
     cdef Py_ssize_t klen
     cdef unsigned char kbuf[_KEY_BUF]
     cdef unsigned char k
@@ -1051,18 +1074,24 @@ cdef const unsigned char* _order(const unsigned char* p, const unsigned char* en
         if p >= end or p[0] != _QUOTE:
             return NULL
         key = p + 1
-        esc = False
-        p = _string(key, end, &esc)
-        if p == NULL:
-            return NULL
-        if esc:
-            klen = _unescape(key, p - 1, kbuf, _KEY_BUF)
-            key = kbuf
+        q = _short_key(p, end, &klen)
+        if q != NULL:
+            p = _ws(q, end)
+            if p >= end:
+                return NULL
         else:
-            klen = p - 1 - key
-        p = _colon(p, end)
-        if p == NULL:
-            return NULL
+            esc = False
+            p = _string(key, end, &esc)
+            if p == NULL:
+                return NULL
+            if esc:
+                klen = _unescape(key, p - 1, kbuf, _KEY_BUF)
+                key = kbuf
+            else:
+                klen = p - 1 - key
+            p = _colon(p, end)
+            if p == NULL:
+                return NULL
         if klen == 1:
             k = key[0]
             if k == c'c':
@@ -1080,6 +1109,8 @@ cdef const unsigned char* _order(const unsigned char* p, const unsigned char* en
             elif k == c'l':
                 p = _decimal_value(p, end, st, _F_L, &out.l, &out.present, P_L, False)
             elif k == c'L':
+                if st.hint != NULL and st.have_c:
+                    st.hint(st.hctx, NULL, 0, 1)
                 p = _decimal_value(p, end, st, _F_LP, &out.L, &out.present, P_LP, False)
             elif k == c'q':
                 p = _decimal_value(p, end, st, _F_Q, &out.q, &out.present, P_Q, False)
@@ -1123,6 +1154,7 @@ cdef const unsigned char* _envelope(const unsigned char* p, const unsigned char*
                                     _State* st) noexcept nogil:
     # p: just after the top-level '{' (depth 1).
     cdef const unsigned char* key
+    cdef const unsigned char* q
     cdef Py_ssize_t klen
     cdef unsigned char kbuf[_KEY_BUF]
     cdef unsigned char k
@@ -1136,18 +1168,24 @@ cdef const unsigned char* _envelope(const unsigned char* p, const unsigned char*
         if p >= end or p[0] != _QUOTE:
             return NULL
         key = p + 1
-        esc = False
-        p = _string(key, end, &esc)
-        if p == NULL:
-            return NULL
-        if esc:
-            klen = _unescape(key, p - 1, kbuf, _KEY_BUF)
-            key = kbuf
+        q = _short_key(p, end, &klen)
+        if q != NULL:
+            p = _ws(q, end)
+            if p >= end:
+                return NULL
         else:
-            klen = p - 1 - key
-        p = _colon(p, end)
-        if p == NULL:
-            return NULL
+            esc = False
+            p = _string(key, end, &esc)
+            if p == NULL:
+                return NULL
+            if esc:
+                klen = _unescape(key, p - 1, kbuf, _KEY_BUF)
+                key = kbuf
+            else:
+                klen = p - 1 - key
+            p = _colon(p, end)
+            if p == NULL:
+                return NULL
         k = key[0] if klen == 1 else 0
         if k == c'o':
             if st.o_seen:
@@ -1274,11 +1312,18 @@ cdef int _finish_algo(Update* out, _State* st) noexcept nogil:
 
 
 cdef int decode_frame(const unsigned char* buf, Py_ssize_t n, Update* out) noexcept nogil:
+    return decode_frame_hinted(buf, n, out, NULL, NULL)
+
+
+cdef int decode_frame_hinted(const unsigned char* buf, Py_ssize_t n, Update* out, cid_hint_fn hint,
+                             void* ctx) noexcept nogil:
     cdef const unsigned char* end
     cdef const unsigned char* p
     cdef _State st
     memset(out, 0, sizeof(Update))
     memset(&st, 0, sizeof(_State))
+    st.hint = hint
+    st.hctx = ctx
     if buf == NULL or n <= 0:
         return _malformed(out, M_JSON)
     end = buf + n
