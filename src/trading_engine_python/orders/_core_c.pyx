@@ -74,43 +74,11 @@ IMPLEMENTATION = "cython"
 
 __all__ = ["IMPLEMENTATION", "OrderCore", "OrderState"]  # what orders._core re-exports
 
-PUBLIC_FIELDS = (
-    "client_order_id",
-    "exchange_order_id",
-    "sub_account_id",
-    "symbol",
-    "side",
-    "order_type",
-    "quantity",
-    "price",
-    "state",
-    "filled_qty",
-    "avg_price",
-    "last_fill_qty",
-    "last_fill_price",
-    "origin",
-    "parent_id",
-    "leverage",
-    "reduce_only",
-    "time_in_force",
-    "error",
-    "expire_reason",
-)
+PUBLIC_FIELDS = _states.PUBLIC_FIELDS
 
-COUNTERS = (
-    "added",
-    "frames",
-    "malformed",
-    "other_events",
-    "unknown_ids",
-    "unknown_status",
-    "stale",
-    "fills",
-    "late_fills",
-    "orphans",
-    "terminal",
-    "evicted",
-)
+COUNTERS = _states.COUNTERS
+if (COUNTERS.index("frames"), COUNTERS.index("evicted"), len(COUNTERS)) != (C_FRAMES, C_EVICTED, N_COUNTERS):
+    raise ImportError("_core_c: counter indexes differ from _states.COUNTERS; rebuild")
 
 cdef tuple _STATE_NAMES = _states.STATE_NAMES
 cdef tuple _SIDES = _states.SIDES

@@ -43,6 +43,7 @@ from ._states import (
     ACTIVE,
     CANCELLING,
     CELLS,
+    COUNTERS,
     EV_AMENDED,
     EV_CANCEL_REFUSED,
     EV_CANCEL_REFUSED_ACKED,
@@ -80,6 +81,7 @@ from ._states import (
     KEEP,
     ORDER_TYPES,
     PLACING,
+    PUBLIC_FIELDS,
     REJECTED,
     SIDES,
     STATE_NAMES,
@@ -425,30 +427,6 @@ class OrderState:
             except AttributeError:
                 raise AttributeError(f"{_DETACHED} (reading {name!r})") from None
             raise AttributeError(f"'OrderState' object has no attribute {name!r}")
-
-
-PUBLIC_FIELDS = (
-    "client_order_id",
-    "exchange_order_id",
-    "sub_account_id",
-    "symbol",
-    "side",
-    "order_type",
-    "quantity",
-    "price",
-    "state",
-    "filled_qty",
-    "avg_price",
-    "last_fill_qty",
-    "last_fill_price",
-    "origin",
-    "parent_id",
-    "leverage",
-    "reduce_only",
-    "time_in_force",
-    "error",
-    "expire_reason",
-)
 
 
 class OrderCore:
@@ -1126,18 +1104,3 @@ def _discard(index: dict[Any, dict[str, OrderState]], key: Any, cid: str) -> Non
     if not bucket:
         del index[key]
 
-
-COUNTERS = (
-    "added",
-    "frames",
-    "malformed",
-    "other_events",
-    "unknown_ids",
-    "unknown_status",
-    "stale",
-    "fills",
-    "late_fills",
-    "orphans",
-    "terminal",
-    "evicted",
-)

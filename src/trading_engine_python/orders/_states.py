@@ -294,3 +294,44 @@ def _cells() -> tuple[tuple[int, ...], ...]:
 
 
 CELLS: Final = _cells()
+
+
+# What OrderState.to_dict() gives, in this order (both cores).
+PUBLIC_FIELDS: Final = (
+    "client_order_id",
+    "exchange_order_id",
+    "sub_account_id",
+    "symbol",
+    "side",
+    "order_type",
+    "quantity",
+    "price",
+    "state",
+    "filled_qty",
+    "avg_price",
+    "last_fill_qty",
+    "last_fill_price",
+    "origin",
+    "parent_id",
+    "leverage",
+    "reduce_only",
+    "time_in_force",
+    "error",
+    "expire_reason",
+)
+
+# OrderCore.counters() keys; the compiled core's C_* counter indexes follow this order.
+COUNTERS: Final = (
+    "added",
+    "frames",
+    "malformed",
+    "other_events",
+    "unknown_ids",
+    "unknown_status",
+    "stale",
+    "fills",
+    "late_fills",
+    "orphans",
+    "terminal",
+    "evicted",
+)

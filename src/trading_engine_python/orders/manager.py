@@ -339,6 +339,20 @@ class OrderManager:
     @risk_engine.setter
     def risk_engine(self, risk: RiskEngine | None) -> None:
         """Attach the risk engine later (it is created after the manager)."""
+        if risk is not None and self._risk is None and self._journal is not None:
+            # Fills so far were journaled as told (nobody was owed them). The engine attached now
+            # is owed only what fills from here on: start its account at what the journal holds,
+            # so a later change of such an order never writes a smaller risk_filled.
+            self._journal_flush()
+            try:
+                entries = self._journal.state().entries
+            except Exception:
+                log.exception("journal: could not read its state to attach the risk engine")
+                entries = {}
+            told = self._risk_told
+            for cid, entry in entries.items():
+                if entry.change is not None:
+                    told.setdefault(cid, entry.change.risk_filled)
         self._risk = risk
         self._update_mask()
 
@@ -1671,7 +1685,14 @@ class OrderManager:
                 # The replace's own cancel: the callbacks move to the new order.
                 flags &= ~F_CLOSED
                 intent.suppressed = True
-        return flags, intent.hooks
+        hooks = intent.hooks
+        if intent.suppressed and hooks is not None and not hooks.moved:
+            # The replace's cancel is confirmed but the replace has not resumed yet: a fill now is
+            # a late fill on a replaced order, reported through the callbacks that move on.
+            moved = self._hook_list[self._handle(hooks, True)]
+            if isinstance(moved, _Hooks):
+                return flags, moved
+        return flags, hooks
 
     def _note(self, flags: int, order: Any) -> None:
         if flags & F_ORPHAN:
