@@ -54,7 +54,8 @@ def test_on_order_update_raw_frame(benchmark: pytest.FixtureRequest, impl: str) 
         # A fresh order each round, so that z keeps increasing (not timed).
         m, cid = _manager_with_order(impl)
         state["upd"] = m.on_order_update
-        state["frames"] = [_frame(cid, z=f"{(i + 1) / 10000:.4f}") for i in range(n)]
+        # q is the order's own size: a fill frame states it, and the core takes it as the truth.
+        state["frames"] = [_frame(cid, z=f"{(i + 1) / 10000:.4f}", q="1000") for i in range(n)]
 
     async def run(upd: object, frames: list[bytes]) -> None:
         for f in frames:
@@ -87,9 +88,9 @@ def test_lifecycle_new_partial_filled(benchmark: pytest.FixtureRequest, impl: st
                 "sub1", "BTCUSDT", "SELL", "0.002", "65000.1", on_fill=cb, on_partial=cb
             )
             cid = o.client_order_id
-            m.feed(_frame(cid, "NEW", "0"))
-            m.feed(_frame(cid, "PARTIALLY_FILLED", "0.001"))
-            m.feed(_frame(cid, "FILLED", "0.002"))
+            m.feed(_frame(cid, "NEW", "0", q="0.002"))
+            m.feed(_frame(cid, "PARTIALLY_FILLED", "0.001", q="0.002"))
+            m.feed(_frame(cid, "FILLED", "0.002", q="0.002"))
 
     benchmark.pedantic(lambda: loop.run_until_complete(run()), rounds=3, iterations=1)
     benchmark.extra_info["us_per_order"] = benchmark.stats.stats.median / n * 1e6
