@@ -108,7 +108,7 @@ def test_cited_protocol_sections_exist() -> None:
 
 def test_the_checks_can_fail() -> None:
     # Guards against a pattern edit that silently matches nothing.
-    assert FORBIDDEN.search("see ../" + "shared/spec/x.md")
+    assert FORBIDDEN.search("see ../" + "shared" + "/" + "spec/x.md")
     assert FORBIDDEN.search("[" + "D:general-info]")
     assert FORBIDDEN.search("as issue" + " 7 says")
     assert FORBIDDEN.search("/" + "work/main")
