@@ -385,6 +385,18 @@ cdef int64_t _field_int(object value) except -3:
     return -2
 
 
+cdef int _opt_int(object fields, str key, int64_t* dst, unsigned int bit, unsigned int* present) except -1:
+    # One optional decoded integer of feed_decoded's mapping: set and marked present when given,
+    # left alone when absent; 1 when it is outside the decoder's contract (the frame is malformed).
+    cdef int64_t v = _field_int(fields.get(key))
+    if v == -2:
+        return 1
+    if v >= 0:
+        dst[0] = v
+        present[0] |= bit
+    return 0
+
+
 cdef int _previous(object previous) except -2:
     # undo_cancel's ``previous`` as a state code, compared with == (-1: not placing or active).
     if previous == S_ACTIVE:
@@ -1464,13 +1476,8 @@ cdef class OrderCore:
                     kind = 2
                 elif v >= 0:
                     event_time = v
-                value = fields.get("order_id")
-                v = _field_int(value)
-                if v == -2:
+                if _opt_int(fields, "order_id", &u.order_id, P_ORDER_ID, &u.present):
                     kind = 2
-                elif v >= 0:
-                    u.order_id = v
-                    u.present |= P_ORDER_ID
                 value = fields.get("z", _MISSING)
                 if value is None:
                     u.present |= P_Z_NULL
@@ -1481,34 +1488,14 @@ cdef class OrderCore:
                     else:
                         u.z = v
                         u.present |= P_Z
-                value = fields.get("ap")
-                v = _field_int(value)
-                if v == -2:
+                if _opt_int(fields, "ap", &u.ap, P_AP, &u.present):
                     kind = 2
-                elif v >= 0:
-                    u.ap = v
-                    u.present |= P_AP
-                value = fields.get("L")
-                v = _field_int(value)
-                if v == -2:
+                if _opt_int(fields, "L", &u.L, P_LP, &u.present):
                     kind = 2
-                elif v >= 0:
-                    u.L = v
-                    u.present |= P_LP
-                value = fields.get("q")
-                v = _field_int(value)
-                if v == -2:
+                if _opt_int(fields, "q", &u.q, P_Q, &u.present):
                     kind = 2
-                elif v >= 0:
-                    u.q = v
-                    u.present |= P_Q
-                value = fields.get("p")
-                v = _field_int(value)
-                if v == -2:
+                if _opt_int(fields, "p", &u.p, P_P, &u.present):
                     kind = 2
-                elif v >= 0:
-                    u.p = v
-                    u.present |= P_P
                 if fields.get("amended") is True:
                     u.present |= P_AMENDED
                 if cid is _BAD:
