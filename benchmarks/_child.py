@@ -1,6 +1,6 @@
 """A server in a child Python process, for the benchmarks that need the other end of a loopback socket
-in another process (bench_rest: the simulator; bench_stream: a picows frame sender), so that its CPU
-time is not in the measured loop."""
+in another process (bench_rest and bench_entry_latency: the simulator; bench_stream: a picows frame
+sender), so that its CPU time is not in the measured loop."""
 
 from __future__ import annotations
 
@@ -17,6 +17,40 @@ try:
 except ImportError:
     asyncio.run(main())
 """
+
+# The embedded simulator with limits out of the way (args: API key, secret), printing its port.
+SIMULATOR = r"""
+import asyncio, sys
+from decimal import Decimal
+from trading_engine_python.sim import BinanceSimulator
+
+async def main():
+    sim = BinanceSimulator(api_key=sys.argv[1], api_secret=sys.argv[2], seed=0, auto_walk=False)
+    sim.limits = {"weight_1m": 10**9, "orders_10s": 10**9, "orders_1m": 10**9}
+    await sim.start()
+    sim.engine.wallet = Decimal(10**12)
+
+    async def prune():
+        # The simulator scans every order it ever held on each placement (margin check): forget
+        # finished ones as the benchmark goes, so the last cycle costs what the first did.
+        eng = sim.engine
+        while True:
+            await asyncio.sleep(0.05)
+            for oid, o in list(eng.orders.items()):
+                if not o.is_open:
+                    del eng.orders[oid]
+            sim.events.clear()
+            sim.requests.clear()
+            sim.ws_requests.clear()
+            eng.trades.clear()
+            eng.amendments.clear()
+
+    asyncio.get_running_loop().create_task(prune())
+    print(sim.port, flush=True)
+    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
+    await sim.stop()
+
+""" + RUN_MAIN
 
 
 @contextmanager

@@ -26,51 +26,19 @@ from trading_engine_python.exchange import BinanceFuturesClient
 from trading_engine_python.feed import UserStreamService
 from trading_engine_python.orders.manager import OrderManager
 
-from ._child import RUN_MAIN, child_server
+from ._child import SIMULATOR, child_server
 from .conftest import QUICK, p50_p99
 
 CYCLES = 30 if QUICK else 500
 KEY, SECRET = "benchKey123", "benchSecret456"
 
-SIM = r"""
-import asyncio, sys
-from decimal import Decimal
-from trading_engine_python.sim import BinanceSimulator
-
-async def main():
-    sim = BinanceSimulator(api_key=sys.argv[1], api_secret=sys.argv[2], seed=0, auto_walk=False)
-    sim.limits = {"weight_1m": 10**9, "orders_10s": 10**9, "orders_1m": 10**9}
-    await sim.start()
-    sim.engine.wallet = Decimal(10**12)
-
-    async def prune():
-        # The simulator scans every order it ever held on each placement (margin check): forget
-        # finished ones as the benchmark goes, so the last cycle costs what the first did.
-        eng = sim.engine
-        while True:
-            await asyncio.sleep(0.05)
-            for oid, o in list(eng.orders.items()):
-                if not o.is_open:
-                    del eng.orders[oid]
-            sim.events.clear()
-            sim.requests.clear()
-            sim.ws_requests.clear()
-            eng.trades.clear()
-            eng.amendments.clear()
-
-    asyncio.get_running_loop().create_task(prune())
-    print(sim.port, flush=True)
-    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
-    await sim.stop()
-
-""" + RUN_MAIN
 
 CASES = [("rest", "cancel_place"), ("rest", "auto"), ("ws", "cancel_place"), ("ws", "auto")]
 
 
 @pytest.fixture(scope="module")
 def port() -> Iterator[int]:
-    with child_server(SIM, KEY, SECRET, stop_timeout=10) as p:
+    with child_server(SIMULATOR, KEY, SECRET, stop_timeout=10) as p:
         yield p
 
 

@@ -30,50 +30,20 @@ import pytest
 
 from trading_engine_python.exchange import BinanceFuturesClient
 
-from ._child import RUN_MAIN, child_server
+from ._child import SIMULATOR, child_server
 from .conftest import QUICK, p50_p99
 
 CALLS = 200 if QUICK else 2_000
 ROUNDS = 2 if QUICK else 5
 KEY, SECRET = "benchKey123", "benchSecret456"
 
-SIM = r"""
-import asyncio, sys
-from decimal import Decimal
-from trading_engine_python.sim import BinanceSimulator
-
-async def main():
-    sim = BinanceSimulator(api_key=sys.argv[1], api_secret=sys.argv[2], seed=0, auto_walk=False)
-    sim.limits = {"weight_1m": 10**9, "orders_10s": 10**9, "orders_1m": 10**9}
-    await sim.start()
-    sim.engine.wallet = Decimal(10**12)
-
-    async def prune():
-        # The simulator scans every order it ever held on each placement (margin check), so a
-        # benchmark run would slow it down as it goes: forget finished orders between calls.
-        eng = sim.engine
-        while True:
-            await asyncio.sleep(0.05)
-            for oid, o in list(eng.orders.items()):
-                if not o.is_open:
-                    del eng.orders[oid]
-            sim.events.clear()
-            sim.requests.clear()
-            eng.trades.clear()
-
-    asyncio.get_running_loop().create_task(prune())
-    print(sim.port, flush=True)
-    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
-    await sim.stop()
-
-""" + RUN_MAIN
 
 _ids = itertools.count()
 
 
 @pytest.fixture(scope="module")
 def base_url() -> Iterator[str]:
-    with child_server(SIM, KEY, SECRET, stop_timeout=10) as port:
+    with child_server(SIMULATOR, KEY, SECRET, stop_timeout=10) as port:
         yield f"http://127.0.0.1:{port}"
 
 
