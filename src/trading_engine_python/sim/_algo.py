@@ -116,18 +116,7 @@ class AlgoService:
             raise missing("algoType")
         if algo_type != "CONDITIONAL":  # the only algoType of USD-M futures
             raise missing("algoType")
-        symbol = p.get("symbol") or ""
-        if not symbol:
-            raise missing("symbol")
-        spec = eng.spec(symbol)
-        side = p.get("side") or ""
-        if not side:
-            raise missing("side")
-        if side not in ("BUY", "SELL"):
-            raise ApiError(-1117, "Invalid side.")
-        otype = p.get("type") or ""
-        if not otype:
-            raise missing("type")
+        symbol, spec, side, otype = eng.order_basics(p)
         if otype not in ALGO_TYPES:
             raise ApiError(-1116, "Invalid orderType.")
         if (p.get("positionSide") or "BOTH") != "BOTH":

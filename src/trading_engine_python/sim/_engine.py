@@ -527,12 +527,10 @@ class Engine:
         return total
 
     # ------------------------------------------------------------------ place
-    def place(
-        self, p: dict[str, str], algo: Callable[[Order], None] | None = None
-    ) -> tuple[dict[str, object], Order]:
-        """POST /fapi/v1/order. Returns (ACK snapshot, order): ACK is the state at acceptance. ``algo``
-        is set by the algo service when it triggers: it is called with the new LIMIT/MARKET order before
-        the order's first event."""
+    def order_basics(self, p: dict[str, str]) -> tuple[str, SymbolSpec, str, str]:
+        """(symbol, its spec, side, type) of a new order or algo order, checked in Binance's order:
+        a missing one is -1102, an unknown symbol -1121, a side other than BUY/SELL -1117. The
+        type is only checked for presence: each caller knows its own types."""
         symbol = p.get("symbol") or ""
         if not symbol:
             raise missing("symbol")
@@ -545,6 +543,15 @@ class Engine:
         otype = p.get("type") or ""
         if not otype:
             raise missing("type")
+        return symbol, spec, side, otype
+
+    def place(
+        self, p: dict[str, str], algo: Callable[[Order], None] | None = None
+    ) -> tuple[dict[str, object], Order]:
+        """POST /fapi/v1/order. Returns (ACK snapshot, order): ACK is the state at acceptance. ``algo``
+        is set by the algo service when it triggers: it is called with the new LIMIT/MARKET order before
+        the order's first event."""
+        symbol, spec, side, otype = self.order_basics(p)
         if otype in ALGO_TYPES:
             # Since 2025-12-09 conditional orders live in the Algo service
             # (docs/binance-protocol.md, "Algo orders")
