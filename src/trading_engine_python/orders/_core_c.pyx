@@ -8,7 +8,8 @@ random operation sequences through both and compares after every step). What dif
   so growth copies nothing and a ``Rec*`` stays valid), with a free list of slots and a generation
   counter per slot. All C memory comes from ``PyMem_Raw*``, so tracemalloc sees it.
 - Lookups by client order id and by exchange order id are open-addressing hash tables of slot
-  numbers (linear probing, 32-bit hash tags in the buckets, backward-shift deletion, load <= 0.7).
+  numbers (linear probing, 4-byte buckets holding the slot and an 8-bit hash tag, deletion by
+  tombstone, load <= 0.8).
 - Live orders sit in intrusive doubly linked lists (all / sub-account / symbol / (sub, symbol) /
   parent), so a query costs what it returns and insertion order is kept, as the pure dicts do.
 - Strings (sub-account, symbol, origin, parent, time in force) are interned per core with
@@ -293,7 +294,7 @@ cdef void _cid_hint(void* ctx, const char* cid, Py_ssize_t n, int step) noexcept
         te_prefetch(&x.t.b[<uint32_t>(x.h >> 32) & x.t.mask])
     elif x.have_h:
         e = x.t.b[<uint32_t>(x.h >> 32) & x.t.mask]
-        if e and (e & 0xFF) == (x.h & 0xFF):
+        if bucket_live(e) and (e & 0xFF) == (x.h & 0xFF):
             r = <const char*>rec_at(x.pages, bucket_slot(e))
             te_prefetch(r)
             te_prefetch(r + 48)
@@ -415,6 +416,7 @@ cdef int ht_init(HTab* t, uint32_t cap) except -1:
     memset(t.b, 0, cap * sizeof(Bucket))
     t.mask = cap - 1
     t.count = 0
+    t.tombs = 0
     t.limit = <uint32_t>(cap * 4 // 5)
     return 0
 
@@ -424,6 +426,7 @@ cdef void ht_free(HTab* t) noexcept:
     t.b = NULL
     t.mask = 0
     t.count = 0
+    t.tombs = 0
     t.limit = 0
 
 
@@ -439,35 +442,41 @@ cdef inline uint32_t _home(const HTab* t, uint64_t h) noexcept nogil:
 
 
 cdef void ht_put(HTab* t, int32_t slot, uint64_t h) noexcept nogil:
-    # The key is known absent and there is room (count < limit).
+    # The key is known absent (so the first tombstone on its path may take it) and there is room
+    # (count + tombs < limit).
     cdef uint32_t i = _home(t, h)
-    while t.b[i]:
+    while bucket_live(t.b[i]):
         i = (i + 1) & t.mask
+    if t.b[i]:
+        t.tombs -= 1
     t.b[i] = (<uint32_t>(slot + 1) << 8) | <uint32_t>(h & 0xFF)
     t.count += 1
 
 
 cdef int ht_reserve(HTab* t, Rec** pages, Py_ssize_t need) except -1:
-    """Grow (doubling) until ``need`` entries fit under the load limit (the keys are hashed again
-    from their records)."""
+    """Room for ``need`` live entries under the load limit, tombstones included: rebuild in place
+    (dropping the tombstones) while the live entries fill at most half the limit, so that at least
+    as many deletions as there are live entries pay for the next rebuild; else double. The keys
+    are hashed again from their records."""
     cdef HTab old
     cdef HTab nt
     cdef uint32_t cap
     cdef uint32_t i
     cdef int32_t s
-    if need < t.limit:
+    if need + t.tombs < t.limit:
         return 0
     cap = t.mask + 1
-    while need >= <Py_ssize_t>(cap * 4 // 5):
-        if cap >= (1u << 30):
-            raise MemoryError("order core hash table full")
-        cap *= 2
+    if need > t.limit // 2:
+        while need >= <Py_ssize_t>(cap * 4 // 5):
+            if cap >= (1u << 30):
+                raise MemoryError("order core hash table full")
+            cap *= 2
     ht_init(&nt, cap)
     nt.by_oid = t.by_oid
     nt.seed = t.seed
     old = t[0]
     for i in range(old.mask + 1):
-        if old.b[i]:
+        if bucket_live(old.b[i]):
             s = bucket_slot(old.b[i])
             ht_put(&nt, s, _key_hash(&old, pages, s))
     PyMem_RawFree(old.b)
@@ -475,25 +484,21 @@ cdef int ht_reserve(HTab* t, Rec** pages, Py_ssize_t need) except -1:
     return 0
 
 
-cdef void ht_delete_at(HTab* t, Rec** pages, uint32_t i) noexcept nogil:
-    # Backward-shift deletion: pull later entries of the run back over the hole unless their home
-    # bucket lies cyclically in (hole, entry], so every probe sequence stays unbroken.
-    cdef uint32_t j = i
-    cdef uint32_t home
-    while True:
-        j = (j + 1) & t.mask
-        if not t.b[j]:
-            break
-        home = _home(t, _key_hash(t, pages, bucket_slot(t.b[j])))
-        if i <= j:
-            if i < home <= j:
-                continue
-        elif i < home or home <= j:
-            continue
-        t.b[i] = t.b[j]
-        i = j
-    t.b[i] = 0
+cdef void ht_delete_at(HTab* t, uint32_t i) noexcept nogil:
+    # A tombstone, unless the run ends right after: then the bucket and the tombstones just
+    # before it become empty (no probe path crosses them any more), which keeps runs short
+    # without reading any record.
     t.count -= 1
+    if t.b[(i + 1) & t.mask]:
+        t.b[i] = HT_TOMB
+        t.tombs += 1
+        return
+    t.b[i] = 0
+    i = (i - 1) & t.mask
+    while t.b[i] == HT_TOMB:
+        t.b[i] = 0
+        t.tombs -= 1
+        i = (i - 1) & t.mask
 
 
 cdef int64_t cid_bucket(const HTab* t, Rec** pages, const char* k, Py_ssize_t n,
@@ -506,7 +511,7 @@ cdef int64_t cid_bucket(const HTab* t, Rec** pages, const char* k, Py_ssize_t n,
         e = t.b[i]
         if not e:
             return -1
-        if (e & 0xFF) == tag:
+        if (e & 0xFF) == tag and bucket_live(e):
             r = rec_at(pages, bucket_slot(e))
             if r.cid_len == n and memcmp(r.cid, k, n) == 0:
                 return i
@@ -521,7 +526,7 @@ cdef int64_t oid_bucket(const HTab* t, Rec** pages, int64_t oid, uint64_t h) noe
         e = t.b[i]
         if not e:
             return -1
-        if (e & 0xFF) == tag and rec_at(pages, bucket_slot(e)).oid == oid:
+        if (e & 0xFF) == tag and bucket_live(e) and rec_at(pages, bucket_slot(e)).oid == oid:
             return i
         i = (i + 1) & t.mask
 
@@ -1803,11 +1808,11 @@ cdef class OrderCore:
         # C side: cannot fail.
         i = cid_bucket(&self._by_cid, self._pages, r.cid, r.cid_len, _cid_hash(self._seed, r.cid, r.cid_len))
         if i >= 0:
-            ht_delete_at(&self._by_cid, self._pages, <uint32_t>i)
+            ht_delete_at(&self._by_cid, <uint32_t>i)
         if r.flags & RF_OID:
             i = oid_bucket(&self._by_oid, self._pages, r.oid, _oid_hash(self._seed, r.oid))
             if i >= 0 and bucket_slot(self._by_oid.b[i]) == slot:  # another order may have reported it since
-                ht_delete_at(&self._by_oid, self._pages, <uint32_t>i)
+                ht_delete_at(&self._by_oid, <uint32_t>i)
         self._release_pair(r.pair)
         self._release(r.origin)
         if r.parent >= 0:
@@ -1860,7 +1865,7 @@ cdef class OrderCore:
         cdef int32_t* ring
         cdef Py_ssize_t cap, k
         cdef int32_t* dirty
-        if self._by_oid.count + 1 >= self._by_oid.limit:
+        if self._by_oid.count + self._by_oid.tombs + 1 >= self._by_oid.limit:
             ht_reserve(&self._by_oid, self._pages, self._by_oid.count + 1)
         if self._dirty_len == self._dirty_cap and self._dirty_mask:
             cap = self._dirty_cap * 2 if self._dirty_cap else 64
@@ -2088,7 +2093,7 @@ cdef class OrderCore:
         return 0
 
     cdef void _vt_remove(self, int32_t slot) noexcept:
-        # Backward-shift deletion, as ht_delete_at.
+        # Backward-shift deletion: the home of a view's slot costs a multiply, not a record read.
         cdef int64_t found = self._vt_find(slot)
         cdef uint32_t i, j, home
         if found < 0:

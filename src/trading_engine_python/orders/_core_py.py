@@ -554,23 +554,27 @@ class OrderCore:
         finally:
             self._busy = False
 
+    # The lookups below answer at once, without the guard, when nothing can run Python code of
+    # anybody else's (a plain str or int key: dict hashing and comparison stay in C) and nothing
+    # is waiting to be let go of (no clock read, no eviction): the answer and the refusals are
+    # those of the guarded path. The manager asks these for every order.
+
     def get(self, client_order_id: str) -> OrderState | None:
-        # _enter(), _begin(False) and _key() inlined: the manager asks this for every order.
-        if self._busy or not self._ready:
-            self._enter()
-        self._busy = True
+        if type(client_order_id) is str and self._ready and not (self._busy or self._retired):
+            return self._by_cid.get(client_order_id)
+        self._enter()
         try:
-            if self._retired:
-                self._begin(False)
+            self._begin(False)
             key = client_order_id if type(client_order_id) is str else _key(client_order_id)
-            if self._retired:
-                self._expire()
+            self._expire()
             return self._by_cid.get(key) if key is not None else None
         finally:
             self._busy = False
 
     def get_by_exchange_id(self, exchange_order_id: int) -> OrderState | None:
         """The order with that Binance orderId; None for anything but an int in [0, 2**63)."""
+        if type(exchange_order_id) is int and self._ready and not (self._busy or self._retired):
+            return self._by_oid.get(exchange_order_id)  # (no key outside [0, 2**63) is stored)
         self._enter()
         try:
             self._begin(False)
@@ -581,13 +585,27 @@ class OrderCore:
             self._busy = False
 
     def live(self, sub_account_id: str | None = None, symbol: str | None = None) -> list[OrderState]:
+        found: dict[str, OrderState] | None
+        if self._ready and not (self._busy or self._retired):
+            if sub_account_id is None:
+                if symbol is None:
+                    return list(self._live_all.values())
+                if type(symbol) is str:
+                    found = self._live_sym.get(symbol)
+                    return list(found.values()) if found else []
+            elif type(sub_account_id) is str:
+                if symbol is None:
+                    found = self._live_sub.get(sub_account_id)
+                    return list(found.values()) if found else []
+                if type(symbol) is str:
+                    found = self._live_pair.get((sub_account_id, symbol))
+                    return list(found.values()) if found else []
         self._enter()
         try:
             self._begin(False)
             sub = _key(sub_account_id) if sub_account_id is not None else None
             sym = _key(symbol) if symbol is not None else None
             self._expire()
-            found: dict[str, OrderState] | None
             if sub_account_id is None and symbol is None:
                 found = self._live_all
             elif (sub_account_id is not None and sub is None) or (symbol is not None and sym is None):
@@ -603,6 +621,10 @@ class OrderCore:
             self._busy = False
 
     def by_parent(self, parent_id: str) -> list[OrderState]:
+        found: dict[str, OrderState] | None
+        if type(parent_id) is str and self._ready and not (self._busy or self._retired):
+            found = self._live_parent.get(parent_id)
+            return list(found.values()) if found else []
         self._enter()
         try:
             self._begin(False)
