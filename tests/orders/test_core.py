@@ -362,6 +362,31 @@ def test_the_last_hook_survives_the_eviction_of_the_last_order(impl: Implementat
     assert core.last_hook() == 2 and core.last_order().state == "cancelled"
 
 
+def test_the_clock_is_read_only_when_an_event_may_close_its_order(impl: Implementation,
+                                                                   clock: FakeClock) -> None:
+    # A fill frame on a live order costs no clock call; a frame that may close the order (a
+    # closing status, a fill up to the size) reads it once, before anything changes; and so does
+    # every call while closed orders wait for the retention.
+    calls: list[float] = []
+
+    def counting() -> float:
+        calls.append(clock.t)
+        return clock.t
+
+    core = impl.core.OrderCore(60.0, 100_000, counting)
+    add(core, CID)
+    core.feed(frame(CID, "NEW"))
+    core.feed(frame(CID, "PARTIALLY_FILLED", z="0.004", L="65000.3"))
+    core.feed(frame(CID, "PARTIALLY_FILLED", z="0.006", q="0.020", L="65000.3"))  # an amended size
+    assert calls == []
+    clock.advance(1.0)
+    core.feed(frame(CID, "PARTIALLY_FILLED", z="0.020", L="65000.3"))  # reaches the size: filled
+    assert calls == [1001.0] and core.get(CID).state == "filled" and core.get(CID).terminal_at == 1001.0
+    add(core, "other")
+    core.feed(frame("other", "CANCELED"))
+    assert len(calls) >= 3  # the retention is waiting: every call reads it from now on
+
+
 def test_the_watch_returns_accepted_orders_past_their_deadline_oldest_first(impl: Implementation,
                                                                             clock: FakeClock) -> None:
     core = make(impl, clock)

@@ -154,6 +154,8 @@ def test_a_finalizer_run_inside_any_call_is_refused(impl: Implementation, clock:
         return clock()
 
     core = make(impl, collecting_clock)
+    add(core, OTHER)
+    core.feed(frame(OTHER, "CANCELED", i=2))  # a retained order: every call reads the clock
     o = add(core)
     gc.disable()
     _Finalized(lambda: core.feed(frame(CID, "CANCELED")), log)

@@ -228,3 +228,14 @@ def test_the_table_is_the_one_both_cores_run() -> None:
         for ev, (new, acts) in row.items():
             assert S.CELLS[state][ev] == new | acts << 4
             assert new == S.KEEP or 0 <= new < len(S.STATE_NAMES)
+
+
+def test_new_and_partially_filled_events_close_no_live_order() -> None:
+    # The cores read a clock for a feed event only when it may close its order (_core_py
+    # _may_close): a NEW or PARTIALLY_FILLED frame, and what it becomes (an amendment, a trigger
+    # shown by the created order's events, an unknown status on an ALGO_UPDATE), must never take a
+    # live order to a terminal state; a fill reaching the size (EV_COMPLETED) is the one way.
+    for state in range(S.FIRST_TERMINAL):
+        for ev in (S.EV_NEW, S.EV_PARTIALLY_FILLED, S.EV_AMENDED, S.EV_TRIGGERED, S.EV_UNKNOWN):
+            cell = S.CELLS[state][ev]
+            assert (cell >> 4) & S.A_REFUSE or (cell & 15) in (S.KEEP, *range(S.FIRST_TERMINAL)), (state, ev)

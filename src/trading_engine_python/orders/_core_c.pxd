@@ -240,6 +240,7 @@ cdef class OrderCore:
     cdef bint _ready
     cdef bint _busy                 # a public method is running: a nested call is refused
     cdef double _op_now             # the clock, as _begin() read it for the running call
+    cdef bint _now_read             # _op_now was read for the running call
     cdef object _outcome            # feed_call: (callback, order, result, exception) for the shell
     # set_dirty_mask/take_dirty: the orders a feed result with a mask bit changed, in marking order.
     # An entry is a slot, or -1 - k for _dirty_gone[k]: the frozen view of one evicted meanwhile.
@@ -258,6 +259,7 @@ cdef class OrderCore:
     cdef int32_t _find_oid(self, int64_t oid) noexcept
     cdef int32_t _slot_of(self, object key) except -2
     cdef int _set_oid(self, int32_t slot, Rec* r, int64_t oid) except -1
+    cdef int _clock_for(self, int32_t slot, const Update* u) except -1
     cdef int _feed_update(self, int result, Update* u) except -1
     cdef int _feed_any(self, object data) except -1
     cdef int _apply(self, int32_t slot, Rec* r, const Update* u) except -1

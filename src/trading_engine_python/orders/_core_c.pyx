@@ -93,6 +93,7 @@ cdef extern from "Python.h":
     const char* PyUnicode_AsUTF8AndSize(object s, Py_ssize_t* size) except NULL
     str PyUnicode_FromObject(object obj)
     object PyNumber_Index(object obj)
+    long long PyLong_AsLongLongAndOverflow(object obj, int* overflow) except? -1
 
 
 cdef extern from *:
@@ -301,6 +302,15 @@ cdef void _cid_hint(void* ctx, const char* cid, Py_ssize_t n, int step) noexcept
             te_prefetch(r + 95)
 
 
+cdef inline bint _may_close(const Update* u, const Rec* r) noexcept nogil:
+    # _core_py._may_close: whether a feed event may take its order to a terminal state.
+    if u.status != ST_NEW and u.status != ST_PARTIALLY_FILLED:
+        return True
+    if not (u.present & P_Z):
+        return False
+    return u.z >= r.qty or ((u.present & P_Q) != 0 and u.z >= u.q)
+
+
 cdef inline uint32_t _vt_home(int32_t slot, uint32_t mask) noexcept nogil:
     return <uint32_t>((<uint64_t><uint32_t>slot * 0x9E3779B97F4A7C15ULL) >> 32) & mask
 
@@ -324,17 +334,19 @@ cdef inline str _exact_str(object s):
     return s if type(s) is str else PyUnicode_FromObject(s)
 
 
-cdef str _text(str name, object value):
+cdef inline str _text(str name, object value):
+    if type(value) is str:
+        return value
     if isinstance(value, str):
-        return _exact_str(value)
+        return PyUnicode_FromObject(value)
     raise TypeError(f"{name} must be a str, not {type(value).__name__}")
 
 
-cdef object _opt_text(str name, object value):
-    if value is None:
-        return None
+cdef inline object _opt_text(str name, object value):
+    if value is None or type(value) is str:
+        return value
     if isinstance(value, str):
-        return _exact_str(value)
+        return PyUnicode_FromObject(value)
     raise TypeError(f"{name} must be a str or None, not {type(value).__name__}")
 
 
@@ -351,10 +363,15 @@ cdef object _index(str name, object value):
 
 
 cdef int64_t _int_arg(str name, object value, int64_t lo, int64_t hi) except? -1:
-    value = _index(name, value)
-    if not (lo <= value <= hi):
-        raise ValueError(f"{name} must be in [{lo}, {hi}], not {value!r}")
-    return value
+    # Compared in C: a Python comparison with lo and hi made ints of them first, five times an add.
+    cdef int overflow = 0
+    cdef long long v
+    if type(value) is not int:
+        value = _index(name, value)
+    v = PyLong_AsLongLongAndOverflow(value, &overflow)
+    if overflow == 0 and lo <= v <= hi:
+        return v
+    raise ValueError(f"{name} must be in [{lo}, {hi}], not {value!r}")
 
 
 cdef object _key(object value):
@@ -885,6 +902,9 @@ cdef class OrderCore:
         neither fail nor run anything: _set_state() reads it itself, when an order closes."""
         if self._ring_len or (closing and not self._mono):
             self._op_now = self._now()
+            self._now_read = True
+        else:
+            self._now_read = False
         return 0
 
     # ── registration and lookups ──
@@ -896,7 +916,7 @@ cdef class OrderCore:
         The input contract is ``_core_py.OrderCore.add``'s: strings are ``str`` (a subclass is stored
         as its plain value), integers are ints in their range, else TypeError / ValueError.
         """
-        cdef bytes cid
+        cdef const char* cid
         cdef Py_ssize_t n
         cdef int64_t q, p
         cdef uint8_t lev
@@ -914,8 +934,7 @@ cdef class OrderCore:
             origin_s = _text("origin", origin)
             parent_s = _opt_text("parent_id", parent_id)
             tif_s = _opt_text("time_in_force", time_in_force)
-            cid = cid_s.encode()
-            n = len(cid)
+            cid = PyUnicode_AsUTF8AndSize(cid_s, &n)  # (the str's own UTF-8: no copy for ASCII)
             if n > CID_CAP:
                 raise ValueError("client order id longer than 36 bytes")
             c_side = <int>_int_arg("side", side, 0, 1)
@@ -968,7 +987,7 @@ cdef class OrderCore:
             r.flags = RF_REDUCE_ONLY if ro else 0
             r.dirty = 0
             r.cid_len = n
-            memcpy(r.cid, <const char*>cid, n)
+            memcpy(r.cid, cid, n)
             ht_put(&self._by_cid, slot, _cid_hash(self._seed, r.cid, n))
             self._n_tracked += 1
             self._link_live(slot, r)
@@ -1453,7 +1472,7 @@ cdef class OrderCore:
         cdef int64_t v
         self._enter()
         try:
-            self._begin(True)
+            self._begin(False)  # (the clock, when the event may close its order: _clock_for)
             memset(&u, 0, sizeof(Update))
             cid = None
             event_time = 0
@@ -1507,6 +1526,10 @@ cdef class OrderCore:
                     kind = 2
             self._expire()
             self._reserve_feed()
+            slot = -1
+            if kind == 0:
+                slot = self._slot_of(cid)
+                self._clock_for(slot, &u)
             self._last_slot = -1
             self._last_frozen = None
             self._last_event_time = 0
@@ -1517,7 +1540,6 @@ cdef class OrderCore:
             if kind == 2:
                 self._cnt[C_MALFORMED] += 1
                 return F_MALFORMED
-            slot = self._slot_of(cid)
             if slot < 0:
                 self._cnt[C_UNKNOWN_IDS] += 1
                 return F_UNKNOWN_ID
@@ -1533,13 +1555,25 @@ cdef class OrderCore:
         finally:
             self._busy = False
 
+    cdef int _clock_for(self, int32_t slot, const Update* u) except -1:
+        # A feed event reads a Python clock when it may close its order (_may_close), after the
+        # lookup and before anything changes: a clock may raise or call back.
+        if slot >= 0 and not self._now_read and not self._mono and _may_close(u, rec_at(self._pages, slot)):
+            self._op_now = self._now()
+            self._now_read = True
+        return 0
+
     cdef int _feed_update(self, int result, Update* u) except -1:
         cdef int32_t slot
         cdef Rec* r
         cdef int flags
-        self._begin(True)
+        self._begin(False)
         self._expire()
         self._reserve_feed()
+        slot = -1
+        if result == R_ORDER:
+            slot = self._find_cid(u.cid, u.cid_len) if u.cid_len >= 0 else -1  # -1: longer than 36
+            self._clock_for(slot, u)
         self._last_slot = -1
         self._last_frozen = None
         self._last_event_time = 0
@@ -1550,7 +1584,6 @@ cdef class OrderCore:
         if result != R_ORDER:
             self._cnt[C_MALFORMED] += 1
             return F_MALFORMED
-        slot = self._find_cid(u.cid, u.cid_len) if u.cid_len >= 0 else -1  # -1: longer than 36
         if slot < 0:
             self._cnt[C_UNKNOWN_IDS] += 1
             return F_UNKNOWN_ID
@@ -1704,7 +1737,8 @@ cdef class OrderCore:
         if new >= S_FIRST_TERMINAL:
             if old < S_FIRST_TERMINAL:
                 self._unlink_live(slot, r)
-                # A Python clock was read by _begin(closing=True), before anything changed.
+                # A Python clock was read before anything changed (_begin(closing=True), or
+                # _clock_for when a feed event may close the order).
                 r.at = te_monotonic() if self._mono else self._op_now
                 # Room was made by _reserve_feed() at the start of the operation.
                 self._ring[(self._ring_head + self._ring_len) & (self._ring_cap - 1)] = slot

@@ -281,7 +281,17 @@ class OrderState:
         "time_in_force",
     )
 
-    def __init__(
+    def __new__(cls, *args: object, **kwargs: object) -> OrderState:
+        # Only code outside the core gets here (the core makes its records with object.__new__):
+        # what it makes has no order, so it is a _NoOrder, whose attributes raise a clear error.
+        # (A __getattr__ on OrderState itself would slow every attribute read of every record:
+        # CPython 3.11 specialises none on such a class, twice the time.)
+        return object.__new__(_NoOrder)
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        raise TypeError("an OrderState is made by OrderCore.add, not by calling OrderState")
+
+    def _init(
         self,
         client_order_id: str,
         sub_account_id: str,
@@ -398,10 +408,7 @@ class OrderState:
 
     def snapshot(self) -> OrderState:
         """A detached copy with today's values (later transitions do not show in it)."""
-        copy = OrderState.__new__(OrderState)
-        for name in OrderState.__slots__:
-            object.__setattr__(copy, name, getattr(self, name))
-        return copy
+        return _restored(*[getattr(self, name) for name in OrderState.__slots__])
 
     def to_dict(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in PUBLIC_FIELDS}
@@ -414,19 +421,31 @@ class OrderState:
 
     # A copy is a snapshot (copy, deepcopy and pickle go through here). One made by
     # OrderState.__new__ has nothing to copy: AttributeError, as every attribute of it.
-    def __getstate__(self) -> tuple[None, dict[str, Any]]:
-        return None, {name: getattr(self, name) for name in OrderState.__slots__}
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        return _restored, tuple([getattr(self, name) for name in OrderState.__slots__])
+
+
+class _NoOrder(OrderState):
+    """What ``OrderState.__new__`` makes: no order; every attribute, repr, copy or pickle of it
+    raises AttributeError (every slot is unset, and this is where reading one is explained)."""
+
+    __slots__ = ()
 
     if not TYPE_CHECKING:  # (type checkers would take every attribute for Any)
 
         def __getattr__(self, name: str) -> Any:
-            # Reached when a slot is unset (or a property read one): an object made by
-            # OrderState.__new__, where every slot is unset.
-            try:
-                object.__getattribute__(self, "_state")
-            except AttributeError:
-                raise AttributeError(f"{_DETACHED} (reading {name!r})") from None
-            raise AttributeError(f"'OrderState' object has no attribute {name!r}")
+            raise AttributeError(f"{_DETACHED} (reading {name!r})")
+
+
+def _restored(*values: Any) -> OrderState:
+    """A record with these slot values (in ``OrderState.__slots__`` order), outside any core."""
+    o = _new_record(OrderState)
+    for name, value in zip(OrderState.__slots__, values, strict=True):
+        object.__setattr__(o, name, value)
+    return o
+
+
+_new_record = object.__new__
 
 
 class OrderCore:
@@ -465,6 +484,7 @@ class OrderCore:
         self._counters = dict.fromkeys(COUNTERS, 0)
         self._busy = False
         self._now_op = 0.0
+        self._now_read = False
         self._outcome: tuple[Any, OrderState, Any, BaseException | None] | None = None
         # set_dirty_mask/take_dirty: orders by identity, in marking order (an order the core let go
         # of stays here, with its final values, until taken).
@@ -483,10 +503,14 @@ class OrderCore:
 
     def _begin(self, closing: bool) -> None:
         """Read the clock once, first, when the call may need it: to evict (orders are retained)
-        or to stamp an order it closes (``closing``)."""
+        or to stamp an order it closes (``closing``). A feed event reads it after the lookup, still
+        before anything changes, and only when it may close its order (_may_close)."""
         if closing or self._retired:
             now = self._clock()
             self._now_op = now if type(now) is float else _seconds(now)
+            self._now_read = True
+        else:
+            self._now_read = False
 
     # ── registration and lookups ──
 
@@ -515,9 +539,12 @@ class OrderCore:
         in range (else ValueError). The client order id is at most 36 UTF-8 bytes and not
         already tracked (ValueError).
         """
-        self._enter()
+        if self._busy or not self._ready:
+            self._enter()  # (inlined, as in get(): it raises)
+        self._busy = True
         try:
-            self._begin(False)
+            if self._retired:
+                self._begin(False)
             # (each plain str / in-range int passes without a call: the common case)
             cid = client_order_id if type(client_order_id) is str else _text("client_order_id",
                                                                               client_order_id)
@@ -526,7 +553,7 @@ class OrderCore:
             org = origin if type(origin) is str else _text("origin", origin)
             parent = parent_id if type(parent_id) is str else _opt_text("parent_id", parent_id)
             tif = time_in_force if type(time_in_force) is str else _opt_text("time_in_force", time_in_force)
-            if len(cid.encode()) > dec.CID_MAX:
+            if (len(cid) if cid.isascii() else len(cid.encode())) > dec.CID_MAX:
                 raise ValueError("client order id longer than 36 bytes")
             side_i = side if type(side) is int and 0 <= side <= 1 else _int_arg("side", side, 0, 1)
             type_i = (order_type if type(order_type) is int and 0 <= order_type <= _LAST_TYPE
@@ -541,7 +568,8 @@ class OrderCore:
             self._expire()
             if cid in self._by_cid:
                 raise ValueError(f"client order id {cid!r} is already tracked")
-            o = OrderState(cid, sub, sym, side_i, type_i, qty, px, org, parent, lev, ro, tif)
+            o = _new_record(OrderState)
+            o._init(cid, sub, sym, side_i, type_i, qty, px, org, parent, lev, ro, tif)
             self._by_cid[cid] = o
             self._live_all[cid] = o
             self._live_sub.setdefault(sub, {})[cid] = o
@@ -843,7 +871,7 @@ class OrderCore:
         self._busy = True
         try:
             result, fields = dec.decode(data)
-            self._begin(True)
+            self._begin(False)  # (the clock, when the event may close its order: _feed_checked)
             if result == dec.R_ORDER:
                 return self._feed_checked(0, fields["cid"], fields.get("event_time", 0), fields["status"],
                                           fields)
@@ -926,7 +954,7 @@ class OrderCore:
         """
         self._enter()
         try:
-            self._begin(True)
+            self._begin(False)  # (the clock, when the event may close its order: _feed_checked)
             return self._feed_checked(*_checked(result, fields))
         finally:
             self._busy = False
@@ -935,6 +963,9 @@ class OrderCore:
                       f: Mapping[str, Any] | None) -> int:
         # kind: 0 an order update, 1 another event, 2 malformed
         self._expire()
+        o = self._by_cid.get(cid) if kind == 0 and cid is not None else None
+        if o is not None and not self._now_read and _may_close(status, f, o._qty):  # type: ignore[arg-type]
+            self._begin(True)  # after the lookup, before anything changes: a clock may raise
         self._last = None
         self._last_event_time = 0
         self._counters["frames"] += 1
@@ -944,7 +975,6 @@ class OrderCore:
         if kind == 2 or f is None:
             self._counters["malformed"] += 1
             return F_MALFORMED
-        o = self._by_cid.get(cid) if cid is not None else None
         if o is None:
             self._counters["unknown_ids"] += 1
             return F_UNKNOWN_ID
@@ -1118,6 +1148,21 @@ class OrderCore:
             if o.exchange_order_id is not None and self._by_oid.get(o.exchange_order_id) is o:
                 del self._by_oid[o.exchange_order_id]
             self._counters["evicted"] += 1
+
+
+def _may_close(status: int, f: Mapping[str, Any], qty: int) -> bool:
+    """Whether a feed event may take its order to a terminal state, so that the clock is read
+    before anything changes: any status but NEW and PARTIALLY_FILLED, or a fill that reaches the
+    order's size or the size the frame states. A NEW or PARTIALLY_FILLED event closes nothing
+    otherwise (``tests/orders/test_transition_table.py`` checks the table for it), so a fill frame
+    costs no clock call."""
+    if status != dec.ST_NEW and status != dec.ST_PARTIALLY_FILLED:
+        return True
+    z = f.get("z")
+    if z is None:
+        return False
+    q = f.get("q")
+    return bool(z >= qty or (q is not None and z >= q))
 
 
 def _discard(index: dict[Any, dict[str, OrderState]], key: Any, cid: str) -> None:
