@@ -925,9 +925,12 @@ cdef class OrderCore:
         cdef int32_t sub_i = -1, sym_i = -1, pair_i = -1, origin_i = -1, parent_i = -1, tif_i = -1
         cdef int32_t slot
         cdef Rec* r
-        self._enter()
+        if self._busy or not self._ready:
+            self._enter()  # raises
+        self._busy = True
         try:
-            self._begin(False)
+            if self._ring_len:
+                self._begin(False)
             cid_s = _text("client_order_id", client_order_id)
             sub_s = _text("sub_account_id", sub_account_id)
             sym_s = _text("symbol", symbol)
@@ -943,7 +946,8 @@ cdef class OrderCore:
             p = _int_arg("price", price, 0, _INT64_MAX)
             lev = <uint8_t>_int_arg("leverage", leverage, LEVERAGE_MIN, LEVERAGE_MAX)
             ro = bool(reduce_only)
-            self._expire()
+            if self._ring_len:
+                self._expire()
             if self._find_cid(cid, n) >= 0:
                 raise ValueError(f"client order id {cid_s!r} is already tracked")
             # Interning only looks up plain str keys (no caller code); room comes after it, and
@@ -996,13 +1000,20 @@ cdef class OrderCore:
         finally:
             self._busy = False
 
+    # add(), get() and get_by_exchange_id() run for every order: the guard and the retention are
+    # tested inline (the same steps as _enter(), _begin() and _expire()).
+
     def get(self, client_order_id):
         cdef int32_t slot
-        self._enter()
+        if self._busy or not self._ready:
+            self._enter()  # raises
+        self._busy = True
         try:
-            self._begin(False)
-            key = _key(client_order_id)
-            self._expire()
+            if self._ring_len:
+                self._begin(False)
+            key = client_order_id if type(client_order_id) is str else _key(client_order_id)
+            if self._ring_len:
+                self._expire()
             slot = self._slot_of(key)
             return self._view(slot) if slot >= 0 else None
         finally:
@@ -1012,11 +1023,21 @@ cdef class OrderCore:
         """The order with that Binance orderId; None for anything but an int in [0, 2**63)."""
         cdef int32_t slot
         cdef int64_t oid
-        self._enter()
+        cdef int overflow = 0
+        if self._busy or not self._ready:
+            self._enter()  # raises
+        self._busy = True
         try:
-            self._begin(False)
-            oid = _oid_key(exchange_order_id)
-            self._expire()
+            if self._ring_len:
+                self._begin(False)
+            if type(exchange_order_id) is int:
+                oid = PyLong_AsLongLongAndOverflow(exchange_order_id, &overflow)
+                if overflow:
+                    oid = -1
+            else:
+                oid = _oid_key(exchange_order_id)
+            if self._ring_len:
+                self._expire()
             slot = self._find_oid(oid) if oid >= 0 else -1
             return self._view(slot) if slot >= 0 else None
         finally:

@@ -30,6 +30,18 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from . import _decode_py as dec
+from ._decode_py import (  # (names, not dec.X: a global read per use, not an attribute too)
+    CID_MAX,
+    R_ORDER,
+    R_OTHER_EVENT,
+    ST_FILLED,
+    ST_FINISHED,
+    ST_NEW,
+    ST_NONE,
+    ST_OTHER,
+    ST_PARTIALLY_FILLED,
+    ST_TRIGGERING,
+)
 from ._fixed import FP_SCALE
 from ._states import (
     A_ACK,
@@ -206,9 +218,9 @@ def _checked(result: object, fields: Mapping[str, Any] | None
              ) -> tuple[int, str | None, int, int, dict[str, Any] | None]:
     """``feed_decoded``'s input as (kind, cid, event_time, status, fields): each value read once,
     in the compiled twin's order; kind 0 an order update, 1 another event, 2 malformed."""
-    if result == dec.R_OTHER_EVENT:
+    if result == R_OTHER_EVENT:
         return 1, None, 0, 0, None
-    if result != dec.R_ORDER or fields is None:
+    if result != R_ORDER or fields is None:
         return 2, None, 0, 0, None
     ok = True
     cid = fields.get("cid", _BAD)
@@ -218,7 +230,7 @@ def _checked(result: object, fields: Mapping[str, Any] | None
         else:
             ok = False
     status = fields.get("status")
-    if not (type(status) is int and dec.ST_NONE <= status <= dec.ST_FINISHED):
+    if not (type(status) is int and ST_NONE <= status <= ST_FINISHED):
         ok = False
     f: dict[str, Any] = {}
     algo = fields.get("algo")
@@ -553,7 +565,7 @@ class OrderCore:
             org = origin if type(origin) is str else _text("origin", origin)
             parent = parent_id if type(parent_id) is str else _opt_text("parent_id", parent_id)
             tif = time_in_force if type(time_in_force) is str else _opt_text("time_in_force", time_in_force)
-            if (len(cid) if cid.isascii() else len(cid.encode())) > dec.CID_MAX:
+            if (len(cid) if cid.isascii() else len(cid.encode())) > CID_MAX:
                 raise ValueError("client order id longer than 36 bytes")
             side_i = side if type(side) is int and 0 <= side <= 1 else _int_arg("side", side, 0, 1)
             type_i = (order_type if type(order_type) is int and 0 <= order_type <= _LAST_TYPE
@@ -827,7 +839,8 @@ class OrderCore:
             if (cell >> 4) & A_REFUSE:
                 return 0
             o.error = error  # (the compiled twin's order: the error, then the cell)
-            return self._mark(o, self._take(o, cell, 0))
+            flags = self._take(o, cell, 0)
+            return self._mark(o, flags) if flags & self._dirty_mask else flags
         finally:
             self._busy = False
 
@@ -872,10 +885,10 @@ class OrderCore:
         try:
             result, fields = dec.decode(data)
             self._begin(False)  # (the clock, when the event may close its order: _feed_checked)
-            if result == dec.R_ORDER:
+            if result == R_ORDER:
                 return self._feed_checked(0, fields["cid"], fields.get("event_time", 0), fields["status"],
                                           fields)
-            return self._feed_checked(1 if result == dec.R_OTHER_EVENT else 2, None, 0, 0, fields)
+            return self._feed_checked(1 if result == R_OTHER_EVENT else 2, None, 0, 0, fields)
         finally:
             self._busy = False
 
@@ -981,11 +994,14 @@ class OrderCore:
         self._last = o
         self._last_event_time = event_time
         flags = self._apply(o, status, f)
-        return self._mark(o, flags | F_HOOKED if o._hooked else flags)
+        if o._hooked:
+            flags |= F_HOOKED
+        return self._mark(o, flags) if flags & self._dirty_mask else flags
 
     def _mark(self, o: OrderState, flags: int) -> int:
-        """``flags``, with F_DIRTY when the result puts ``o`` on an empty dirty list."""
-        if flags & self._dirty_mask and id(o) not in self._dirty:
+        """``flags`` (which have a bit of the dirty mask), with F_DIRTY when the result puts ``o``
+        on an empty dirty list."""
+        if id(o) not in self._dirty:
             self._dirty[id(o)] = o
             if len(self._dirty) == 1:
                 return flags | F_DIRTY
@@ -1001,25 +1017,25 @@ class OrderCore:
         is_algo = o._type >= FIRST_ALGO_TYPE
         algo_event = f.get("algo") is True
         # note 7: the created order's events (or FINISHED) show a trigger we may not have seen
-        reveal = is_algo and (not algo_event or status == dec.ST_FINISHED)
+        reveal = is_algo and (not algo_event or status == ST_FINISHED)
         if algo_event and not is_algo:
-            status = dec.ST_OTHER  # an ALGO_UPDATE for a LIMIT/MARKET order: unknown (note 7)
-        elif status >= dec.ST_TRIGGERING:  # the algo statuses' columns; no order status (note 7)
-            status = status - dec.ST_TRIGGERING + EV_TRIGGERING if algo_event else dec.ST_OTHER
-        if status == dec.ST_NONE or status == dec.ST_OTHER:
+            status = ST_OTHER  # an ALGO_UPDATE for a LIMIT/MARKET order: unknown (note 7)
+        elif status >= ST_TRIGGERING:  # the algo statuses' columns; no order status (note 7)
+            status = status - ST_TRIGGERING + EV_TRIGGERING if algo_event else ST_OTHER
+        if status == ST_NONE or status == ST_OTHER:
             self._counters["unknown_status"] += 1
             flags = F_UNKNOWN_STATUS
             status = EV_UNKNOWN
             z = f.get("z")
-        elif status == dec.ST_FILLED:
+        elif status == ST_FILLED:
             z = f.get("z", o._qty)
         else:
             z = f.get("z")
-            if status == dec.ST_NEW or status == dec.ST_PARTIALLY_FILLED:
+            if status == ST_NEW or status == ST_PARTIALLY_FILLED:
                 # Note 9: an amendment, or a partial fill, states the order's size; taken first, so
                 # that the fill is measured against it.
                 amended = f.get("amended")
-                size = amended or (status == dec.ST_PARTIALLY_FILLED and z is not None and z > o._filled)
+                size = amended or (status == ST_PARTIALLY_FILLED and z is not None and z > o._filled)
                 if amended:
                     status = EV_AMENDED
                 if size and not is_algo and CELLS[o._state][EV_AMENDED] >> 4 & A_AMEND:
@@ -1156,7 +1172,7 @@ def _may_close(status: int, f: Mapping[str, Any], qty: int) -> bool:
     order's size or the size the frame states. A NEW or PARTIALLY_FILLED event closes nothing
     otherwise (``tests/orders/test_transition_table.py`` checks the table for it), so a fill frame
     costs no clock call."""
-    if status != dec.ST_NEW and status != dec.ST_PARTIALLY_FILLED:
+    if status != ST_NEW and status != ST_PARTIALLY_FILLED:
         return True
     z = f.get("z")
     if z is None:
