@@ -884,7 +884,11 @@ class OrderCore:
         self._busy = True
         try:
             result, fields = dec.decode(data)
-            self._begin(False)  # (the clock, when the event may close its order: _feed_checked)
+            # _begin(False) inline (the clock, when the event may close its order: _feed_checked)
+            if self._retired:
+                self._begin(False)
+            else:
+                self._now_read = False
             if result == R_ORDER:
                 return self._feed_checked(0, fields["cid"], fields.get("event_time", 0), fields["status"],
                                           fields)
@@ -975,7 +979,8 @@ class OrderCore:
     def _feed_checked(self, kind: int, cid: str | None, event_time: int, status: int,
                       f: Mapping[str, Any] | None) -> int:
         # kind: 0 an order update, 1 another event, 2 malformed
-        self._expire()
+        if self._retired:
+            self._expire()
         o = self._by_cid.get(cid) if kind == 0 and cid is not None else None
         if o is not None and not self._now_read and _may_close(status, f, o._qty):  # type: ignore[arg-type]
             self._begin(True)  # after the lookup, before anything changes: a clock may raise
@@ -1015,31 +1020,40 @@ class OrderCore:
             self._set_oid(o, oid)
         flags = 0
         is_algo = o._type >= FIRST_ALGO_TYPE
-        algo_event = f.get("algo") is True
-        # note 7: the created order's events (or FINISHED) show a trigger we may not have seen
-        reveal = is_algo and (not algo_event or status == ST_FINISHED)
-        if algo_event and not is_algo:
-            status = ST_OTHER  # an ALGO_UPDATE for a LIMIT/MARKET order: unknown (note 7)
-        elif status >= ST_TRIGGERING:  # the algo statuses' columns; no order status (note 7)
-            status = status - ST_TRIGGERING + EV_TRIGGERING if algo_event else ST_OTHER
-        if status == ST_NONE or status == ST_OTHER:
+        reveal = False
+        if is_algo or f.get("algo") is True:
+            algo_event = f.get("algo") is True
+            # note 7: the created order's events (or FINISHED) show a trigger we may not have seen
+            reveal = is_algo and (not algo_event or status == ST_FINISHED)
+            if algo_event and not is_algo:
+                status = ST_OTHER  # an ALGO_UPDATE for a LIMIT/MARKET order: unknown (note 7)
+            elif status >= ST_TRIGGERING:  # the algo statuses' columns; no order status (note 7)
+                status = status - ST_TRIGGERING + EV_TRIGGERING if algo_event else ST_OTHER
+        elif status >= ST_TRIGGERING:
+            status = ST_OTHER  # an algo status in an order's frame: unknown (note 7)
+        if status == ST_PARTIALLY_FILLED or status == ST_NEW:  # noqa: SIM109 (no tuple to build)
+            z = f.get("z")
+            # Note 9: an amendment, or a partial fill, states the order's size; taken first, so
+            # that the fill is measured against it.
+            amended = f.get("amended")
+            if amended:
+                status = EV_AMENDED
+            if not is_algo and (amended or (status == ST_PARTIALLY_FILLED and z is not None
+                                            and z > o._filled)):
+                p = f.get("p")
+                q = f.get("q")
+                if ((p is not None and p != o._price) or (q is not None and q != o._qty)) and (
+                        CELLS[o._state][EV_AMENDED] >> 4 & A_AMEND):
+                    flags = self._amend(o, p, q, z)
+        elif status == ST_FILLED:
+            z = f.get("z", o._qty)
+        elif status == ST_NONE or status == ST_OTHER:  # noqa: SIM109 (no tuple to build)
             self._counters["unknown_status"] += 1
             flags = F_UNKNOWN_STATUS
             status = EV_UNKNOWN
             z = f.get("z")
-        elif status == ST_FILLED:
-            z = f.get("z", o._qty)
         else:
             z = f.get("z")
-            if status == ST_NEW or status == ST_PARTIALLY_FILLED:
-                # Note 9: an amendment, or a partial fill, states the order's size; taken first, so
-                # that the fill is measured against it.
-                amended = f.get("amended")
-                size = amended or (status == ST_PARTIALLY_FILLED and z is not None and z > o._filled)
-                if amended:
-                    status = EV_AMENDED
-                if size and not is_algo and CELLS[o._state][EV_AMENDED] >> 4 & A_AMEND:
-                    flags = self._amend(o, f, z)
         if z is not None and z > o._filled:
             flags |= self._fill(o, z, f)
             if o._filled >= o._qty:
@@ -1047,7 +1061,9 @@ class OrderCore:
         was_terminal = o._state >= FIRST_TERMINAL
         if reveal and PLACING <= o._state < TRIGGERED:
             flags = self._take(o, CELLS[o._state][EV_TRIGGERED], flags)
-        flags = self._take(o, CELLS[o._state][status], flags)
+        cell = CELLS[o._state][status]
+        if cell != _STAY_ACKED or not o._acked:  # (that cell, acknowledged already, changes nothing)
+            flags = self._take(o, cell, flags)
         if status == EV_EXPIRED_IN_MATCH and flags & F_CLOSED:
             o._reason = 1  # note 8
         # note 6
@@ -1088,14 +1104,12 @@ class OrderCore:
             self._set_state(o, new)
         return flags
 
-    def _amend(self, o: OrderState, f: Mapping[str, Any], z: int | None) -> int:
+    def _amend(self, o: OrderState, p: int | None, q: int | None, z: int | None) -> int:
         """Note 9: the frame's p/q become the order's; F_AMENDED when one of them changed."""
         flags = 0
-        p = f.get("p")
         if p is not None and p > 0 and p != o._price:
             o._price = p
             flags = F_AMENDED
-        q = f.get("q")
         if q is not None and q > o._filled and (z is None or q > z) and q != o._qty:
             o._qty = q
             flags = F_AMENDED
@@ -1164,6 +1178,10 @@ class OrderCore:
             if o.exchange_order_id is not None and self._by_oid.get(o.exchange_order_id) is o:
                 del self._by_oid[o.exchange_order_id]
             self._counters["evicted"] += 1
+
+
+# A live order's NEW / PARTIALLY_FILLED cell: the state stays, the order is acknowledged.
+_STAY_ACKED = KEEP | A_ACK << 4
 
 
 def _may_close(status: int, f: Mapping[str, Any], qty: int) -> bool:
