@@ -823,6 +823,22 @@ def test_tracker_stays_flat_over_many_lives(impl: Implementation, clock: FakeClo
 
 
 @pytest.mark.c_extension
+def test_compiled_index_past_a_million_buckets(impl: Implementation, clock: FakeClock) -> None:
+    # 420k orders grow both indexes to 2**20 buckets and more, where they ask for huge pages
+    # (madvise, a hint): every order is still found by both keys.
+    core = make(impl, clock)
+    n = 420_000
+    for k in range(n):
+        cid = f"PMSs{k % 97:02d}_LMT_{k:08d}"
+        core.add(cid, "s", "BTCUSDT", 0, 0, Q, P, "MANUAL", None, 1, False, None)
+        core.set_exchange_id(cid, 10**18 + k)
+    for k in range(0, n, 997):
+        o = core.get(f"PMSs{k % 97:02d}_LMT_{k:08d}")
+        assert o is not None and core.get_by_exchange_id(10**18 + k) == o
+    assert len(core) == n
+
+
+@pytest.mark.c_extension
 def test_compiled_views_are_one_object_while_held(clock: FakeClock) -> None:
     from trading_engine_python.orders import _core_c
 
