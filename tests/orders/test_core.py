@@ -549,6 +549,33 @@ def test_feed_call_runs_the_one_callback_a_result_asks_for(impl: Implementation,
     assert len(seen) == 2
 
 
+def test_feed_shell_is_feed_call_with_the_shells_table_then_after(impl: Implementation,
+                                                                  clock: FakeClock) -> None:
+    from collections import deque
+
+    core = make(impl, clock)
+    seen: list[Any] = []
+    table: list[Any] = [(lambda o: seen.append(("partial", o.state)), None, None)]
+    work: deque[int] = deque()
+    after: list[int] = []
+    assert core.feed_shell(b"junk") is None and core.counters()["malformed"] == 1  # no shell: feed
+    add(core)
+    core.set_hook(CID, 0)
+    core.set_hooked(CID, True)
+    core.set_shell(table, work, 0, F_ACTIVATED | F_HOOKED | F_MALFORMED, after.append)
+    core.feed_shell(frame(CID, "NEW"))
+    core.feed_shell(frame(CID, "PARTIALLY_FILLED", z="0.004", l="0.004", L="65000.3"))
+    assert seen == [("partial", "active")] and after == [F_ACTIVATED]  # the core ran the callback
+    work.append(1)  # work queued in the shell: no callback may overtake it
+    core.feed_shell(frame(CID, "PARTIALLY_FILLED", z="0.006", l="0.002", L="65000.3"))
+    assert len(seen) == 1 and after == [F_ACTIVATED, F_FILL | F_PARTIAL | F_HOOKED]
+    core.feed_shell(12345)  # not bytes-like or str: counted, not raised
+    assert after[-1] == F_MALFORMED and core.counters()["malformed"] == 2
+    for bad in ((("x",), work, 0, 0, after.append), (table, work, 0, 0, None), (table, work, 1.5, 0, print)):
+        with pytest.raises(TypeError):
+            core.set_shell(*bad)
+
+
 def test_feed_call_leaves_to_the_shell_what_is_not_one_plain_callback(impl: Implementation,
                                                                       clock: FakeClock) -> None:
     core = make(impl, clock)

@@ -270,3 +270,20 @@ async def test_an_unhashable_callable_works_and_gets_its_own_handle(impl: Implem
     await m.on_order_update(ev(two, "FILLED", l="0.010", z="0.010", L="65000.1"))
     assert cb.n == 2
     await m.close()
+
+
+async def test_feed_is_the_cores_feed_shell_unless_frames_are_recorded(impl: Implementation,
+                                                                       tmp_path: Any) -> None:
+    # Without a recording the stream's frame callback is OrderCore.feed_shell itself (no Python
+    # frame per frame); with one, the method that records each frame first. Both behave the same.
+    seen: list[str] = []
+    for kw in ({}, {"recording": str(tmp_path / "rec.jsonl")}):
+        m, _ = make(impl, **kw)
+        assert (m.feed == m._core.feed_shell) is not kw
+        o = await m.place_limit_order("s1", "BTCUSDT", "BUY", "0.010", "65000.3",
+                                      on_partial=lambda o: seen.append(o.state))
+        m.feed(render(otu(o.client_order_id, "PARTIALLY_FILLED", z="0.004", i=OID), "bytes"))
+        m.feed(12345)  # type: ignore[arg-type]  # counted as malformed, never raised
+        assert m._core.counters()["malformed"] == 1
+        await m.close()
+    assert seen == ["active", "active"]

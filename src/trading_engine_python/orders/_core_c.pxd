@@ -242,6 +242,11 @@ cdef class OrderCore:
     cdef double _op_now             # the clock, as _begin() read it for the running call
     cdef bint _now_read             # _op_now was read for the running call
     cdef object _outcome            # feed_call: (callback, order, result, exception) for the shell
+    cdef list _sh_table             # set_shell(): what feed_shell() hands feed_call ...
+    cdef object _sh_work            # ... (the table, unless this container is not empty),
+    cdef int _sh_slow               # ... the slow mask,
+    cdef int _sh_post               # ... and which results go on to _sh_after(flags)
+    cdef object _sh_after
     # set_dirty_mask/take_dirty: the orders a feed result with a mask bit changed, in marking order.
     # An entry is a slot, or -1 - k for _dirty_gone[k]: the frozen view of one evicted meanwhile.
     cdef int _dirty_mask
@@ -262,6 +267,7 @@ cdef class OrderCore:
     cdef int _clock_for(self, int32_t slot, const Update* u) except -1
     cdef int _feed_update(self, int result, Update* u) except -1
     cdef int _feed_any(self, object data) except -1
+    cdef int _feed_call(self, object data, list table, int slow) except -1
     cdef int _apply(self, int32_t slot, Rec* r, const Update* u) except -1
     cdef int _take(self, int32_t slot, Rec* r, int cell, int flags) except -2
     cdef int _fill(self, Rec* r, int64_t z, const Update* u) except -1

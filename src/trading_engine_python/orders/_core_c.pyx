@@ -48,6 +48,7 @@ from trading_engine_python.orders._decode_c cimport (
     P_P,
     P_Q,
     P_Z,
+    R_MALFORMED,
     R_ORDER,
     R_OTHER_EVENT,
     ST_CANCELED,
@@ -1392,6 +1393,40 @@ cdef class OrderCore:
         F_TRIGGERED, nor a partial fill that also closes the order (two callbacks), nor with
         ``table`` None. A result handled here comes back without F_HOOKED; with F_CALLED when the
         callback raised or returned something (``call_outcome()`` has it)."""
+        return self._feed_call(data, table, slow)
+
+    def set_shell(self, table, work, slow, post, after):
+        """What ``feed_shell`` needs of the shell: the ``table`` of ``feed_call`` (a list, or None),
+        a container that is not empty while the shell has work queued (then no callback runs
+        here: it would overtake that work), the ``slow`` mask, and ``after(flags)``, called for a
+        result with a ``post`` bit."""
+        if table is not None and not isinstance(table, list):
+            raise TypeError(f"table must be a list or None, not {type(table).__name__}")
+        if not callable(after):
+            raise TypeError("after must be callable")
+        slow_i = _index("slow", slow)
+        post_i = _index("post", post)
+        self._sh_table = table
+        self._sh_work = work
+        self._sh_slow = slow_i & 0x7FFFFFFF
+        self._sh_post = post_i & 0x7FFFFFFF
+        self._sh_after = after
+
+    def feed_shell(self, data):
+        """One raw frame for the shell (its ``feed``): ``feed_call(data, table, slow)`` with what
+        ``set_shell`` gave (the table None while work is queued), then ``after(flags)`` when the
+        result has a ``post`` bit. An argument that is not bytes-like or str is counted as
+        malformed, never raised; what ``after`` raises goes to the caller. Without ``set_shell``,
+        it is ``feed`` and returns nothing."""
+        cdef int flags
+        try:
+            flags = self._feed_call(data, None if self._sh_work else self._sh_table, self._sh_slow)
+        except TypeError:  # not bytes-like or str: counted as malformed like any bad frame
+            flags = self.feed_decoded(R_MALFORMED, None)
+        if flags & self._sh_post:
+            self._sh_after(flags)
+
+    cdef int _feed_call(self, object data, list table, int slow) except -1:
         cdef int flags
         cdef int32_t h
         cdef Py_ssize_t k

@@ -498,6 +498,12 @@ class OrderCore:
         self._now_op = 0.0
         self._now_read = False
         self._outcome: tuple[Any, OrderState, Any, BaseException | None] | None = None
+        # set_shell(): what feed_shell() hands feed_call, and which results go on to after(flags)
+        self._sh_table: list[tuple[Any, Any, Any] | None] | None = None
+        self._sh_work: Any = None
+        self._sh_slow = 0
+        self._sh_post = 0
+        self._sh_after: Callable[[int], Any] | None = None
         # set_dirty_mask/take_dirty: orders by identity, in marking order (an order the core let go
         # of stays here, with its final values, until taken).
         self._dirty_mask = 0
@@ -933,6 +939,37 @@ class OrderCore:
             return flags & ~F_HOOKED
         self._outcome = (fn, o, result, None)
         return (flags & ~F_HOOKED) | F_CALLED
+
+    def set_shell(self, table: list[tuple[Any, Any, Any] | None] | None, work: Any, slow: int, post: int,
+                  after: Callable[[int], Any]) -> None:
+        """What ``feed_shell`` needs of the shell: the ``table`` of ``feed_call`` (a list, or None),
+        a container that is not empty while the shell has work queued (then no callback runs
+        here: it would overtake that work), the ``slow`` mask, and ``after(flags)``, called for a
+        result with a ``post`` bit."""
+        if table is not None and not isinstance(table, list):
+            raise TypeError(f"table must be a list or None, not {type(table).__name__}")
+        if not callable(after):
+            raise TypeError("after must be callable")
+        slow = _index("slow", slow)
+        post = _index("post", post)
+        self._sh_table = table
+        self._sh_work = work
+        self._sh_slow = slow & 0x7FFFFFFF
+        self._sh_post = post & 0x7FFFFFFF
+        self._sh_after = after
+
+    def feed_shell(self, data: bytes | bytearray | memoryview | str) -> None:
+        """One raw frame for the shell (its ``feed``): ``feed_call(data, table, slow)`` with what
+        ``set_shell`` gave (the table None while work is queued), then ``after(flags)`` when the
+        result has a ``post`` bit. An argument that is not bytes-like or str is counted as
+        malformed, never raised; what ``after`` raises goes to the caller. Without ``set_shell``,
+        it is ``feed`` and returns nothing."""
+        try:
+            flags = self.feed_call(data, None if self._sh_work else self._sh_table, self._sh_slow)
+        except TypeError:  # not bytes-like or str: counted as malformed like any bad frame
+            flags = self.feed_decoded(dec.R_MALFORMED, None)
+        if flags & self._sh_post:
+            self._sh_after(flags)  # type: ignore[misc]
 
     def call_outcome(self) -> tuple[Any, OrderState, Any, BaseException | None] | None:
         """What the callback ``feed_call`` ran left for the shell: (callback, order, result,

@@ -296,6 +296,10 @@ class OrderManager:
         self._recording: Any = recording
         self._mask = self._shell_mask = self._slow_mask = self._post_mask = 0
         self._update_mask()
+        if self._recording is None:
+            # The stream's frame callback is then the core's feed_shell itself: feed()'s steps in
+            # C, one call per frame and no Python frame around it.
+            self.feed = self._core.feed_shell  # type: ignore[method-assign]
 
     def _update_mask(self) -> None:
         # Which transition results need the shell: an order without callbacks, with no publisher
@@ -316,6 +320,7 @@ class OrderManager:
         self._mask = mask
         # feed()'s one test for "anything left to do" (a callback the core ran may have left some)
         self._post_mask = mask | F_CALLED
+        self._core.set_shell(self._fast, self._work, self._slow_mask, self._post_mask, self._after_feed)
 
     @property
     def journal(self) -> Any:
@@ -1243,17 +1248,16 @@ class OrderManager:
     # ── Feed event handler (called by UserStreamService) ──
 
     def feed(self, data: bytes | bytearray | memoryview | str) -> None:
-        """One raw user-stream frame, synchronously (the stream's frame callback). Never raises."""
+        """One raw user-stream frame, synchronously (the stream's frame callback). Never raises.
+
+        The core runs the order's callback itself when that is all the result asks for (a plain
+        callback, nothing queued ahead of it: ``OrderCore.feed_call``) and hands anything more to
+        ``_after_feed``; see ``OrderCore.feed_shell``. Without a recording, an instance's ``feed``
+        is that method itself (``__init__``).
+        """
         if self._recording is not None:
             self._record_frame(data)
-        try:
-            # The core runs the order's callback itself when that is all the result asks for
-            # (a plain callback, nothing queued ahead of it): see OrderCore.feed_call.
-            flags = self._core.feed_call(data, None if self._work else self._fast, self._slow_mask)
-        except TypeError:  # not bytes-like or str: counted as malformed like any bad frame
-            flags = self._core.feed_decoded(_decode_py.R_MALFORMED, None)
-        if flags & self._post_mask:
-            self._after_feed(flags)
+        self._core.feed_shell(data)
 
     def _after_feed(self, flags: int) -> None:
         """What the shell does with a feed result that is more than the core's own business."""
@@ -1288,10 +1292,7 @@ class OrderManager:
         Returns once its callbacks (and any async work queued before it) have run.
         """
         if type(data) is bytes and self._recording is None:
-            # feed(data) inline, one Python call fewer per frame: a plain bytes frame never raises
-            flags = self._core.feed_call(data, None if self._work else self._fast, self._slow_mask)
-            if flags & self._post_mask:
-                self._after_feed(flags)
+            self._core.feed_shell(data)  # feed(data) without its Python frame
         elif isinstance(data, (bytes, bytearray, memoryview, str)):
             self.feed(data)
         elif isinstance(data, dict):
