@@ -50,7 +50,8 @@ async def test_renewed_while_live_then_disarmed(rig: Rig) -> None:
     # Six renewals span more than the 2 s countdown: the order is still open, so each renewal
     # replaced the countdown before it ran out (a quarter of it apart: 1.5 s of slack on a busy
     # machine).
-    await until(lambda: len(sent) >= 6, 20)
+    # (the spy sees a renewal sent; the counter, its answer: wait for both)
+    await until(lambda: len(sent) >= 6 and _deadman(rig)["renewals"] >= 6, 20)
     assert set(sent) == {(SYM, 2000)} and _armed(rig), sent
     held = rig.sim.orders_by_client_id(o.client_order_id)
     assert o.state == "active" and held is not None and held["status"] == "NEW", (o.state, held,
