@@ -125,22 +125,6 @@ cdef extern from *:
 
     static inline void te_prefetch(const void *p) { __builtin_prefetch(p, 0, 3); }
 
-    /* Ask for transparent huge pages over the 2 MiB-aligned part of a large block (Linux with
-       THP in "madvise" mode; elsewhere nothing): one TLB entry then covers 2 MiB of a table that
-       every lookup touches at random. */
-    #if defined(__linux__)
-    #include <sys/mman.h>
-    #endif
-    static inline void te_hugepages(void *p, size_t n) {
-    #if defined(__linux__) && defined(MADV_HUGEPAGE)
-        uintptr_t lo = ((uintptr_t)p + 0x1FFFFF) & ~(uintptr_t)0x1FFFFF;
-        uintptr_t hi = ((uintptr_t)p + n) & ~(uintptr_t)0x1FFFFF;
-        if (hi > lo) (void)madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
-    #else
-        (void)p; (void)n;
-    #endif
-    }
-
     /* splitmix64 finalizer, for exchange order ids. */
     static inline uint64_t te_hash_u64(uint64_t x, uint64_t seed) {
         x ^= seed;
@@ -183,7 +167,6 @@ cdef extern from *:
     """
     uint64_t te_hash_bytes(const char* p, Py_ssize_t n, uint64_t seed) noexcept nogil
     void te_prefetch(const void* p) noexcept nogil
-    void te_hugepages(void* p, size_t n) noexcept nogil
     uint64_t te_hash_u64(uint64_t x, uint64_t seed) noexcept nogil
     double te_monotonic() noexcept nogil
     int64_t te_wavg(int64_t avg, int64_t filled, int64_t lp, int64_t inc, int64_t z,
@@ -192,7 +175,6 @@ cdef extern from *:
 
 cdef enum:
     _HT_MIN = 64
-    _HT_HUGE = 1 << 20      # buckets (4 MiB) from which a table asks for huge pages
     _STRS_MIN = 16
 
 
@@ -449,8 +431,6 @@ cdef int ht_init(HTab* t, uint32_t cap) except -1:
     t.b = <Bucket*>PyMem_RawMalloc(cap * sizeof(Bucket))
     if t.b == NULL:
         raise MemoryError()
-    if cap >= _HT_HUGE:
-        te_hugepages(t.b, cap * sizeof(Bucket))
     memset(t.b, 0, cap * sizeof(Bucket))
     t.mask = cap - 1
     t.count = 0
