@@ -851,8 +851,8 @@ def test_tracker_stays_flat_over_many_lives(impl: Implementation, clock: FakeClo
 
 @pytest.mark.c_extension
 def test_compiled_index_past_a_million_buckets(impl: Implementation, clock: FakeClock) -> None:
-    # 420k orders grow both indexes to 2**20 buckets and more, where they ask for huge pages
-    # (madvise, a hint): every order is still found by both keys.
+    # 420k orders grow both indexes to 2**20 buckets and more (rebuilt each time): every order is
+    # still found by both keys.
     core = make(impl, clock)
     n = 420_000
     for k in range(n):
