@@ -267,16 +267,14 @@ class OrderState:
     every attribute, repr, copy or pickle of it raises AttributeError."""
 
     __slots__ = (
-        "_acked",
         "_avg",
+        "_bits",
         "_filled",
         "_hook",
-        "_hooked",
         "_last_price",
         "_last_qty",
         "_price",
         "_qty",
-        "_reason",
         "_side",
         "_state",
         "_type",
@@ -333,9 +331,7 @@ class OrderState:
         self.exchange_order_id: int | None = None
         self.error: tuple[int, str] | None = None
         self._state = _PLACED
-        self._reason = 0
-        self._acked = False
-        self._hooked = False
+        self._bits = 0  # _B_*: three flags in one slot (a slot costs every order 8 bytes)
         self._hook = -1
         self._filled = 0
         self._avg = 0
@@ -364,7 +360,7 @@ class OrderState:
     @property
     def expire_reason(self) -> str | None:
         """"EXPIRED_IN_MATCH" when self-trade prevention expired it, else None."""
-        return EXPIRE_REASONS[self._reason]
+        return EXPIRE_REASONS[1 if self._bits & _B_IN_MATCH else 0]
 
     @property
     def state_code(self) -> int:
@@ -726,7 +722,7 @@ class OrderCore:
             on = bool(hooked)
             o = self._by_cid.get(key) if key is not None else None
             if o is not None:
-                o._hooked = on
+                o._bits = o._bits | _B_HOOKED if on else o._bits & ~_B_HOOKED
         finally:
             self._busy = False
 
@@ -741,7 +737,7 @@ class OrderCore:
             o = self._by_cid.get(key) if key is not None else None
             if o is not None:
                 o._hook = h
-                o._hooked = h >= 0
+                o._bits = o._bits | _B_HOOKED if h >= 0 else o._bits & ~_B_HOOKED
         finally:
             self._busy = False
 
@@ -839,7 +835,7 @@ class OrderCore:
             self._expire()
             o = self._by_cid.get(key) if key is not None else None
             self._last = o
-            if o is None or o._acked or target not in (REJECTED, FAILED):
+            if o is None or o._bits & _B_ACKED or target not in (REJECTED, FAILED):
                 return 0
             cell = CELLS[o._state][EV_REJECTED_LOCAL if target == REJECTED else EV_FAILED_LOCAL]
             if (cell >> 4) & A_REFUSE:
@@ -874,7 +870,7 @@ class OrderCore:
             o = self._by_cid.get(key) if key is not None else None
             if o is None or prev < 0:
                 return False
-            ev = EV_CANCEL_REFUSED_ACKED if (prev == ACTIVE or o._acked) else EV_CANCEL_REFUSED
+            ev = EV_CANCEL_REFUSED_ACKED if (prev == ACTIVE or o._bits & _B_ACKED) else EV_CANCEL_REFUSED
             return self._take(o, CELLS[o._state][ev], 0) >= 0
         finally:
             self._busy = False
@@ -1036,7 +1032,7 @@ class OrderCore:
         self._last = o
         self._last_event_time = event_time
         flags = self._apply(o, status, f)
-        if o._hooked:
+        if o._bits & _B_HOOKED:
             flags |= F_HOOKED
         return self._mark(o, flags) if flags & self._dirty_mask else flags
 
@@ -1099,10 +1095,10 @@ class OrderCore:
         if reveal and PLACING <= o._state < TRIGGERED:
             flags = self._take(o, CELLS[o._state][EV_TRIGGERED], flags)
         cell = CELLS[o._state][status]
-        if cell != _STAY_ACKED or not o._acked:  # (that cell, acknowledged already, changes nothing)
+        if cell != _STAY_ACKED or not o._bits & _B_ACKED:  # (that cell, once acknowledged: no change)
             flags = self._take(o, cell, flags)
         if status == EV_EXPIRED_IN_MATCH and flags & F_CLOSED:
-            o._reason = 1  # note 8
+            o._bits |= _B_IN_MATCH  # note 8
         # note 6
         if flags & F_FILL:
             if was_terminal:
@@ -1122,11 +1118,11 @@ class OrderCore:
         if acts & A_REFUSE:
             return -1
         if acts & A_ACK:
-            if not o._acked:
-                o._acked = True
+            if not o._bits & _B_ACKED:
+                o._bits |= _B_ACKED
                 flags |= F_ACTIVATED
         elif acts & A_SEEN:
-            o._acked = True
+            o._bits |= _B_ACKED
         if acts & A_CLOSED:
             flags |= F_CLOSED
         if acts & A_FILLED:
@@ -1216,6 +1212,12 @@ class OrderCore:
                 del self._by_oid[o.exchange_order_id]
             self._counters["evicted"] += 1
 
+
+# OrderState._bits: the exchange has acknowledged the order; the shell marked it (F_HOOKED);
+# it expired in matching (self-trade prevention, note 8).
+_B_ACKED = 1
+_B_HOOKED = 2
+_B_IN_MATCH = 4
 
 # A live order's NEW / PARTIALLY_FILLED cell: the state stays, the order is acknowledged.
 _STAY_ACKED = KEEP | A_ACK << 4
