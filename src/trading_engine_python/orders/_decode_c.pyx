@@ -831,65 +831,48 @@ cdef const unsigned char* _decimal_value(const unsigned char* p, const unsigned 
     return _skip(p, end, 2)
 
 
-cdef const unsigned char* _cid_value(const unsigned char* p, const unsigned char* end,
-                                     Update* out, _State* st) noexcept nogil:
+cdef const unsigned char* _id_value(const unsigned char* p, const unsigned char* end, _State* st, int f,
+                                    char* buf, int* length, bint* have) noexcept nogil:
+    # A client order id (o.c, or o.caid of an ALGO_UPDATE) into buf: its decoded length, -1 when
+    # longer than CID_MAX (never ours; not malformed); null is no id; another type is st.err[f].
     cdef const unsigned char* body
     cdef bint esc = False
     cdef Py_ssize_t m
-    st.have_c = False
-    out.cid_len = 0
+    have[0] = False
+    length[0] = 0
     if p[0] == _QUOTE:
         body = p + 1
         p = _string(body, end, &esc)
         if p == NULL:
             return NULL
         if esc:
-            m = _unescape(body, p - 1, <unsigned char*>out.cid, CID_MAX)
+            m = _unescape(body, p - 1, <unsigned char*>buf, CID_MAX)
         else:
             m = p - 1 - body
             if m <= CID_MAX:
-                memcpy(out.cid, body, m)
-        out.cid_len = <int>m if m <= CID_MAX else -1
-        st.have_c = True
-        st.err[_F_C] = 0
-        if st.hint != NULL and out.cid_len >= 0:
-            st.hint(st.hctx, out.cid, out.cid_len, 0)
+                memcpy(buf, body, m)
+        length[0] = <int>m if m <= CID_MAX else -1
+        have[0] = True
+        st.err[f] = 0
         return p
     if _is_null(p, end):
-        st.err[_F_C] = 0
+        st.err[f] = 0
         return p + 4
-    st.err[_F_C] = M_TYPE
+    st.err[f] = M_TYPE
     return _skip(p, end, 2)
 
 
-cdef const unsigned char* _caid_value(const unsigned char* p, const unsigned char* end,
-                                      _State* st) noexcept nogil:
-    # o.caid of an ALGO_UPDATE, read as _cid_value reads o.c, into its own slot.
-    cdef const unsigned char* body
-    cdef bint esc = False
-    cdef Py_ssize_t m
-    st.have_caid = False
-    st.acid_len = 0
-    if p[0] == _QUOTE:
-        body = p + 1
-        p = _string(body, end, &esc)
-        if p == NULL:
-            return NULL
-        if esc:
-            m = _unescape(body, p - 1, <unsigned char*>st.acid, CID_MAX)
-        else:
-            m = p - 1 - body
-            if m <= CID_MAX:
-                memcpy(st.acid, body, m)
-        st.acid_len = <int>m if m <= CID_MAX else -1
-        st.have_caid = True
-        st.err[_F_CAID] = 0
-        return p
-    if _is_null(p, end):
-        st.err[_F_CAID] = 0
-        return p + 4
-    st.err[_F_CAID] = M_TYPE
-    return _skip(p, end, 2)
+cdef inline const unsigned char* _cid_value(const unsigned char* p, const unsigned char* end,
+                                            Update* out, _State* st) noexcept nogil:
+    p = _id_value(p, end, st, _F_C, out.cid, &out.cid_len, &st.have_c)
+    if st.have_c and st.hint != NULL and out.cid_len >= 0:
+        st.hint(st.hctx, out.cid, out.cid_len, 0)
+    return p
+
+
+cdef inline const unsigned char* _caid_value(const unsigned char* p, const unsigned char* end,
+                                             _State* st) noexcept nogil:
+    return _id_value(p, end, st, _F_CAID, st.acid, &st.acid_len, &st.have_caid)
 
 
 cdef int _digits(const unsigned char* p, const unsigned char* stop, int64_t* out) noexcept nogil:
