@@ -386,12 +386,15 @@ cdef object _key(object value):
 
 cdef int64_t _oid_key(object value) except -2:
     """An exchange order id to look up, or -1: anything but an int in [0, 2**63) names no order."""
+    cdef int overflow = 0
+    cdef long long v
     if type(value) is not int:
         try:
             value = PyNumber_Index(value)
         except TypeError:
             return -1
-    return value if 0 <= value <= _INT64_MAX else -1
+    v = PyLong_AsLongLongAndOverflow(value, &overflow)  # (compared in C, not as Python ints)
+    return v if overflow == 0 and v >= 0 else -1
 
 
 cdef int64_t _field_int(object value) except -3:
@@ -926,12 +929,9 @@ cdef class OrderCore:
         cdef int32_t sub_i = -1, sym_i = -1, pair_i = -1, origin_i = -1, parent_i = -1, tif_i = -1
         cdef int32_t slot
         cdef Rec* r
-        if self._busy or not self._ready:
-            self._enter()  # raises
-        self._busy = True
+        self._enter()
         try:
-            if self._ring_len:
-                self._begin(False)
+            self._begin(False)
             cid_s = _text("client_order_id", client_order_id)
             sub_s = _text("sub_account_id", sub_account_id)
             sym_s = _text("symbol", symbol)
@@ -947,8 +947,7 @@ cdef class OrderCore:
             p = _int_arg("price", price, 0, _INT64_MAX)
             lev = <uint8_t>_int_arg("leverage", leverage, LEVERAGE_MIN, LEVERAGE_MAX)
             ro = bool(reduce_only)
-            if self._ring_len:
-                self._expire()
+            self._expire()
             if self._find_cid(cid, n) >= 0:
                 raise ValueError(f"client order id {cid_s!r} is already tracked")
             # Interning only looks up plain str keys (no caller code); room comes after it, and
@@ -1001,20 +1000,13 @@ cdef class OrderCore:
         finally:
             self._busy = False
 
-    # add(), get() and get_by_exchange_id() run for every order: the guard and the retention are
-    # tested inline (the same steps as _enter(), _begin() and _expire()).
-
     def get(self, client_order_id):
         cdef int32_t slot
-        if self._busy or not self._ready:
-            self._enter()  # raises
-        self._busy = True
+        self._enter()
         try:
-            if self._ring_len:
-                self._begin(False)
+            self._begin(False)
             key = client_order_id if type(client_order_id) is str else _key(client_order_id)
-            if self._ring_len:
-                self._expire()
+            self._expire()
             slot = self._slot_of(key)
             return self._view(slot) if slot >= 0 else None
         finally:
@@ -1024,21 +1016,11 @@ cdef class OrderCore:
         """The order with that Binance orderId; None for anything but an int in [0, 2**63)."""
         cdef int32_t slot
         cdef int64_t oid
-        cdef int overflow = 0
-        if self._busy or not self._ready:
-            self._enter()  # raises
-        self._busy = True
+        self._enter()
         try:
-            if self._ring_len:
-                self._begin(False)
-            if type(exchange_order_id) is int:
-                oid = PyLong_AsLongLongAndOverflow(exchange_order_id, &overflow)
-                if overflow:
-                    oid = -1
-            else:
-                oid = _oid_key(exchange_order_id)
-            if self._ring_len:
-                self._expire()
+            self._begin(False)
+            oid = _oid_key(exchange_order_id)
+            self._expire()
             slot = self._find_oid(oid) if oid >= 0 else -1
             return self._view(slot) if slot >= 0 else None
         finally:
