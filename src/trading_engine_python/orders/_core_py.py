@@ -627,40 +627,28 @@ class OrderCore:
             self._busy = False
 
     def live(self, sub_account_id: str | None = None, symbol: str | None = None) -> list[OrderState]:
+        sub, sym = sub_account_id, symbol
+        if not (self._ready and not (self._busy or self._retired)
+                and (sub is None or type(sub) is str) and (sym is None or type(sym) is str)):
+            self._enter()
+            try:
+                self._begin(False)
+                sub = _key(sub_account_id) if sub_account_id is not None else None
+                sym = _key(symbol) if symbol is not None else None
+                self._expire()
+            finally:
+                self._busy = False
+            if (sub_account_id is not None and sub is None) or (symbol is not None and sym is None):
+                return []  # a key that names nothing
+        # plain str keys: the lookups below run no caller code
         found: dict[str, OrderState] | None
-        if self._ready and not (self._busy or self._retired):
-            if sub_account_id is None:
-                if symbol is None:
-                    return list(self._live_all.values())
-                if type(symbol) is str:
-                    found = self._live_sym.get(symbol)
-                    return list(found.values()) if found else []
-            elif type(sub_account_id) is str:
-                if symbol is None:
-                    found = self._live_sub.get(sub_account_id)
-                    return list(found.values()) if found else []
-                if type(symbol) is str:
-                    found = self._live_pair.get((sub_account_id, symbol))
-                    return list(found.values()) if found else []
-        self._enter()
-        try:
-            self._begin(False)
-            sub = _key(sub_account_id) if sub_account_id is not None else None
-            sym = _key(symbol) if symbol is not None else None
-            self._expire()
-            if sub_account_id is None and symbol is None:
-                found = self._live_all
-            elif (sub_account_id is not None and sub is None) or (symbol is not None and sym is None):
-                found = None
-            elif sym is None:
-                found = self._live_sub.get(sub)  # type: ignore[arg-type]
-            elif sub is None:
-                found = self._live_sym.get(sym)
-            else:
-                found = self._live_pair.get((sub, sym))
-            return list(found.values()) if found else []
-        finally:
-            self._busy = False
+        if sub is None:
+            found = self._live_all if sym is None else self._live_sym.get(sym)
+        elif sym is None:
+            found = self._live_sub.get(sub)
+        else:
+            found = self._live_pair.get((sub, sym))
+        return list(found.values()) if found else []
 
     def by_parent(self, parent_id: str) -> list[OrderState]:
         found: dict[str, OrderState] | None
