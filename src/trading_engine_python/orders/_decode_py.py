@@ -138,8 +138,12 @@ _DIGITS: Final = re.compile(r"[0-9]+")
 # ASCII digits only: re's \d would also accept other Unicode digits.
 _DECIMAL: Final = re.compile(r"([0-9]+)(?:\.([0-9]+))?")
 
-# (key in "o", rounds half-even instead of rejecting extra decimals), in the order errors are reported
-_DECIMAL_FIELDS: Final = (("z", False), ("l", False), ("L", False), ("ap", True), ("q", False), ("p", False))
+# (key in "o", rounds half-even instead of rejecting extra decimals, key in the Update), in the
+# order errors are reported
+_DECIMAL_FIELDS: Final = (("z", False, "z"), ("l", False, "l"), ("L", False, "L"), ("ap", True, "ap"),
+                          ("q", False, "q"), ("p", False, "p"))
+# An ALGO_UPDATE's: its executed quantity aq is the Update's z
+_ALGO_DECIMAL_FIELDS: Final = (("aq", False, "z"), ("ap", True, "ap"), ("q", False, "q"), ("p", False, "p"))
 
 
 class Update(TypedDict, total=False):
@@ -276,18 +280,9 @@ def decode_dict(obj: object) -> tuple[int, Update]:
 
     if algo:
         return _algo(order, event_time)
-    cid = order.get("c")
-    if cid is None:
-        return _malformed(M_MISSING)
-    if not isinstance(cid, str):
-        return _malformed(M_TYPE)
-    status_raw = order.get("X")
-    if status_raw is None:
-        return _malformed(M_MISSING)
-    if not isinstance(status_raw, str):
-        return _malformed(M_TYPE)
-
-    out: Update = {"status": _STATUS.get(status_raw, ST_OTHER), "cid": _cid(cid)}
+    result, out = _id_and_status(order, "c", _STATUS)
+    if result != R_ORDER:
+        return result, out
     ints = []
     for key in ("i", "t", "T"):
         raw = order.get(key)
@@ -307,35 +302,18 @@ def decode_dict(obj: object) -> tuple[int, Update]:
     if trade_time >= 0:
         out["trade_time"] = trade_time
 
-    decimals = []
-    for key, half_even in _DECIMAL_FIELDS:
-        raw = order.get(key)
-        value = -1
-        if raw is not None:
-            value = _decimal_field(raw, half_even)
-            if value < 0:
-                return _malformed(-value)
-        decimals.append(value)
-    z, l, last_price, ap, q, p = decimals  # noqa: E741
-    if z >= 0:
-        out["z"] = z
-    if l >= 0:
-        out["l"] = l
-    if last_price >= 0:
-        out["L"] = last_price
-    if ap >= 0:
-        out["ap"] = ap
-    if q >= 0:
-        out["q"] = q
-    if p >= 0:
-        out["p"] = p
+    reason = _put_decimals(order, _DECIMAL_FIELDS, out)
+    if reason:
+        return _malformed(reason)
     if order.get("x") == "AMENDMENT":
         out["amended"] = True
     return R_ORDER, out
 
 
-def _algo(order: dict[str, object], event_time: int) -> tuple[int, Update]:
-    cid = order.get("caid")
+def _id_and_status(order: dict[str, object], id_key: str, statuses: dict[str, int]) -> tuple[int, Update]:
+    """The order's client id (``id_key``) and status (o.X, mapped by ``statuses``), both required
+    strings: (R_ORDER, the Update begun with them), or the malformed result."""
+    cid = order.get(id_key)
     if cid is None:
         return _malformed(M_MISSING)
     if not isinstance(cid, str):
@@ -345,7 +323,27 @@ def _algo(order: dict[str, object], event_time: int) -> tuple[int, Update]:
         return _malformed(M_MISSING)
     if not isinstance(status_raw, str):
         return _malformed(M_TYPE)
-    out: Update = {"status": _ALGO_STATUS.get(status_raw, ST_OTHER), "cid": _cid(cid), "algo": True}
+    return R_ORDER, {"status": statuses.get(status_raw, ST_OTHER), "cid": _cid(cid)}
+
+
+def _put_decimals(order: dict[str, object], fields: tuple[tuple[str, bool, str], ...], out: Update) -> int:
+    """Each decimal field of ``fields`` that ``order`` has, into ``out``: 0, or the M_* reason the
+    first bad one (in ``fields`` order) is refused for."""
+    for key, half_even, name in fields:
+        raw = order.get(key)
+        if raw is not None:
+            value = _decimal_field(raw, half_even)
+            if value < 0:
+                return -value
+            out[name] = value  # type: ignore[literal-required]
+    return 0
+
+
+def _algo(order: dict[str, object], event_time: int) -> tuple[int, Update]:
+    result, out = _id_and_status(order, "caid", _ALGO_STATUS)
+    if result != R_ORDER:
+        return result, out
+    out["algo"] = True
     raw = order.get("aid")
     if raw is not None:
         value = _int_field(raw)
@@ -361,19 +359,8 @@ def _algo(order: dict[str, object], event_time: int) -> tuple[int, Update]:
             out["order_id"] = value
     if event_time >= 0:
         out["event_time"] = event_time
-    decimals = []
-    for key, half_even in (("aq", False), ("ap", True), ("q", False), ("p", False)):
-        raw = order.get(key)
-        value = -1
-        if raw is not None:
-            value = _decimal_field(raw, half_even)
-            if value < 0:
-                return _malformed(-value)
-        decimals.append(value)
-    for key, value in zip(("z", "ap", "q", "p"), decimals, strict=True):
-        if value >= 0:
-            out[key] = value  # type: ignore[literal-required]
-    return R_ORDER, out
+    reason = _put_decimals(order, _ALGO_DECIMAL_FIELDS, out)
+    return _malformed(reason) if reason else (R_ORDER, out)
 
 
 def decode(data: bytes | bytearray | memoryview | str) -> tuple[int, Update]:
