@@ -35,7 +35,7 @@ from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_GET_SIZE
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
 from cpython.mem cimport PyMem_RawFree, PyMem_RawMalloc, PyMem_RawRealloc
 from cpython.ref cimport PyObject
-from libc.stdint cimport int32_t, int64_t, uint8_t, uint32_t, uint64_t
+from libc.stdint cimport int32_t, int64_t, uint8_t, uint32_t, uint64_t, uintptr_t
 from libc.string cimport memcmp, memcpy, memset
 
 from trading_engine_python.orders._decode_c cimport (
@@ -81,6 +81,8 @@ PUBLIC_FIELDS = _states.PUBLIC_FIELDS
 COUNTERS = _states.COUNTERS
 if (COUNTERS.index("frames"), COUNTERS.index("evicted"), len(COUNTERS)) != (C_FRAMES, C_EVICTED, N_COUNTERS):
     raise ImportError("_core_c: counter indexes differ from _states.COUNTERS; rebuild")
+if sizeof(Rec) != 64 or sizeof(Ext) != 112 or PAGE_SIZE != 1024:  # Page's arrays and its alignment
+    raise ImportError("_core_c: a Rec is not one 64-byte cache line; see _core_c.pxd")
 
 cdef tuple _STATE_NAMES = _states.STATE_NAMES
 cdef tuple _SIDES = _states.SIDES
@@ -275,20 +277,21 @@ cdef inline uint64_t _oid_hash(uint64_t seed, int64_t oid) noexcept nogil:
 cdef struct _Hint:
     # decode_frame_hinted's context for feed(): the client id index, and o.c's hash once read.
     const HTab* t
-    Rec** pages
+    Page** pages
     uint64_t h
     bint have_h
 
 
 cdef void _cid_hint(void* ctx, const char* cid, Py_ssize_t n, int step) noexcept nogil:
-    # The index entry is asked for as soon as the decoder has o.c, and the record it names (the
-    # bytes a feed event reads, at most three cache lines) once the entry has had the time of some
+    # The index entry is asked for as soon as the decoder has o.c, and the record it names (its Rec
+    # line and the amounts at the start of its Ext) once the entry has had the time of some
     # 230 bytes of scanning to arrive: with the records out of the caches (10k live orders and
     # more) these misses then overlap the scan instead of following it (o.L rather than o.i, the
     # earlier key, measured 0.02x of orjson.loads better at 10k). A wrong guess (another key with
     # the same tag, or no entry) costs a prefetch, nothing else.
     cdef _Hint* x = <_Hint*>ctx
     cdef Bucket e
+    cdef int32_t slot
     cdef const char* r
     if step == 0:
         x.h = te_hash_bytes(cid, n, x.t.seed)
@@ -297,19 +300,20 @@ cdef void _cid_hint(void* ctx, const char* cid, Py_ssize_t n, int step) noexcept
     elif x.have_h:
         e = x.t.b[<uint32_t>(x.h >> 32) & x.t.mask]
         if bucket_live(e) and (e & 0xFF) == (x.h & 0xFF):
-            r = <const char*>rec_at(x.pages, bucket_slot(e))
-            te_prefetch(r)
-            te_prefetch(r + 48)
-            te_prefetch(r + 95)
+            slot = bucket_slot(e)
+            te_prefetch(rec_at(x.pages, slot))
+            r = <const char*>ext_at(x.pages, slot)
+            te_prefetch(r)  # the amounts and the time: bytes 0-47, in one line or two
+            te_prefetch(r + 47)
 
 
-cdef inline bint _may_close(const Update* u, const Rec* r) noexcept nogil:
+cdef inline bint _may_close(const Update* u, const Ext* x) noexcept nogil:
     # _core_py._may_close: whether a feed event may take its order to a terminal state.
     if u.status != ST_NEW and u.status != ST_PARTIALLY_FILLED:
         return True
     if not (u.present & P_Z):
         return False
-    return u.z >= r.qty or ((u.present & P_Q) != 0 and u.z >= u.q)
+    return u.z >= x.qty or ((u.present & P_Q) != 0 and u.z >= u.q)
 
 
 cdef inline uint32_t _vt_home(int32_t slot, uint32_t mask) noexcept nogil:
@@ -451,7 +455,7 @@ cdef void ht_free(HTab* t) noexcept:
     t.limit = 0
 
 
-cdef inline uint64_t _key_hash(const HTab* t, Rec** pages, int32_t slot) noexcept nogil:
+cdef inline uint64_t _key_hash(const HTab* t, Page** pages, int32_t slot) noexcept nogil:
     cdef const Rec* r = rec_at(pages, slot)
     if t.by_oid:
         return te_hash_u64(<uint64_t>r.oid, t.seed)
@@ -474,7 +478,7 @@ cdef void ht_put(HTab* t, int32_t slot, uint64_t h) noexcept nogil:
     t.count += 1
 
 
-cdef int ht_reserve(HTab* t, Rec** pages, Py_ssize_t need) except -1:
+cdef int ht_reserve(HTab* t, Page** pages, Py_ssize_t need) except -1:
     """Room for ``need`` live entries under the load limit, tombstones included: rebuild in place
     (dropping the tombstones) while the live entries fill at most half the limit, so that at least
     as many deletions as there are live entries pay for the next rebuild; else double. The keys
@@ -522,7 +526,7 @@ cdef void ht_delete_at(HTab* t, uint32_t i) noexcept nogil:
         i = (i - 1) & t.mask
 
 
-cdef int64_t cid_bucket(const HTab* t, Rec** pages, const char* k, Py_ssize_t n,
+cdef int64_t cid_bucket(const HTab* t, Page** pages, const char* k, Py_ssize_t n,
                         uint64_t h) noexcept nogil:
     cdef uint32_t i = _home(t, h)
     cdef uint32_t tag = <uint32_t>(h & 0xFF)
@@ -539,7 +543,7 @@ cdef int64_t cid_bucket(const HTab* t, Rec** pages, const char* k, Py_ssize_t n,
         i = (i + 1) & t.mask
 
 
-cdef int64_t oid_bucket(const HTab* t, Rec** pages, int64_t oid, uint64_t h) noexcept nogil:
+cdef int64_t oid_bucket(const HTab* t, Page** pages, int64_t oid, uint64_t h) noexcept nogil:
     cdef uint32_t i = _home(t, h)
     cdef uint32_t tag = <uint32_t>(h & 0xFF)
     cdef Bucket e
@@ -586,7 +590,7 @@ cdef class OrderState:
     cdef const Rec* _rec(self) except NULL:
         cdef const Rec* r
         if self._snap != NULL:
-            return self._snap
+            return &self._snap.rec
         if self._core is None:
             raise AttributeError(_DETACHED)
         r = rec_at(self._core._pages, self._slot)
@@ -594,23 +598,31 @@ cdef class OrderState:
             raise RuntimeError("order view outlived its record")
         return r
 
+    cdef const Ext* _ext(self) except NULL:
+        if self._snap != NULL:
+            return &self._snap.ext
+        self._rec()  # its checks
+        return ext_at(self._core._pages, self._slot)
+
     cdef object _str(self, int which):
         # which: 0 sub-account, 1 symbol, 2 origin, 3 parent, 4 time in force, 5 error
         cdef const Rec* r = self._rec()
+        cdef const Ext* x
         cdef OrderCore core
         if self._snap != NULL:
             return self._strs[which]
         core = self._core
+        x = ext_at(core._pages, self._slot)
         if which == 0:
-            return core._str_obj[core._pairs[r.pair].sub]
+            return core._str_obj[core._pairs[x.pair].sub]
         if which == 1:
-            return core._str_obj[core._pairs[r.pair].sym]
+            return core._str_obj[core._pairs[x.pair].sym]
         if which == 2:
-            return core._str_obj[r.origin]
+            return core._str_obj[x.origin]
         if which == 3:
-            return core._str_obj[r.parent] if r.parent >= 0 else None
+            return core._str_obj[x.parent] if x.parent >= 0 else None
         if which == 4:
-            return core._str_obj[r.tif] if r.tif >= 0 else None
+            return core._str_obj[x.tif] if x.tif >= 0 else None
         return core._errors.get(self._slot) if r.flags & RF_ERROR else None
 
     @property
@@ -658,7 +670,7 @@ cdef class OrderState:
     @property
     def terminal_at(self):
         cdef const Rec* r = self._rec()
-        return r.at if r.state >= S_FIRST_TERMINAL else 0.0
+        return self._ext().at if r.state >= S_FIRST_TERMINAL else 0.0
 
     @property
     def side(self):
@@ -686,12 +698,12 @@ cdef class OrderState:
 
     @property
     def quantity(self):
-        return _fp_float(self._rec().qty)
+        return _fp_float(self._ext().qty)
 
     @property
     def price(self):
-        cdef const Rec* r = self._rec()
-        return _fp_float(r.price) if r.price else None
+        cdef const Ext* x = self._ext()
+        return _fp_float(x.price) if x.price else None
 
     @property
     def filled_qty(self):
@@ -700,21 +712,22 @@ cdef class OrderState:
     @property
     def remaining_qty(self):
         cdef const Rec* r = self._rec()
-        if -4611686018427387904 < r.qty < 4611686018427387904 and 0 <= r.filled < 4611686018427387904:
-            return _fp_float(r.qty - r.filled)
-        return (<object>r.qty - r.filled) / 100000000  # the difference might not fit int64
+        cdef const Ext* x = self._ext()
+        if -4611686018427387904 < x.qty < 4611686018427387904 and 0 <= r.filled < 4611686018427387904:
+            return _fp_float(x.qty - r.filled)
+        return (<object>x.qty - r.filled) / 100000000  # the difference might not fit int64
 
     @property
     def avg_price(self):
-        return _fp_float(self._rec().avg)
+        return _fp_float(self._ext().avg)
 
     @property
     def last_fill_qty(self):
-        return _fp_float(self._rec().last_qty)
+        return _fp_float(self._ext().last_qty)
 
     @property
     def last_fill_price(self):
-        return _fp_float(self._rec().last_price)
+        return _fp_float(self._ext().last_price)
 
     @property
     def is_live(self):
@@ -726,11 +739,11 @@ cdef class OrderState:
 
     @property
     def quantity_fp(self):
-        return self._rec().qty
+        return self._ext().qty
 
     @property
     def price_fp(self):
-        return self._rec().price
+        return self._ext().price
 
     @property
     def filled_fp(self):
@@ -761,9 +774,10 @@ cdef class OrderState:
 
     def _state_tuple(self):
         cdef const Rec* r = self._rec()
+        cdef const Ext* x = self._ext()
         return (
-            self.client_order_id, r.oid if r.flags & RF_OID else None, r.qty, r.price, r.filled,
-            r.avg, r.last_qty, r.last_price, r.at if r.state >= S_FIRST_TERMINAL else 0.0, r.leverage,
+            self.client_order_id, r.oid if r.flags & RF_OID else None, x.qty, x.price, r.filled,
+            x.avg, x.last_qty, x.last_price, x.at if r.state >= S_FIRST_TERMINAL else 0.0, r.leverage,
             r.kind, r.state,
             r.flags & (RF_ACKED | RF_REDUCE_ONLY | RF_OID | RF_ERROR | RF_HOOKED | RF_STP),
             (self._str(0), self._str(1), self._str(2), self._str(3), self._str(4), self._str(5)),
@@ -773,24 +787,28 @@ cdef class OrderState:
 def _restore_state(tuple t):
     """A frozen OrderState from ``OrderState._state_tuple()`` (copy and pickle)."""
     cdef OrderState v = OrderState.__new__(OrderState)
+    cdef Snap* snap
     cdef Rec* r
+    cdef Ext* x
     cdef bytes cid = t[0].encode("utf-8")
     if len(cid) > CID_CAP:
         raise ValueError("client order id longer than 36 bytes")
-    r = <Rec*>PyMem_RawMalloc(sizeof(Rec))
-    if r == NULL:
+    snap = <Snap*>PyMem_RawMalloc(sizeof(Snap))
+    if snap == NULL:
         raise MemoryError()
-    memset(r, 0, sizeof(Rec))
-    v._snap = r
+    memset(snap, 0, sizeof(Snap))
+    v._snap = snap
     v._slot = -1
+    r = &snap.rec
+    x = &snap.ext
     r.oid = t[1] if t[1] is not None else 0
-    r.qty = t[2]
-    r.price = t[3]
+    x.qty = t[2]
+    x.price = t[3]
     r.filled = t[4]
-    r.avg = t[5]
-    r.last_qty = t[6]
-    r.last_price = t[7]
-    r.at = t[8]
+    x.avg = t[5]
+    x.last_qty = t[6]
+    x.last_price = t[7]
+    x.at = t[8]
     if not (LEVERAGE_MIN <= t[9] <= LEVERAGE_MAX):
         raise ValueError("bad OrderState state")
     r.leverage = t[9]
@@ -802,26 +820,26 @@ def _restore_state(tuple t):
         raise ValueError("bad OrderState state")
     r.cid_len = len(cid)
     memcpy(r.cid, <const char*>cid, r.cid_len)
-    r.pair = r.origin = r.parent = r.tif = -1
+    x.pair = x.origin = x.parent = x.tif = -1
     v._strs = tuple(t[13])
     if len(v._strs) != 6:
         raise ValueError("bad OrderState state")
     return v
 
 
-cdef inline void _list_insert_after(Rec** pages, int32_t* head, int32_t* tail, int lst, int32_t after,
+cdef inline void _list_insert_after(Page** pages, int32_t* head, int32_t* tail, int lst, int32_t after,
                                     int32_t slot) noexcept nogil:
     # after: -1 inserts at the head.
-    cdef Rec* r = rec_at(pages, slot)
-    cdef int32_t nxt = rec_at(pages, after).link[2 * lst + 1] if after >= 0 else head[0]
-    r.link[2 * lst] = after
-    r.link[2 * lst + 1] = nxt
+    cdef Ext* x = ext_at(pages, slot)
+    cdef int32_t nxt = ext_at(pages, after).link[2 * lst + 1] if after >= 0 else head[0]
+    x.link[2 * lst] = after
+    x.link[2 * lst + 1] = nxt
     if after >= 0:
-        rec_at(pages, after).link[2 * lst + 1] = slot
+        ext_at(pages, after).link[2 * lst + 1] = slot
     else:
         head[0] = slot
     if nxt >= 0:
-        rec_at(pages, nxt).link[2 * lst] = slot
+        ext_at(pages, nxt).link[2 * lst] = slot
     else:
         tail[0] = slot
 
@@ -872,7 +890,7 @@ cdef class OrderCore:
         cdef int32_t i
         if self._pages != NULL:
             for i in range(self._npages):
-                PyMem_RawFree(self._pages[i])
+                PyMem_RawFree(self._pages[i].raw)
             PyMem_RawFree(self._pages)
             self._pages = NULL
         ht_free(&self._by_cid)
@@ -929,6 +947,7 @@ cdef class OrderCore:
         cdef int32_t sub_i = -1, sym_i = -1, pair_i = -1, origin_i = -1, parent_i = -1, tif_i = -1
         cdef int32_t slot
         cdef Rec* r
+        cdef Ext* x
         self._enter()
         try:
             self._begin(False)
@@ -972,19 +991,20 @@ cdef class OrderCore:
                 raise
             slot = self._alloc_slot()
             r = rec_at(self._pages, slot)
+            x = ext_at(self._pages, slot)
             r.oid = 0
-            r.qty = q
-            r.price = p
+            x.qty = q
+            x.price = p
             r.filled = 0
-            r.avg = 0
-            r.last_qty = 0
-            r.last_price = 0
-            r.at = 0.0
+            x.avg = 0
+            x.last_qty = 0
+            x.last_price = 0
+            x.at = 0.0
             r.hook = -1
-            r.pair = pair_i
-            r.origin = origin_i
-            r.parent = parent_i
-            r.tif = tif_i
+            x.pair = pair_i
+            x.origin = origin_i
+            x.parent = parent_i
+            x.tif = tif_i
             r.leverage = lev
             r.kind = c_side | (c_type << 1)
             r.state = _CELLS[S_IDLE][_EV_PLACE_SENT] & 15  # "place sent": out of idle
@@ -994,7 +1014,7 @@ cdef class OrderCore:
             memcpy(r.cid, cid, n)
             ht_put(&self._by_cid, slot, _cid_hash(self._seed, r.cid, n))
             self._n_tracked += 1
-            self._link_live(slot, r)
+            self._link_live(slot)
             self._cnt[C_ADDED] += 1
             return self._view(slot)
         finally:
@@ -1172,7 +1192,7 @@ cdef class OrderCore:
             return rec_at(self._pages, self._last_slot).hook
         if self._last_frozen is not None:
             v = self._last_frozen
-            return v._snap.hook
+            return v._snap.rec.hook
         return -1
 
     def hooks_in_use(self):
@@ -1216,10 +1236,10 @@ cdef class OrderCore:
                 return False
             if r.flags & RF_WATCHED:
                 self._unwatch(slot, r)
-            r.at = deadline
+            ext_at(self._pages, slot).at = deadline
             s = self._watch_tail
-            while s >= 0 and rec_at(self._pages, s).at > deadline:  # only for a shorter timeout
-                s = rec_at(self._pages, s).link[2 * L_WATCH]
+            while s >= 0 and ext_at(self._pages, s).at > deadline:  # only for a shorter timeout
+                s = ext_at(self._pages, s).link[2 * L_WATCH]
             if s == self._watch_tail:
                 list_append(self._pages, &self._watch_head, &self._watch_tail, L_WATCH, slot)
             else:
@@ -1245,7 +1265,7 @@ cdef class OrderCore:
             while self._watch_head >= 0:
                 slot = self._watch_head
                 r = rec_at(self._pages, slot)
-                if r.at > now:
+                if ext_at(self._pages, slot).at > now:
                     break
                 out.append(self._view(slot))
                 self._unwatch(slot, r)
@@ -1596,7 +1616,7 @@ cdef class OrderCore:
     cdef int _clock_for(self, int32_t slot, const Update* u) except -1:
         # A feed event reads a Python clock when it may close its order (_may_close), after the
         # lookup and before anything changes: a clock may raise or call back.
-        if slot >= 0 and not self._now_read and not self._mono and _may_close(u, rec_at(self._pages, slot)):
+        if slot >= 0 and not self._now_read and not self._mono and _may_close(u, ext_at(self._pages, slot)):
             self._op_now = self._now()
             self._now_read = True
         return 0
@@ -1649,6 +1669,7 @@ cdef class OrderCore:
         cdef bint size
         cdef bint was_terminal
         cdef int64_t z = 0
+        cdef Ext* x = ext_at(self._pages, slot)
         cdef bint is_algo = (r.kind >> 1) >= _FIRST_ALGO_TYPE
         cdef bint algo_event = (u.present & P_ALGO) != 0
         # note 7: the created order's events (or FINISHED) show a trigger we may not have seen
@@ -1671,7 +1692,7 @@ cdef class OrderCore:
                 z = u.z
             else:
                 has_z = not (u.present & P_Z_NULL)
-                z = r.qty
+                z = x.qty
         else:
             has_z = u.present & P_Z
             z = u.z
@@ -1682,16 +1703,16 @@ cdef class OrderCore:
                 if u.present & P_AMENDED:
                     ev = _EV_AMENDED
                 if size and not is_algo and (_CELLS[r.state][_EV_AMENDED] >> 4) & _A_AMEND:
-                    if u.present & P_P and u.p > 0 and u.p != r.price:
-                        r.price = u.p
+                    if u.present & P_P and u.p > 0 and u.p != x.price:
+                        x.price = u.p
                         flags = F_AMENDED
                     if (u.present & P_Q and u.q > r.filled and (not has_z or u.q > z)
-                            and u.q != r.qty):
-                        r.qty = u.q
+                            and u.q != x.qty):
+                        x.qty = u.q
                         flags = F_AMENDED
         if has_z and z > r.filled:
-            flags |= self._fill(r, z, u)
-            if r.filled >= r.qty:
+            flags |= self._fill(r, x, z, u)
+            if r.filled >= x.qty:
                 ev = _EV_COMPLETED
         was_terminal = r.state >= S_FIRST_TERMINAL
         if reveal and S_PLACING <= r.state < S_TRIGGERED:
@@ -1735,7 +1756,7 @@ cdef class OrderCore:
             self._set_state(slot, r, new)
         return flags
 
-    cdef int _fill(self, Rec* r, int64_t z, const Update* u) except -1:
+    cdef int _fill(self, Rec* r, Ext* x, int64_t z, const Update* u) except -1:
         cdef int64_t inc = z - r.filled
         cdef int64_t ap = u.ap if u.present & P_AP else 0
         cdef int64_t lp = u.L if u.present & P_LP else 0
@@ -1745,21 +1766,21 @@ cdef class OrderCore:
             if not lp:
                 # No last price (a status-query answer): the increase's own price follows from the
                 # two averages, exactly: (ap*z - avg*filled) / inc, rounded half up. Rare: Python ints.
-                last_price = max(0, min((<object>ap * z - <object>r.avg * r.filled + inc // 2) // inc,
+                last_price = max(0, min((<object>ap * z - <object>x.avg * r.filled + inc // 2) // inc,
                                         9223372036854775807))
                 if last_price <= 0:
                     last_price = ap
-            r.avg = ap
+            x.avg = ap
         elif lp:
             # No average from the exchange: keep a weighted one (exact integer arithmetic).
-            if (-4611686018427387904 <= r.avg <= 4611686018427387904
+            if (-4611686018427387904 <= x.avg <= 4611686018427387904
                     and -4611686018427387904 <= lp <= 4611686018427387904):
-                r.avg = te_wavg(r.avg, r.filled, lp, inc, z, &ok)
+                x.avg = te_wavg(x.avg, r.filled, lp, inc, z, &ok)
             if not ok:
-                r.avg = (<object>r.avg * r.filled + <object>lp * inc + z // 2) // z
+                x.avg = (<object>x.avg * r.filled + <object>lp * inc + z // 2) // z
         r.filled = z
-        r.last_qty = inc
-        r.last_price = last_price if last_price else r.avg
+        x.last_qty = inc
+        x.last_price = last_price if last_price else x.avg
         self._cnt[C_FILLS] += 1
         return F_FILL
 
@@ -1774,10 +1795,10 @@ cdef class OrderCore:
             self._unwatch(slot, r)  # the feed (or a local close) answered: no question to ask
         if new >= S_FIRST_TERMINAL:
             if old < S_FIRST_TERMINAL:
-                self._unlink_live(slot, r)
+                self._unlink_live(slot)
                 # A Python clock was read before anything changed (_begin(closing=True), or
                 # _clock_for when a feed event may close the order).
-                r.at = te_monotonic() if self._mono else self._op_now
+                ext_at(self._pages, slot).at = te_monotonic() if self._mono else self._op_now
                 # Room was made by _reserve_feed() at the start of the operation.
                 self._ring[(self._ring_head + self._ring_len) & (self._ring_cap - 1)] = slot
                 self._ring_len += 1
@@ -1796,15 +1817,16 @@ cdef class OrderCore:
             ht_put(&self._by_oid, slot, h)  # room made by _reserve_feed()
         return 0
 
-    cdef void _link_live(self, int32_t slot, Rec* r) noexcept:
+    cdef void _link_live(self, int32_t slot) noexcept:
         cdef StrEnt* strs = self._strs
-        cdef PairEnt* pe = &self._pairs[r.pair]
+        cdef const Ext* x = ext_at(self._pages, slot)
+        cdef PairEnt* pe = &self._pairs[x.pair]
         list_append(self._pages, &self._all_head, &self._all_tail, L_ALL, slot)
         list_append(self._pages, &strs[pe.sub].head[ROLE_SUB], &strs[pe.sub].tail[ROLE_SUB], L_SUB, slot)
         list_append(self._pages, &strs[pe.sym].head[ROLE_SYM], &strs[pe.sym].tail[ROLE_SYM], L_SYM, slot)
         list_append(self._pages, &pe.head, &pe.tail, L_PAIR, slot)
-        if r.parent >= 0:
-            list_append(self._pages, &strs[r.parent].head[ROLE_PARENT], &strs[r.parent].tail[ROLE_PARENT],
+        if x.parent >= 0:
+            list_append(self._pages, &strs[x.parent].head[ROLE_PARENT], &strs[x.parent].tail[ROLE_PARENT],
                         L_PARENT, slot)
         self._n_live += 1
 
@@ -1813,15 +1835,16 @@ cdef class OrderCore:
         r.flags &= ~RF_WATCHED
         self._n_watched -= 1
 
-    cdef void _unlink_live(self, int32_t slot, Rec* r) noexcept:
+    cdef void _unlink_live(self, int32_t slot) noexcept:
         cdef StrEnt* strs = self._strs
-        cdef PairEnt* pe = &self._pairs[r.pair]
+        cdef const Ext* x = ext_at(self._pages, slot)
+        cdef PairEnt* pe = &self._pairs[x.pair]
         list_remove(self._pages, &self._all_head, &self._all_tail, L_ALL, slot)
         list_remove(self._pages, &strs[pe.sub].head[ROLE_SUB], &strs[pe.sub].tail[ROLE_SUB], L_SUB, slot)
         list_remove(self._pages, &strs[pe.sym].head[ROLE_SYM], &strs[pe.sym].tail[ROLE_SYM], L_SYM, slot)
         list_remove(self._pages, &pe.head, &pe.tail, L_PAIR, slot)
-        if r.parent >= 0:
-            list_remove(self._pages, &strs[r.parent].head[ROLE_PARENT], &strs[r.parent].tail[ROLE_PARENT],
+        if x.parent >= 0:
+            list_remove(self._pages, &strs[x.parent].head[ROLE_PARENT], &strs[x.parent].tail[ROLE_PARENT],
                         L_PARENT, slot)
         self._n_live -= 1
 
@@ -1841,7 +1864,7 @@ cdef class OrderCore:
         while self._ring_len:
             slot = self._ring[self._ring_head]
             if not (self._ring_len > self._max
-                    or self._op_now - rec_at(self._pages, slot).at >= self._ttl):
+                    or self._op_now - ext_at(self._pages, slot).at >= self._ttl):
                 break
             # Off the ring before it is evicted: the slot can never be found there twice. If the
             # eviction fails (memory), it goes back to the head untouched.
@@ -1857,6 +1880,7 @@ cdef class OrderCore:
 
     cdef int _evict(self, int32_t slot) except -1:
         cdef Rec* r = rec_at(self._pages, slot)
+        cdef Ext* x = ext_at(self._pages, slot)
         cdef int64_t i
         cdef OrderState v
         # Python side first (it may fail): freeze the views that outlive the record.
@@ -1885,16 +1909,16 @@ cdef class OrderCore:
             i = oid_bucket(&self._by_oid, self._pages, r.oid, _oid_hash(self._seed, r.oid))
             if i >= 0 and bucket_slot(self._by_oid.b[i]) == slot:  # another order may have reported it since
                 ht_delete_at(&self._by_oid, <uint32_t>i)
-        self._release_pair(r.pair)
-        self._release(r.origin)
-        if r.parent >= 0:
-            self._release(r.parent)
-        if r.tif >= 0:
-            self._release(r.tif)
+        self._release_pair(x.pair)
+        self._release(x.origin)
+        if x.parent >= 0:
+            self._release(x.parent)
+        if x.tif >= 0:
+            self._release(x.tif)
         r.gen += 1
         r.flags = 0
         r.state = S_IDLE
-        r.link[0] = self._free
+        x.link[0] = self._free
         self._free = slot
         self._n_tracked -= 1
         self._cnt[C_EVICTED] += 1
@@ -1904,8 +1928,9 @@ cdef class OrderCore:
 
     cdef int _reserve(self) except -1:
         """Room for one more order in every structure that add() or a later transition fills."""
-        cdef Rec** pages
-        cdef Rec* page
+        cdef Page** pages
+        cdef Page* page
+        cdef void* raw
         cdef Py_ssize_t cap
         cdef int32_t i
         ht_reserve(&self._by_cid, self._pages, self._by_cid.count + 1)
@@ -1915,18 +1940,20 @@ cdef class OrderCore:
             raise MemoryError("order core is full")
         if self._npages == self._pages_cap:
             cap = self._pages_cap * 2 if self._pages_cap else 8
-            pages = <Rec**>PyMem_RawRealloc(self._pages, cap * sizeof(Rec*))
+            pages = <Page**>PyMem_RawRealloc(self._pages, cap * sizeof(Page*))
             if pages == NULL:
                 raise MemoryError()
             self._pages = pages
             self._pages_cap = cap
-        page = <Rec*>PyMem_RawMalloc(PAGE_SIZE * sizeof(Rec))
-        if page == NULL:
+        raw = PyMem_RawMalloc(sizeof(Page) + 63)
+        if raw == NULL:
             raise MemoryError()
+        page = <Page*>((<uintptr_t>raw + 63) & ~(<uintptr_t>63))  # each Rec on its own line
+        page.raw = raw
         for i in range(PAGE_SIZE):
-            page[i].gen = 0
-            page[i].flags = 0
-            page[i].state = S_IDLE
+            page.rec[i].gen = 0
+            page.rec[i].flags = 0
+            page.rec[i].state = S_IDLE
         self._pages[self._npages] = page
         self._npages += 1
         return 0
@@ -1972,7 +1999,7 @@ cdef class OrderCore:
         cdef int32_t slot
         if self._free >= 0:
             slot = self._free
-            self._free = rec_at(self._pages, slot).link[0]
+            self._free = ext_at(self._pages, slot).link[0]
             return slot
         slot = self._hwm
         self._hwm += 1
@@ -2191,13 +2218,14 @@ cdef class OrderCore:
     cdef int _freeze(self, OrderState v) except -1:
         """Give ``v`` its own copy of the record and strings (the slot is about to be freed)."""
         cdef Rec* r = rec_at(self._pages, v._slot)
-        cdef Rec* snap
+        cdef Snap* snap
         strs = (v._str(0), v._str(1), v._str(2), v._str(3), v._str(4), v._str(5))
-        snap = <Rec*>PyMem_RawMalloc(sizeof(Rec))
+        snap = <Snap*>PyMem_RawMalloc(sizeof(Snap))
         if snap == NULL:
             raise MemoryError()
-        memcpy(snap, r, sizeof(Rec))
-        snap.flags &= ~RF_VIEW
+        memcpy(&snap.rec, r, sizeof(Rec))
+        memcpy(&snap.ext, ext_at(self._pages, v._slot), sizeof(Ext))
+        snap.rec.flags &= ~RF_VIEW
         v._strs = strs
         v._snap = snap
         self._vt_remove(v._slot)
@@ -2211,5 +2239,5 @@ cdef class OrderCore:
         cdef int32_t s = head
         while s >= 0:
             out.append(self._view(s))
-            s = rec_at(self._pages, s).link[2 * lst + 1]
+            s = ext_at(self._pages, s).link[2 * lst + 1]
         return out
