@@ -34,6 +34,7 @@ from trading_engine_python.orders._states import (
     F_OTHER_EVENT,
     F_PARTIAL,
     F_STALE,
+    F_TRIGGERED,
     F_UNKNOWN_ID,
     F_UNKNOWN_STATUS,
     FAILED,
@@ -531,7 +532,7 @@ def test_feed_call_runs_the_one_callback_a_result_asks_for(impl: Implementation,
             seen.append((name, order.state, core.get(order.client_order_id) is order))
         return run
 
-    table: list[Any] = [(cb("partial"), cb("fill"), cb("cancel")), None]
+    table: list[Any] = [(cb("partial"), cb("fill"), cb("cancel"), cb("trigger")), None]
     add(core)
     add(core, "PMSb")
     add(core, "PMSc")
@@ -555,7 +556,7 @@ def test_feed_shell_is_feed_call_with_the_shells_table_then_after(impl: Implemen
 
     core = make(impl, clock)
     seen: list[Any] = []
-    table: list[Any] = [(lambda o: seen.append(("partial", o.state)), None, None)]
+    table: list[Any] = [(lambda o: seen.append(("partial", o.state)), None, None, None)]
     work: deque[int] = deque()
     after: list[int] = []
     assert core.feed_shell(b"junk") is None and core.counters()["malformed"] == 1  # no shell: feed
@@ -580,7 +581,7 @@ def test_feed_call_leaves_to_the_shell_what_is_not_one_plain_callback(impl: Impl
                                                                       clock: FakeClock) -> None:
     core = make(impl, clock)
     seen: list[str] = []
-    table: list[Any] = [(lambda o: seen.append("p"), None, lambda o: seen.append("c"))]
+    table: list[Any] = [(lambda o: seen.append("p"), None, lambda o: seen.append("c"), None)]
     for cid in ("PMSa", "PMSb", "PMSc", "PMSd"):
         add(core, cid)
         core.set_hook(cid, 0)
@@ -598,6 +599,52 @@ def test_feed_call_leaves_to_the_shell_what_is_not_one_plain_callback(impl: Impl
         core.feed_call(frame("PMSa", "NEW"), (), 0)
 
 
+def _algo_update(cid: str, status: str, *, aq: str | None = None, ai: str = "") -> bytes:
+    o: dict[str, Any] = {"caid": cid, "aid": 1000000033225453, "at": "CONDITIONAL", "o": "STOP_MARKET",
+                         "s": "BTCUSDT", "S": "BUY", "f": "GTC", "q": "0.010", "X": status, "ai": ai,
+                         "tp": "66000", "p": "0"}
+    if aq is not None:
+        o.update(aq=aq, ap="65000.3", act="MARKET")
+    return json.dumps({"e": "ALGO_UPDATE", "T": 1765431097019, "E": 1765431097020, "o": o}).encode()
+
+
+def test_feed_call_runs_on_trigger_for_a_trigger_alone(impl: Implementation, clock: FakeClock) -> None:
+    core = make(impl, clock)
+    seen: list[tuple[str, str]] = []
+    table: list[Any] = [(lambda o: seen.append(("partial", o.state)), None,
+                         lambda o: seen.append(("cancel", o.state)),
+                         lambda o: seen.append(("trigger", o.state)))]
+    for cid in ("PMSa", "PMSb", "PMSc"):
+        core.add(cid, "sub1", "BTCUSDT", 0, 3, Q, 0, "MANUAL", None, 5, False, "GTC")  # STOP_MARKET
+        core.set_hook(cid, 0)
+        assert core.feed_call(_algo_update(cid, "NEW"), table, 0) == F_ACTIVATED
+    assert core.feed_call(_algo_update("PMSa", "TRIGGERED", ai="77"), table, 0) == F_TRIGGERED
+    assert seen == [("trigger", "triggered")]
+    # A trigger that arrives with a fill asks for two callbacks: the shell's.
+    flags = core.feed_call(frame("PMSb", "PARTIALLY_FILLED", z="0.004", l="0.004", L="65000.3"), table, 0)
+    assert flags & F_TRIGGERED and flags & F_PARTIAL and flags & F_HOOKED
+    # A trigger alone with a slow bit (say a publisher's): the shell's too.
+    assert core.feed_call(_algo_update("PMSc", "TRIGGERED", ai="78"), table, F_TRIGGERED) == (
+        F_TRIGGERED | F_HOOKED)
+    assert seen == [("trigger", "triggered")]
+
+
+def test_feed_call_leaves_a_malformed_table_entry_to_the_shell(impl: Implementation,
+                                                               clock: FakeClock) -> None:
+    # The table is the shell's, but the compiled core reads its entries in C: anything but a tuple
+    # of four is the shell's to decide, never a read past the end of a tuple or of a list.
+    core = make(impl, clock)
+    calls: list[Any] = []
+    bad: list[Any] = [[calls.append] * 4, (calls.append,), (calls.append,) * 3, (calls.append,) * 5,
+                      "abcd", 12, type("T", (tuple,), {})((calls.append,) * 4)]
+    for k, entry in enumerate(bad):
+        cid = f"PMS{k}"
+        add(core, cid)
+        core.set_hook(cid, 0)
+        assert core.feed_call(frame(cid, "CANCELED"), [entry], 0) == F_CLOSED | F_HOOKED, entry
+    assert calls == [] and core.counters()["live"] == 0
+
+
 def test_feed_call_hands_back_what_the_callback_raised_or_returned(impl: Implementation,
                                                                    clock: FakeClock) -> None:
     core = make(impl, clock)
@@ -609,7 +656,7 @@ def test_feed_call_hands_back_what_the_callback_raised_or_returned(impl: Impleme
     def returns(order: Any) -> str:
         return "later"
 
-    table: list[Any] = [(None, None, bad), (None, None, returns)]
+    table: list[Any] = [(None, None, bad, None), (None, None, returns, None)]
     a, b = add(core, "PMSa"), add(core, "PMSb")
     core.set_hook("PMSa", 0)
     core.set_hook("PMSb", 1)

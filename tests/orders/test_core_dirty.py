@@ -131,7 +131,7 @@ def test_take_dirty_under_the_reentry_guard(impl: Implementation, clock: FakeClo
     core.set_hook(OTHER, 0)
     core.set_hooked(OTHER, True)
     taken: list[Any] = []
-    table = [(None, None, lambda o: taken.extend(core.take_dirty()))]
+    table = [(None, None, lambda o: taken.extend(core.take_dirty()), None)]
     assert core.feed_call(frame(OTHER, "CANCELED"), table, 0) == F_CLOSED
     assert taken == [a, b] and core.take_dirty() == []
 

@@ -6,6 +6,7 @@ re-enters (places, cancels, replaces) sees its event finished, and callbacks kee
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from typing import Any
 
@@ -287,3 +288,57 @@ async def test_feed_is_the_cores_feed_shell_unless_frames_are_recorded(impl: Imp
         assert m._core.counters()["malformed"] == 1
         await m.close()
     assert seen == ["active", "active"]
+
+
+class _AlgoApi:
+    """Accepts every conditional order with an algoId (the Algo API's reply)."""
+
+    def __init__(self) -> None:
+        self.n = 0
+
+    async def place_order(self, *a: object, **k: object) -> dict[str, object]:
+        return {}
+
+    async def place_algo_order(self, *a: object, **k: object) -> dict[str, object]:
+        self.n += 1
+        return {"algoId": 10**15 + self.n}
+
+
+def _algo_update(cid: str, status: str, aid: int) -> bytes:
+    o: dict[str, Any] = {"caid": cid, "aid": aid, "at": "CONDITIONAL", "o": "STOP_MARKET", "s": "BTCUSDT",
+                         "S": "BUY", "f": "GTC", "q": "0.010", "X": status, "tp": "66000", "p": "0"}
+    if status == "TRIGGERED":
+        o["ai"] = str(aid + 7)
+    return json.dumps({"e": "ALGO_UPDATE", "T": 1765431097019, "E": 1765431097020, "o": o}).encode()
+
+
+@pytest.mark.parametrize("kind", ["plain", "raises", "async"])
+async def test_on_trigger_runs_once_whatever_it_is(impl: Implementation, kind: str, caplog: Any) -> None:
+    # A plain on_trigger runs inside the core (feed_call's fourth entry); a coroutine function goes
+    # through the shell. Either way once, with the triggered order; one that raises is counted.
+    from trading_engine_python.orders.manager import OrderManager
+
+    seen: list[tuple[str, str]] = []
+
+    def plain(o: Any) -> None:
+        seen.append((o.client_order_id, o.state))
+        if kind == "raises":
+            raise ValueError("boom")
+
+    async def coro(o: Any) -> None:
+        seen.append((o.client_order_id, o.state))
+
+    m = OrderManager(_AlgoApi(), implementation=impl.name, stuck_timeout=0)
+    o = await m.place_stop_order("sub1", "BTCUSDT", "BUY", "0.010", "66000",
+                                 on_trigger=coro if kind == "async" else plain)
+    aid = m.algo_id(o.client_order_id)
+    assert aid is not None
+    with caplog.at_level(logging.ERROR, logger="trading_engine_python.orders"):
+        await m.on_order_update(_algo_update(o.client_order_id, "NEW", aid))
+        assert seen == [] and o.state == "active"
+        await m.on_order_update(_algo_update(o.client_order_id, "TRIGGERED", aid))
+        await m.on_order_update(_algo_update(o.client_order_id, "TRIGGERED", aid))  # a duplicate
+    assert seen == [(o.client_order_id, "triggered")]
+    assert m.stats()["callback_errors"] == (1 if kind == "raises" else 0)
+    assert ("boom" in caplog.text) == (kind == "raises")
+    await m.close()

@@ -1369,12 +1369,13 @@ cdef class OrderCore:
     def feed_call(self, data, list table, int slow):
         """``feed(data)``, then, when the result is one the shell would only hand to the order's
         callback, that callback run here: the order's handle (``set_hook``) indexes ``table``, whose
-        entry is None (the shell decides) or ``(on_partial, on_fill, on_cancel)``; the flags pick
-        one (F_PARTIAL, else F_FILLED, else F_CLOSED) and it is called with the order's view once
-        the core is free again (it may call the core). Not for a result with a ``slow`` bit, nor
-        F_TRIGGERED, nor a partial fill that also closes the order (two callbacks), nor with
-        ``table`` None. A result handled here comes back without F_HOOKED; with F_CALLED when the
-        callback raised or returned something (``call_outcome()`` has it)."""
+        entry is ``(on_partial, on_fill, on_cancel, on_trigger)`` or anything else (None: the shell
+        decides); the flags pick one (F_TRIGGERED, else F_PARTIAL, else F_FILLED, else F_CLOSED)
+        and it is called with the order's view once the core is free again (it may call the core).
+        Not for a result with a ``slow`` bit, nor one that asks for two callbacks (a partial fill
+        that also closes the order, a trigger with a fill or a close), nor with ``table`` None. A
+        result handled here comes back without F_HOOKED; with F_CALLED when the callback raised or
+        returned something (``call_outcome()`` has it)."""
         return self._feed_call(data, table, slow)
 
     def set_shell(self, table, work, slow, post, after):
@@ -1415,17 +1416,19 @@ cdef class OrderCore:
         self._enter()
         try:
             flags = self._feed_any(data)
-            if (not (flags & F_HOOKED) or flags & (slow | F_TRIGGERED) or table is None
-                    or (flags & F_PARTIAL and flags & F_CLOSED) or self._last_slot < 0):
+            if (not (flags & F_HOOKED) or flags & slow or table is None or self._last_slot < 0
+                    or (flags & F_CLOSED and flags & (F_PARTIAL | F_TRIGGERED))
+                    or (flags & F_TRIGGERED and flags & F_FILL)):
                 return flags
             h = rec_at(self._pages, self._last_slot).hook
             if h < 0 or h >= len(table):
                 return flags
             entry = table[h]
-            if entry is None:
+            if type(entry) is not tuple or len(<tuple>entry) != 4:  # (the C reads below need it)
                 return flags
-            k = 0 if flags & F_PARTIAL else 1 if flags & F_FILLED else 2 if flags & F_CLOSED else 3
-            fn = (<tuple>entry)[k] if k < 3 else None
+            k = (3 if flags & F_TRIGGERED else 0 if flags & F_PARTIAL else 1 if flags & F_FILLED
+                 else 2 if flags & F_CLOSED else 4)
+            fn = (<tuple>entry)[k] if k < 4 else None
             if fn is None:
                 return flags & ~F_HOOKED
             view = self._view(self._last_slot)

@@ -495,7 +495,7 @@ class OrderCore:
         self._now_read = False
         self._outcome: tuple[Any, OrderState, Any, BaseException | None] | None = None
         # set_shell(): what feed_shell() hands feed_call, and which results go on to after(flags)
-        self._sh_table: list[tuple[Any, Any, Any] | None] | None = None
+        self._sh_table: list[tuple[Any, Any, Any, Any] | None] | None = None
         self._sh_work: Any = None
         self._sh_slow = 0
         self._sh_post = 0
@@ -887,31 +887,33 @@ class OrderCore:
             self._busy = False
 
     def feed_call(self, data: bytes | bytearray | memoryview | str,
-                  table: list[tuple[Any, Any, Any] | None] | None, slow: int) -> int:
+                  table: list[tuple[Any, Any, Any, Any] | None] | None, slow: int) -> int:
         """``feed(data)``, then, when the result is one the shell would only hand to the order's
         callback, that callback run here: the order's handle (``set_hook``) indexes ``table``, whose
-        entry is None (the shell decides) or ``(on_partial, on_fill, on_cancel)``; the flags pick
-        one (F_PARTIAL, else F_FILLED, else F_CLOSED) and it is called with the order once the
-        core is free again (it may call the core). Not for a result with a ``slow`` bit, nor
-        F_TRIGGERED, nor a partial fill that also closes the order (two callbacks), nor with
-        ``table`` None. A result handled here comes back without F_HOOKED; with F_CALLED when the
-        callback raised or returned something (``call_outcome()`` has it)."""
+        entry is ``(on_partial, on_fill, on_cancel, on_trigger)`` or anything else (None: the shell
+        decides); the flags pick one (F_TRIGGERED, else F_PARTIAL, else F_FILLED, else F_CLOSED)
+        and it is called with the order once the core is free again (it may call the core). Not
+        for a result with a ``slow`` bit, nor one that asks for two callbacks (a partial fill that
+        also closes the order, a trigger with a fill or a close), nor with ``table`` None. A result
+        handled here comes back without F_HOOKED; with F_CALLED when the callback raised or
+        returned something (``call_outcome()`` has it)."""
         if table is not None and not isinstance(table, list):
             raise TypeError(f"table must be a list or None, not {type(table).__name__}")
         slow = _index("slow", slow)
         flags = self.feed(data)
         o = self._last
-        if (not flags & F_HOOKED or flags & (slow | F_TRIGGERED) or table is None
-                or (flags & F_PARTIAL and flags & F_CLOSED) or o is None):
+        if (not flags & F_HOOKED or flags & slow or table is None or o is None
+                or (flags & F_CLOSED and flags & (F_PARTIAL | F_TRIGGERED))
+                or (flags & F_TRIGGERED and flags & F_FILL)):
             return flags
         h = o._hook
         if h < 0 or h >= len(table):
             return flags
         entry = table[h]
-        if entry is None:
+        if type(entry) is not tuple or len(entry) != 4:
             return flags
-        fn = (entry[0] if flags & F_PARTIAL else entry[1] if flags & F_FILLED
-              else entry[2] if flags & F_CLOSED else None)
+        fn = (entry[3] if flags & F_TRIGGERED else entry[0] if flags & F_PARTIAL
+              else entry[1] if flags & F_FILLED else entry[2] if flags & F_CLOSED else None)
         if fn is None:
             return flags & ~F_HOOKED
         try:
@@ -924,7 +926,7 @@ class OrderCore:
         self._outcome = (fn, o, result, None)
         return (flags & ~F_HOOKED) | F_CALLED
 
-    def set_shell(self, table: list[tuple[Any, Any, Any] | None] | None, work: Any, slow: int, post: int,
+    def set_shell(self, table: list[tuple[Any, Any, Any, Any] | None] | None, work: Any, slow: int, post: int,
                   after: Callable[[int], Any]) -> None:
         """What ``feed_shell`` needs of the shell: the ``table`` of ``feed_call`` (a list, or None),
         a container that is not empty while the shell has work queued (then no callback runs

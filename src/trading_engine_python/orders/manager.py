@@ -251,7 +251,7 @@ class OrderManager:
         self._hook_list: list[_Hooks | _Intent | None] = []
         # Per handle, what the core may run itself (OrderCore.feed_call): (on_partial, on_fill,
         # on_cancel) of a _Hooks whose callbacks are plain and not moved; None for anything else.
-        self._fast: list[tuple[Any, Any, Any] | None] = []
+        self._fast: list[tuple[Any, Any, Any, Any] | None] = []
         self._hook_ids: dict[tuple[Any, ...], int] = {}
         self._hook_free: list[int] = []
         self._hook_gc_at = _HOOK_GC_MIN
@@ -1731,7 +1731,7 @@ class OrderManager:
     def _new_handle(self, entry: _Hooks | _Intent) -> int:
         if not self._hook_free and len(self._hook_list) >= self._hook_gc_at:
             self._collect_hooks()
-        fast = ((entry.on_partial, entry.on_fill, entry.on_cancel)
+        fast = ((entry.on_partial, entry.on_fill, entry.on_cancel, entry.on_trigger)
                 if isinstance(entry, _Hooks) and entry.fast else None)
         if self._hook_free:
             h = self._hook_free.pop()
