@@ -15,7 +15,7 @@ class FakeExchange:
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, dict[str, Any]]] = []
-        methods = ("place_order", "cancel_order", "get_order", "get_open_orders")
+        methods = ("place_order", "place_algo_order", "cancel_order", "get_order", "get_open_orders")
         self.scripts: dict[str, deque[Any]] = {m: deque() for m in methods}
         self.next_order_id = 8389765739703625592  # > 2^53, like real Binance ids
         self.open_orders: list[dict[str, Any]] = []
@@ -53,6 +53,13 @@ class FakeExchange:
         return await self._answer("place_order", reply, symbol=symbol, side=side, order_type=order_type,
                                   quantity=quantity, price=price, client_order_id=client_order_id,
                                   reduce_only=reduce_only, time_in_force=time_in_force)
+
+    async def place_algo_order(self, symbol: str, side: str, order_type: str, quantity: str | None,
+                               **kw: Any) -> dict[str, Any]:
+        # POST /fapi/v1/algoOrder answers with an algoId (docs/binance-protocol.md, "Algo orders").
+        self.next_order_id += 1
+        return await self._answer("place_algo_order", {"algoId": self.next_order_id}, symbol=symbol,
+                                  side=side, order_type=order_type, quantity=quantity, **kw)
 
     async def cancel_order(self, symbol: str, *, client_order_id: str) -> dict[str, Any]:
         return await self._answer("cancel_order", {"clientOrderId": client_order_id, "status": "CANCELED"},

@@ -290,20 +290,6 @@ async def test_feed_is_the_cores_feed_shell_unless_frames_are_recorded(impl: Imp
     assert seen == ["active", "active"]
 
 
-class _AlgoApi:
-    """Accepts every conditional order with an algoId (the Algo API's reply)."""
-
-    def __init__(self) -> None:
-        self.n = 0
-
-    async def place_order(self, *a: object, **k: object) -> dict[str, object]:
-        return {}
-
-    async def place_algo_order(self, *a: object, **k: object) -> dict[str, object]:
-        self.n += 1
-        return {"algoId": 10**15 + self.n}
-
-
 def _algo_update(cid: str, status: str, aid: int) -> bytes:
     o: dict[str, Any] = {"caid": cid, "aid": aid, "at": "CONDITIONAL", "o": "STOP_MARKET", "s": "BTCUSDT",
                          "S": "BUY", "f": "GTC", "q": "0.010", "X": status, "tp": "66000", "p": "0"}
@@ -316,8 +302,6 @@ def _algo_update(cid: str, status: str, aid: int) -> bytes:
 async def test_on_trigger_runs_once_whatever_it_is(impl: Implementation, kind: str, caplog: Any) -> None:
     # A plain on_trigger runs inside the core (feed_call's fourth entry); a coroutine function goes
     # through the shell. Either way once, with the triggered order; one that raises is counted.
-    from trading_engine_python.orders.manager import OrderManager
-
     seen: list[tuple[str, str]] = []
 
     def plain(o: Any) -> None:
@@ -328,7 +312,7 @@ async def test_on_trigger_runs_once_whatever_it_is(impl: Implementation, kind: s
     async def coro(o: Any) -> None:
         seen.append((o.client_order_id, o.state))
 
-    m = OrderManager(_AlgoApi(), implementation=impl.name, stuck_timeout=0)
+    m, _ = make(impl)
     o = await m.place_stop_order("sub1", "BTCUSDT", "BUY", "0.010", "66000",
                                  on_trigger=coro if kind == "async" else plain)
     aid = m.algo_id(o.client_order_id)
