@@ -250,7 +250,8 @@ class OrderManager:
         # record.
         self._hook_list: list[_Hooks | _Intent | None] = []
         # Per handle, what the core may run itself (OrderCore.feed_call): (on_partial, on_fill,
-        # on_cancel) of a _Hooks whose callbacks are plain and not moved; None for anything else.
+        # on_cancel, on_trigger) of a _Hooks whose callbacks are plain and not moved; None for
+        # anything else.
         self._fast: list[tuple[Any, Any, Any, Any] | None] = []
         self._hook_ids: dict[tuple[Any, ...], int] = {}
         self._hook_free: list[int] = []
